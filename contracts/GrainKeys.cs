@@ -1,0 +1,18 @@
+namespace CmpCluster.Contracts;
+
+/// <summary>Every grain key is built here, so gateway and silo agree on them.</summary>
+public static class GrainKeys
+{
+    /// <summary>ICmpTransactionGrain: one per (alias, transactionID).</summary>
+    public static string Transaction(string alias, ReadOnlySpan<byte> transactionId) =>
+        $"{alias}/{Convert.ToHexString(transactionId)}";
+
+    /// <summary>ICertificateGrain: one per (CA, serial number as upper-case hex of its positive value).</summary>
+    public static string Certificate(string ca, string serialHex) => $"{ca}/{serialHex}";
+
+    /// <summary>ISignerGrain for a CA's certificate-signing key.</summary>
+    public static string CaSigner(string ca) => ca;
+
+    /// <summary>ISignerGrain for a CA's CMP signer (protects responses; digitalSignature, id-kp-cmcCA).</summary>
+    public static string CmpSigner(string ca) => $"{ca}/cmp";
+}

@@ -1,0 +1,91 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol.Configuration;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Math;
+
+namespace CmpCluster.Grains.Certificates;
+
+/// <summary>What the enrollment handler decided to certify, after validation and POP.</summary>
+public sealed record IssuanceRequest(
+    CertificateAuthorityKeys Ca,
+    CertificateProfileOptions Profile,
+    X509Name Subject,
+    SubjectPublicKeyInfo PublicKey,
+    X509Extension? SubjectAltName,
+    string Owner,
+    string TransactionKey,
+    bool Confirmed);
+
+public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der);
+
+/// <summary>The issuance cycle of DESIGN.md §4, linear and numbered (STYLE §7).</summary>
+public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time)
+{
+    private const int MaxSerialAttempts = 4;
+
+    public async Task<IssuedCertificate> IssueAsync(IssuanceRequest request)
+    {
+        // 1. Validation against alias and profile, and POP, happened in the handler that built the request.
+        DateTimeOffset now = time.GetUtcNow();
+
+        // 2. Pick a serial (16 random bytes, positive) and record the intent durably; a serial with a record is never reused.
+        (BigInteger serial, string serialHex, ICertificateGrain record) = await ReserveSerialAsync(request, now);
+
+        // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
+        byte[] tbs = BuildTbs(request, serial, now).GetEncoded(Asn1Encodable.Der);
+
+        // 4. Sign once. A retransmitted request is answered from the transaction's stored response, never re-signed.
+        byte[] der = await grains.GetGrain<ISignerGrain>(GrainKeys.CaSigner(request.Ca.Name)).SignCertificateAsync(tbs);
+
+        // 5. Store the certificate (awaiting confirmation unless implicitly confirmed) before anyone sees it.
+        await record.StoreIssuedAsync(der, request.Confirmed);
+
+        // 6. The caller answers; certConf, rejection or the confirm timeout decide the final status.
+        return new IssuedCertificate(GrainKeys.Certificate(request.Ca.Name, serialHex), serialHex, der);
+    }
+
+    private async Task<(BigInteger, string, ICertificateGrain)> ReserveSerialAsync(IssuanceRequest request, DateTimeOffset now)
+    {
+        for (int attempt = 0; attempt < MaxSerialAttempts; attempt++)
+        {
+            // RFC 5280 §4.1.2.2: positive, non-zero, at most 20 octets; CA/B BR: at least 64 bits from a CSPRNG.
+            byte[] bytes = RandomNumberGenerator.GetBytes(16);
+            bytes[0] = (byte)((bytes[0] & 0x7F) | 0x01);
+            var serial = new BigInteger(1, bytes);
+            string serialHex = serial.ToString(16).ToUpperInvariant();
+            ICertificateGrain record = grains.GetGrain<ICertificateGrain>(GrainKeys.Certificate(request.Ca.Name, serialHex));
+            var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now);
+            if (await record.ReserveAsync(intent))
+            {
+                return (serial, serialHex, record);
+            }
+        }
+        throw new InvalidOperationException("could not reserve a fresh serial number");
+    }
+
+    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now)
+    {
+        X509CertificateStructure caCertificate = request.Ca.Ca.Certificate;
+        DateTimeOffset notBefore = now - request.Profile.NotBeforeSkew;
+        DateTimeOffset notAfter = now.AddDays(request.Profile.ValidityDays);
+        DateTimeOffset caNotAfter = caCertificate.EndDate.ToDateTime();
+        if (notAfter > caNotAfter)
+        {
+            notAfter = caNotAfter; // RFC 5280 §6.1: never outlive the issuer.
+        }
+
+        var generator = new V3TbsCertificateGenerator();
+        generator.SetSerialNumber(new DerInteger(serial));
+        generator.SetSignature(request.Ca.Ca.Signer.Algorithm);
+        generator.SetIssuer(caCertificate.Subject);
+        generator.SetStartDate(new Time(notBefore.UtcDateTime));
+        generator.SetEndDate(new Time(notAfter.UtcDateTime));
+        generator.SetSubject(request.Subject);
+        generator.SetSubjectPublicKeyInfo(request.PublicKey);
+        generator.SetExtensions(ProfileExtensions.Build(request, caCertificate));
+        return generator.GenerateTbsCertificate();
+    }
+}

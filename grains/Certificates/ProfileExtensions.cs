@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Grains.Certificates;
+
+/// <summary>Extensions of an end-entity certificate from its profile (RFC 5280 §4.2).</summary>
+public static class ProfileExtensions
+{
+    private static readonly Dictionary<string, int> KeyUsageBits = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["digitalSignature"] = KeyUsage.DigitalSignature,
+        ["nonRepudiation"] = KeyUsage.NonRepudiation,
+        ["contentCommitment"] = KeyUsage.NonRepudiation,
+        ["keyEncipherment"] = KeyUsage.KeyEncipherment,
+        ["dataEncipherment"] = KeyUsage.DataEncipherment,
+        ["keyAgreement"] = KeyUsage.KeyAgreement,
+    };
+
+    private static readonly Dictionary<string, DerObjectIdentifier> ExtendedKeyUsageOids = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["serverAuth"] = KeyPurposeID.id_kp_serverAuth,
+        ["clientAuth"] = KeyPurposeID.id_kp_clientAuth,
+        ["codeSigning"] = KeyPurposeID.id_kp_codeSigning,
+        ["emailProtection"] = KeyPurposeID.id_kp_emailProtection,
+        ["timeStamping"] = KeyPurposeID.id_kp_timeStamping,
+        ["ocspSigning"] = KeyPurposeID.id_kp_OCSPSigning,
+    };
+
+    /// <summary>Checks names in a profile at start-up; returns the first unknown one.</summary>
+    public static string? FindUnknownName(IEnumerable<string> keyUsages, IEnumerable<string> extendedKeyUsages) =>
+        keyUsages.FirstOrDefault(k => !KeyUsageBits.ContainsKey(k))
+        ?? extendedKeyUsages.FirstOrDefault(e => !ExtendedKeyUsageOids.ContainsKey(e) && !IsDottedOid(e));
+
+    public static X509Extensions Build(IssuanceRequest request, X509CertificateStructure ca)
+    {
+        var generator = new X509ExtensionsGenerator();
+        // §4.2.1.9: an end entity is not a CA.
+        generator.AddExtension(X509Extensions.BasicConstraints, true, new BasicConstraints(false));
+        int usage = request.Profile.KeyUsages.Aggregate(0, (bits, name) => bits | KeyUsageBits[name]);
+        if (usage != 0)
+        {
+            generator.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(usage)); // §4.2.1.3: SHOULD be critical
+        }
+        if (request.Profile.ExtendedKeyUsages.Count > 0)
+        {
+            var purposes = request.Profile.ExtendedKeyUsages
+                .Select(name => ExtendedKeyUsageOids.TryGetValue(name, out DerObjectIdentifier? oid) ? oid : new DerObjectIdentifier(name))
+                .ToArray();
+            generator.AddExtension(X509Extensions.ExtendedKeyUsage, false, new ExtendedKeyUsage(purposes));
+        }
+        // §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING.
+        byte[] keyId = SHA1.HashData(request.PublicKey.PublicKey.GetBytes());
+        generator.AddExtension(X509Extensions.SubjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId));
+        byte[]? caKeyId = ca.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectKeyIdentifier) is { } caSki
+            ? SubjectKeyIdentifier.GetInstance(caSki.GetParsedValue()).GetKeyIdentifier()
+            : null;
+        if (caKeyId is not null)
+        {
+            generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, false, new AuthorityKeyIdentifier(caKeyId));
+        }
+        if (request.SubjectAltName is not null && request.Profile.AllowSubjectAltNameFromRequest)
+        {
+            // §4.2.1.6: critical exactly when the subject is empty.
+            generator.AddExtension(X509Extensions.SubjectAlternativeName, request.Subject.GetOidList().Count == 0,
+                GeneralNames.GetInstance(request.SubjectAltName.GetParsedValue()));
+        }
+        return generator.Generate();
+    }
+
+    private static bool IsDottedOid(string value)
+    {
+        try
+        {
+            _ = new DerObjectIdentifier(value);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}

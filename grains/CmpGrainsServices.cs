@@ -1,0 +1,64 @@
+using CmpCluster.Grains.Authentication;
+using CmpCluster.Grains.Certificates;
+using CmpCluster.Grains.Handlers;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Grains.Transactions;
+using CmpCluster.Protocol.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CmpCluster.Grains;
+
+public static class CmpGrainsServices
+{
+    /// <summary>Registers the engine's services and validated options; the host adds storage, reminders and the key ring.</summary>
+    public static IServiceCollection AddCmpGrains(this IServiceCollection services)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ResponseProtectors>();
+        services.AddSingleton<CertificateIssuer>();
+        services.AddSingleton<EnrollmentHandler>();
+        services.AddSingleton<CertConfHandler>();
+        services.AddSingleton<IValidateOptions<CmpOptions>, CmpOptionsValidator>();
+        return services;
+    }
+}
+
+/// <summary>Start-up validation of the Cmp section (STYLE §13): a bad configuration stops the process naming the key.</summary>
+public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOptions<CmpOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CmpOptions options)
+    {
+        var errors = new List<string>();
+        CmpLimits limits = options.Limits;
+        if (limits.MaxMessageBytes is < 1024 or > 16 * 1024 * 1024) errors.Add("Cmp:Limits:MaxMessageBytes must be 1024 .. 16777216");
+        if (limits.MaxDerDepth is < 8 or > 256) errors.Add("Cmp:Limits:MaxDerDepth must be 8 .. 256");
+        if (limits.MaxPbmIterations is < 1 or > 10_000_000) errors.Add("Cmp:Limits:MaxPbmIterations must be 1 .. 10000000");
+        if (limits.MinPbmSaltBytes is < 8 or > 64) errors.Add("Cmp:Limits:MinPbmSaltBytes must be 8 .. 64");
+        if (limits.MessageTimeWindow <= TimeSpan.Zero) errors.Add("Cmp:Limits:MessageTimeWindow must be positive");
+        if (options.Aliases.Count == 0) errors.Add("Cmp:Aliases must define at least one alias");
+        foreach ((string alias, CmpAliasOptions settings) in options.Aliases)
+        {
+            string key = $"Cmp:Aliases:{alias}";
+            if (!System.Text.RegularExpressions.Regex.IsMatch(alias, "^[A-Za-z0-9_-]{1,64}$")) errors.Add($"{key}: alias names are 1-64 letters, digits, '-' or '_'");
+            if (settings.Ca != pki.Value.CaName) errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName is '{pki.Value.CaName}')");
+            if (!options.Profiles.ContainsKey(settings.CertificateProfile)) errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not defined under Cmp:Profiles");
+            if (settings.Modules.Count == 0) errors.Add($"{key}:AuthenticationModules must name at least one module");
+            foreach (string module in settings.Modules.Where(m => m != RequestAuthenticator.Hmac))
+            {
+                errors.Add($"{key}:AuthenticationModules: '{module}' is not available (supported: HMAC)");
+            }
+            if (settings.Modules.Contains(RequestAuthenticator.Hmac) && string.IsNullOrEmpty(settings.Secret)) errors.Add($"{key}:Secret is required by the HMAC module");
+            if (settings.ConfirmWaitTime <= TimeSpan.Zero) errors.Add($"{key}:ConfirmWaitTime must be positive");
+        }
+        foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)
+        {
+            if (settings.ValidityDays is < 1 or > 36500) errors.Add($"Cmp:Profiles:{profile}:ValidityDays must be 1 .. 36500");
+            if (ProfileExtensions.FindUnknownName(settings.KeyUsages, settings.ExtendedKeyUsages) is { } unknown)
+            {
+                errors.Add($"Cmp:Profiles:{profile}: unknown key usage or extended key usage '{unknown}'");
+            }
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

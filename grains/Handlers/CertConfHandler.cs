@@ -1,0 +1,97 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Protection;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.Nist;
+using Org.BouncyCastle.Asn1.Oiw;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Grains.Handlers;
+
+/// <summary>A certificate of this transaction that waits for certConf.</summary>
+[GenerateSerializer]
+[Alias("CmpCluster.PendingCertificate")]
+public sealed record PendingCertificate(
+    [property: Id(0)] long CertReqId,
+    [property: Id(1)] string Key,
+    [property: Id(2)] byte[] Der);
+
+/// <summary>
+/// certConf, RFC 9810 §5.3.18: each certificate is confirmed when its CertStatus accepts it with the right
+/// certHash, and revoked when the client rejects it, the hash is wrong, or no CertStatus names it.
+/// </summary>
+public sealed class CertConfHandler(IGrainFactory grains)
+{
+    /// <summary>Returns null when every certificate was confirmed; otherwise the failure to answer with.</summary>
+    public async Task<CmpFailure?> HandleAsync(CertConfirmContent content, IReadOnlyList<PendingCertificate> pending)
+    {
+        CertStatus[] statuses = content.ToCertStatusArray();
+        CmpFailure? failure = null;
+        foreach (PendingCertificate certificate in pending)
+        {
+            ICertificateGrain record = grains.GetGrain<ICertificateGrain>(certificate.Key);
+            CertStatus? status = statuses.FirstOrDefault(s => s.CertReqID.HasValue(certificate.CertReqId));
+            if (status is null)
+            {
+                await record.RevokeAsync(RevocationReason.CessationOfOperation, "not confirmed by certConf");
+                failure ??= new CmpFailure(PkiFailureInfo.BadCertId, "certConf does not name the issued certificate");
+                continue;
+            }
+            if (!HashMatches(status, certificate.Der))
+            {
+                await record.RevokeAsync(RevocationReason.CessationOfOperation, "certHash mismatch");
+                failure ??= new CmpFailure(PkiFailureInfo.BadCertId, "certHash does not match the issued certificate");
+                continue;
+            }
+            if (status.StatusInfo is { } info && info.Status.IntValueExact != (int)PkiStatus.Granted && info.Status.IntValueExact != (int)PkiStatus.GrantedWithMods)
+            {
+                // The client refused the certificate: revoke it; the answer is still pkiConf (RFC 9810 §5.3.18).
+                await record.RevokeAsync(RevocationReason.CessationOfOperation, "rejected by client");
+                continue;
+            }
+            await record.ConfirmAsync();
+        }
+        if (statuses.Length > pending.Count)
+        {
+            failure ??= new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue");
+        }
+        return failure;
+    }
+
+    /// <summary>
+    /// certHash uses hashAlg when present (RFC 9480 §2.10), else the digest of the certificate's signature
+    /// algorithm; SHA-256 is also accepted because older clients use it regardless.
+    /// </summary>
+    private static bool HashMatches(CertStatus status, byte[] certificateDer)
+    {
+        byte[] received = status.CertHash.GetOctets();
+        if (status.HashAlg is { } hashAlg)
+        {
+            HashAlgorithmName? named = HashByOid(hashAlg.Algorithm);
+            return named is not null && CryptographicOperations.FixedTimeEquals(Hash(named.Value, certificateDer), received);
+        }
+        var certificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
+        HashAlgorithmName digest = SignatureVerifier.SignatureDigest(certificate.SignatureAlgorithm) ?? HashAlgorithmName.SHA256;
+        return CryptographicOperations.FixedTimeEquals(Hash(digest, certificateDer), received)
+            || CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificateDer), received);
+    }
+
+    private static HashAlgorithmName? HashByOid(DerObjectIdentifier oid)
+    {
+        if (oid.Equals(NistObjectIdentifiers.IdSha256)) return HashAlgorithmName.SHA256;
+        if (oid.Equals(NistObjectIdentifiers.IdSha384)) return HashAlgorithmName.SHA384;
+        if (oid.Equals(NistObjectIdentifiers.IdSha512)) return HashAlgorithmName.SHA512;
+        if (oid.Equals(OiwObjectIdentifiers.IdSha1)) return HashAlgorithmName.SHA1;
+        return null;
+    }
+
+    private static byte[] Hash(HashAlgorithmName name, byte[] data) => name.Name switch
+    {
+        "SHA1" => SHA1.HashData(data),
+        "SHA384" => SHA384.HashData(data),
+        "SHA512" => SHA512.HashData(data),
+        _ => SHA256.HashData(data),
+    };
+}

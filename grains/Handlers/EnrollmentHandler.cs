@@ -1,0 +1,99 @@
+using CmpCluster.Contracts;
+using CmpCluster.Grains.Certificates;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Validation;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Crmf;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Asn1.Sec;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Asn1.X9;
+
+namespace CmpCluster.Grains.Handlers;
+
+/// <summary>One normalized enrollment: ir and cr (later p10cr and kur) become this (STYLE §4).</summary>
+public sealed record EnrollmentRequest(
+    CertReqMessages Messages,
+    CmpAliasOptions Alias,
+    CertificateAuthorityKeys Ca,
+    CertificateProfileOptions Profile,
+    string Owner,
+    string TransactionKey,
+    bool ImplicitConfirm);
+
+public sealed record EnrollmentResult(DerInteger CertReqId, IssuedCertificate Certificate);
+
+/// <summary>Business decisions of ir / cr: template policy, POP, then the issuance cycle.</summary>
+public sealed class EnrollmentHandler(CertificateIssuer issuer)
+{
+    public async Task<EnrollmentResult> HandleAsync(EnrollmentRequest request)
+    {
+        CertReqMsg[] messages = request.Messages.ToCertReqMsgArray();
+        // RFC 9483 §4.1.1: exactly one CertReqMsg per request.
+        if (messages.Length != 1)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "exactly one CertReqMsg is supported per request");
+        }
+        CertReqMsg message = messages[0];
+        CertTemplate template = message.CertReq.CertTemplate;
+
+        // RFC 9483 §4.1.1: the CA named in the template, if any, must be the CA of this alias (seed: wrongAuthority).
+        if (template.Issuer is not null && !template.Issuer.Equivalent(request.Ca.Ca.Certificate.Subject))
+        {
+            throw new CmpFailureException(PkiFailureInfo.WrongAuthority, "the requested issuer is not the CA of this alias");
+        }
+        if (template.Subject is null || template.Subject.GetOidList().Count == 0)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no subject");
+        }
+        if (template.PublicKey is null)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
+        }
+        CheckKey(template.PublicKey);
+
+        // RFC 4211 §4: proof of possession before anything is recorded.
+        PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
+
+        X509Extension? subjectAltName = template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName);
+        IssuedCertificate issued = await issuer.IssueAsync(new IssuanceRequest(
+            request.Ca, request.Profile, template.Subject, template.PublicKey, subjectAltName,
+            request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm));
+        return new EnrollmentResult(message.CertReq.CertReqID, issued);
+    }
+
+    /// <summary>RFC 9481 §2: EC keys on P-256/P-384/P-521 or RSA of at least 2048 bits.</summary>
+    private static void CheckKey(SubjectPublicKeyInfo key)
+    {
+        DerObjectIdentifier type = key.Algorithm.Algorithm;
+        if (type.Equals(X9ObjectIdentifiers.IdECPublicKey))
+        {
+            Asn1Encodable? curve = key.Algorithm.Parameters;
+            if (curve is DerObjectIdentifier oid &&
+                (oid.Equals(SecObjectIdentifiers.SecP256r1) || oid.Equals(SecObjectIdentifiers.SecP384r1) || oid.Equals(SecObjectIdentifiers.SecP521r1)))
+            {
+                return;
+            }
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "EC keys must use P-256, P-384 or P-521");
+        }
+        if (type.Equals(PkcsObjectIdentifiers.RsaEncryption))
+        {
+            try
+            {
+                var rsa = RsaPublicKeyStructure.GetInstance(key.ParsePublicKey());
+                if (rsa.Modulus.BitLength >= 2048 && rsa.Modulus.BitLength <= 8192)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or IOException)
+            {
+                throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the RSA public key is malformed");
+            }
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "RSA keys must have 2048 to 8192 bits");
+        }
+        throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "only EC and RSA public keys are supported");
+    }
+}

@@ -1,0 +1,181 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace CmpCluster.Grains.Pki;
+
+/// <summary>
+/// Creates the development PKI on first start (root CA → issuing CA → CMP signer) and loads it on every start.
+/// Everything is written to a temporary folder that is renamed into place at the end, so a crash during
+/// creation leaves either nothing or a complete PKI; later starts reuse the same keys.
+/// </summary>
+public static partial class DevelopmentPki
+{
+    public const string FolderName = "pki";
+    private const string CmcCaEku = "1.3.6.1.5.5.7.3.27"; // id-kp-cmcCA, RFC 6402 §2.10
+
+    public static PkiKeyRing LoadOrCreate(PkiOptions options, string dataDirectory, ILogger logger)
+    {
+        string passphrase = options.Passphrase ?? string.Empty;
+        if (string.IsNullOrEmpty(passphrase))
+        {
+            passphrase = PkiOptions.DevelopmentPassphrase;
+            LogDevelopmentPassphrase(logger);
+        }
+        string folder = Path.Combine(Path.GetFullPath(dataDirectory), FolderName);
+        if (!Directory.Exists(folder))
+        {
+            Create(options, folder, passphrase);
+            LogCreated(logger, folder);
+        }
+        var ring = new PkiKeyRing([Load(options.CaName, folder, passphrase)]);
+        LogCertificates(logger, Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "issuing-ca.pem"),
+            Path.Combine(folder, "cmp-signer.pem"), Path.Combine(folder, "ca-chain.pem"));
+        return ring;
+    }
+
+    private static CertificateAuthorityKeys Load(string caName, string folder, string passphrase)
+    {
+        X509Certificate2 root = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(folder, "root-ca.pem")));
+        var ca = new KeyHolder(caName, LoadKey(folder, "issuing-ca", passphrase), LoadCertificateDer(folder, "issuing-ca"));
+        var signer = new KeyHolder(caName + "/cmp", LoadKey(folder, "cmp-signer", passphrase), LoadCertificateDer(folder, "cmp-signer"));
+        return new CertificateAuthorityKeys(ca, signer,
+            Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root.RawData)));
+    }
+
+    private static byte[] LoadCertificateDer(string folder, string name) =>
+        X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(folder, name + ".pem"))).RawData;
+
+    private static AsymmetricAlgorithm LoadKey(string folder, string name, string passphrase)
+    {
+        string pem = File.ReadAllText(Path.Combine(folder, name + ".key.pem"));
+        try
+        {
+            var ec = ECDsa.Create();
+            ec.ImportFromEncryptedPem(pem, passphrase);
+            return ec;
+        }
+        catch (CryptographicException)
+        {
+            // Not an EC key (or a wrong passphrase, which RSA will report again below).
+        }
+        var rsa = RSA.Create();
+        try
+        {
+            rsa.ImportFromEncryptedPem(pem, passphrase);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidOperationException($"cannot decrypt {name}.key.pem: wrong Pki:Passphrase or damaged file", e);
+        }
+        return rsa;
+    }
+
+    private static void Create(PkiOptions options, string folder, string passphrase)
+    {
+        // A crash during an earlier creation leaves only a staging folder behind: start over from nothing.
+        string staging = folder + ".tmp";
+        if (Directory.Exists(staging))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+        Directory.CreateDirectory(staging);
+        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
+
+        using AsymmetricAlgorithm rootKey = NewKey(options.KeyAlgorithm);
+        CertificateRequest rootRequest = NewRequest(options.RootSubject, rootKey);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        rootRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootRequest.PublicKey, false));
+        using X509Certificate2 root = rootRequest.CreateSelfSigned(now, now.AddYears(options.RootValidityYears));
+
+        using AsymmetricAlgorithm caKey = NewKey(options.KeyAlgorithm);
+        CertificateRequest caRequest = NewRequest(options.IssuingSubject, caKey);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
+        caRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
+        using X509Certificate2 ca = caRequest.Create(root, now, now.AddYears(options.IssuingValidityYears), NewSerial());
+        using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
+
+        // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer.
+        using AsymmetricAlgorithm signerKey = NewKey(options.KeyAlgorithm);
+        CertificateRequest signerRequest = NewRequest(options.CmpSignerSubject, signerKey);
+        signerRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        signerRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        signerRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku)], false));
+        signerRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(signerRequest.PublicKey, false));
+        signerRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        using X509Certificate2 signer = signerRequest.Create(caWithKey, now, now.AddYears(options.CmpSignerValidityYears), NewSerial());
+
+        WriteCertificate(staging, "root-ca", root);
+        WriteCertificate(staging, "issuing-ca", ca);
+        WriteCertificate(staging, "cmp-signer", signer);
+        File.WriteAllText(Path.Combine(staging, "ca-chain.pem"), ca.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n");
+        WriteKey(staging, "root-ca", rootKey, passphrase);
+        WriteKey(staging, "issuing-ca", caKey, passphrase);
+        WriteKey(staging, "cmp-signer", signerKey, passphrase);
+        Directory.Move(staging, folder);
+    }
+
+    private static X509Certificate2 CopyWithKey(X509Certificate2 certificate, AsymmetricAlgorithm key) => key switch
+    {
+        ECDsa ec => certificate.CopyWithPrivateKey(ec),
+        RSA rsa => certificate.CopyWithPrivateKey(rsa),
+        _ => throw new NotSupportedException(),
+    };
+
+    private static AsymmetricAlgorithm NewKey(CaKeyAlgorithm algorithm) => algorithm switch
+    {
+        CaKeyAlgorithm.EcP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
+        CaKeyAlgorithm.EcP384 => ECDsa.Create(ECCurve.NamedCurves.nistP384),
+        CaKeyAlgorithm.Rsa2048 => RSA.Create(2048),
+        CaKeyAlgorithm.Rsa3072 => RSA.Create(3072),
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm)),
+    };
+
+    private static CertificateRequest NewRequest(string subject, AsymmetricAlgorithm key)
+    {
+        var name = new X500DistinguishedName(subject);
+        return key switch
+        {
+            ECDsa ec => new CertificateRequest(name, ec, ec.KeySize > 256 ? HashAlgorithmName.SHA384 : HashAlgorithmName.SHA256),
+            RSA rsa => new CertificateRequest(name, rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+            _ => throw new NotSupportedException(),
+        };
+    }
+
+    /// <summary>RFC 5280 §4.1.2.2: positive, at most 20 octets; 16 random bytes with the top bit cleared.</summary>
+    private static byte[] NewSerial()
+    {
+        byte[] serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] = (byte)((serial[0] & 0x7F) | 0x01);
+        return serial;
+    }
+
+    private static void WriteCertificate(string folder, string name, X509Certificate2 certificate) =>
+        File.WriteAllText(Path.Combine(folder, name + ".pem"), certificate.ExportCertificatePem() + "\n");
+
+    private static void WriteKey(string folder, string name, AsymmetricAlgorithm key, string passphrase)
+    {
+        var pbe = new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 200_000);
+        string path = Path.Combine(folder, name + ".key.pem");
+        File.WriteAllText(path, key.ExportEncryptedPkcs8PrivateKeyPem(Encoding.UTF8.GetBytes(passphrase), pbe) + "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning,
+        Message = "!!! Pki:Passphrase is not set: CA keys are encrypted with the DEVELOPMENT passphrase. Set Pki__Passphrase before any real use. !!!")]
+    private static partial void LogDevelopmentPassphrase(ILogger logger);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Created a new development PKI in {Folder}")]
+    private static partial void LogCreated(ILogger logger, string folder);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information,
+        Message = "CA certificates: root {Root}, issuing {Issuing}, CMP signer {Signer}, chain {Chain}")]
+    private static partial void LogCertificates(ILogger logger, string root, string issuing, string signer, string chain);
+}

@@ -1,0 +1,69 @@
+using System.Security.Cryptography;
+using CmpCluster.Protocol.Protection;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Grains.Pki;
+
+/// <summary>A private key with its certificate, parsed once per process (DESIGN §8).</summary>
+public sealed class KeyHolder
+{
+    public KeyHolder(string name, AsymmetricAlgorithm key, byte[] certificateDer)
+    {
+        Name = name;
+        Signer = new KeySigner(key);
+        CertificateDer = certificateDer;
+        Certificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
+        SubjectKeyIdentifier = ReadSubjectKeyIdentifier(Certificate);
+    }
+
+    public string Name { get; }
+    public KeySigner Signer { get; }
+    public byte[] CertificateDer { get; }
+    public X509CertificateStructure Certificate { get; }
+    public byte[]? SubjectKeyIdentifier { get; }
+
+    private static byte[]? ReadSubjectKeyIdentifier(X509CertificateStructure certificate)
+    {
+        X509Extension? extension = certificate.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectKeyIdentifier);
+        return extension is null ? null : Org.BouncyCastle.Asn1.X509.SubjectKeyIdentifier.GetInstance(extension.GetParsedValue()).GetKeyIdentifier();
+    }
+}
+
+/// <summary>One CA as this silo knows it: its signing key, its CMP signer and its chain up to the root.</summary>
+public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, X509CertificateStructure root)
+{
+    public string Name => Ca.Name;
+    public KeyHolder Ca { get; } = ca;
+    public KeyHolder CmpSigner { get; } = cmpSigner;
+    public X509CertificateStructure Root { get; } = root;
+
+    /// <summary>extraCerts of a signed response: the signer first, then the chain (RFC 9483 §3.3).</summary>
+    public X509CertificateStructure[] SignerChain { get; } = [cmpSigner.Certificate, ca.Certificate, root];
+
+    /// <summary>The CA chain without the CMP signer: issuing CA, then root.</summary>
+    public X509CertificateStructure[] CaChain { get; } = [ca.Certificate, root];
+}
+
+/// <summary>Every key this silo holds, by name. Registered as a singleton; loaded before the silo starts.</summary>
+public sealed class PkiKeyRing
+{
+    private readonly Dictionary<string, CertificateAuthorityKeys> _authorities;
+    private readonly Dictionary<string, KeyHolder> _signers;
+
+    public PkiKeyRing(IEnumerable<CertificateAuthorityKeys> authorities)
+    {
+        _authorities = authorities.ToDictionary(a => a.Name, StringComparer.Ordinal);
+        _signers = new(StringComparer.Ordinal);
+        foreach (CertificateAuthorityKeys authority in _authorities.Values)
+        {
+            _signers[Contracts.GrainKeys.CaSigner(authority.Name)] = authority.Ca;
+            _signers[Contracts.GrainKeys.CmpSigner(authority.Name)] = authority.CmpSigner;
+        }
+    }
+
+    public CertificateAuthorityKeys? FindAuthority(string name) => _authorities.GetValueOrDefault(name);
+
+    public KeyHolder GetSigner(string signerKey) =>
+        _signers.GetValueOrDefault(signerKey) ?? throw new KeyNotFoundException($"no key named '{signerKey}' in this silo");
+}

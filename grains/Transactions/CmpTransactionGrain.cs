@@ -1,0 +1,263 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Grains.Authentication;
+using CmpCluster.Grains.Handlers;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Messages;
+using CmpCluster.Protocol.Validation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.Crmf;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Grains.Transactions;
+
+/// <summary>
+/// The protocol engine of one transaction (STYLE §3): duplicates, nonces, phase, implicitConfirm, certConf and
+/// the confirm timeout live here; handlers make the business decisions. Not reentrant: one message at a time.
+/// </summary>
+public sealed partial class CmpTransactionGrain(
+    [PersistentState("transaction", GrainNames.Storage)] IPersistentState<TransactionState> state,
+    IOptionsMonitor<CmpOptions> options,
+    PkiKeyRing keys,
+    ResponseProtectors protectors,
+    EnrollmentHandler enrollment,
+    CertConfHandler certConf,
+    TimeProvider time,
+    ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, IRemindable
+{
+    private const string ConfirmReminder = "confirm-wait";
+
+    private sealed record Outcome(PkiBody Body, bool Persist, bool ImplicitConfirm = false);
+
+    public async Task<byte[]> HandleAsync(CmpRequest request)
+    {
+        // An identical retransmission of the last request gets the identical stored response: no crypto, no new certificate.
+        byte[] requestHash = SHA256.HashData(request.Der);
+        if (state.State.LastRequestHash is { } last && state.State.LastResponse is { } stored && CryptographicOperations.FixedTimeEquals(last, requestHash))
+        {
+            LogRequest(logger, request.Alias, TransactionHex, "duplicate", "replayed");
+            return stored;
+        }
+
+        CmpOptions settings = options.CurrentValue;
+        CmpAliasOptions? alias = settings.Aliases.GetValueOrDefault(request.Alias);
+        CertificateAuthorityKeys ca = keys.FindAuthority(alias?.Ca ?? string.Empty)
+            ?? throw new InvalidOperationException($"alias '{request.Alias}' has no CA in this silo");
+        TransactionPhase phaseBefore = state.State.Phase;
+        DecodedRequest? decoded = null;
+        Authenticated? authenticated = null;
+        Outcome outcome;
+        try
+        {
+            if (alias is null)
+            {
+                throw new CmpFailureException(PkiFailureInfo.BadRequest, "unknown alias");
+            }
+            decoded = DecodedRequest.Decode(request.Der, settings.Limits);
+            HeaderValidator.Validate(decoded, settings.Limits, time.GetUtcNow());
+            if (TransactionRules.Admit(state.State.Phase, decoded.BodyType, decoded.RecipNonce, state.State.LastSenderNonce) is { } refused)
+            {
+                // Refused before authentication: answer, but never let it touch the stored transaction.
+                throw new CmpFailureException(refused);
+            }
+            authenticated = RequestAuthenticator.Authenticate(decoded, alias, settings.Limits);
+            CheckSameProtection(authenticated);
+            outcome = await DispatchAsync(decoded, alias, ca, authenticated);
+        }
+        catch (CmpFailureException e)
+        {
+            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure), Persist: authenticated is not null);
+            LogRequest(logger, request.Alias, TransactionHex, decoded?.BodyType.ToString() ?? "undecodable", e.Failure.ToString());
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Internal detail stays in the log; the client learns only that the system failed (STYLE §6).
+            await state.ReadStateAsync();
+            outcome = new Outcome(CmpResponseBuilder.Error(new CmpFailure(PkiFailureInfo.SystemFailure, "internal error")), Persist: false);
+            LogFailure(logger, e, request.Alias, TransactionHex);
+        }
+
+        ResponseContext context = decoded is null
+            ? new ResponseContext(2, new GeneralName(X509Name.GetInstance(new DerSequence())), DecodeTransactionId(), null, null)
+            : ResponseContext.For(decoded);
+        BuiltResponse response = await CmpResponseBuilder.BuildAsync(
+            context, outcome.Body, protectors.For(alias, ca, authenticated), time.GetUtcNow(), outcome.ImplicitConfirm);
+
+        if (outcome.Persist)
+        {
+            // Written before the answer leaves the grain: what a client was told is never lost (DESIGN §5).
+            state.State.LastRequestHash = requestHash;
+            state.State.LastResponse = response.Der;
+            state.State.LastSenderNonce = response.SenderNonce;
+            state.State.Protection ??= authenticated?.Kind;
+            state.State.SenderKid ??= authenticated?.SenderKid;
+            if (outcome.Body.Type == PkiBody.TYPE_ERROR && state.State.Phase == TransactionPhase.New)
+            {
+                state.State.Phase = TransactionPhase.Closed;
+                state.State.Outcome = "rejected";
+            }
+            await state.WriteStateAsync();
+            if (state.State.Phase != phaseBefore)
+            {
+                await SyncReminderAsync();
+            }
+        }
+        if (outcome.Body.Type != PkiBody.TYPE_ERROR)
+        {
+            LogRequest(logger, request.Alias, TransactionHex, decoded!.BodyType.ToString(), "ok");
+        }
+        return response.Der;
+    }
+
+    /// <summary>One exhaustive dispatch over the body type (STYLE §4); what is not built yet is badRequest.</summary>
+    private async Task<Outcome> DispatchAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
+    {
+        switch (request.BodyType)
+        {
+            case PkiBodyType.Ir:
+            case PkiBodyType.Cr:
+                return await EnrollAsync(request, alias, ca, authenticated);
+            case PkiBodyType.CertConf:
+                return await ConfirmAsync(request);
+            case PkiBodyType.P10Cr:
+            case PkiBodyType.Kur:
+            case PkiBodyType.Rr:
+            case PkiBodyType.Genm:
+            case PkiBodyType.PollReq:
+            case PkiBodyType.Nested:
+            case PkiBodyType.Krr:
+            case PkiBodyType.Ccr:
+                throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet");
+            case PkiBodyType.Ip:
+            case PkiBodyType.Cp:
+            case PkiBodyType.Kup:
+            case PkiBodyType.Krp:
+            case PkiBodyType.Rp:
+            case PkiBodyType.Ccp:
+            case PkiBodyType.Popdecc:
+            case PkiBodyType.Popdecr:
+            case PkiBodyType.Ckuann:
+            case PkiBodyType.Cann:
+            case PkiBodyType.Rann:
+            case PkiBodyType.Crlann:
+            case PkiBodyType.PkiConf:
+            case PkiBodyType.Genp:
+            case PkiBodyType.Error:
+            case PkiBodyType.PollRep:
+                throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request");
+            default:
+                throw new CmpFailureException(PkiFailureInfo.BadRequest, "unknown message type");
+        }
+    }
+
+    private async Task<Outcome> EnrollAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
+    {
+        CertificateProfileOptions profile = options.CurrentValue.Profiles.GetValueOrDefault(alias.CertificateProfile)
+            ?? throw new InvalidOperationException($"profile '{alias.CertificateProfile}' is missing");
+        // RFC 9810 §5.1.1.1: implicitConfirm is granted only when asked for and allowed.
+        bool implicitConfirm = request.ImplicitConfirmRequested && alias.AllowImplicitConfirm;
+        var messages = CertReqMessages.GetInstance(request.Message.Body.Content);
+        EnrollmentResult result = await enrollment.HandleAsync(new EnrollmentRequest(
+            messages, alias, ca, profile, authenticated.Principal, this.GetPrimaryKeyString(), implicitConfirm));
+
+        PkiBodyType responseType = request.BodyType == PkiBodyType.Ir ? PkiBodyType.Ip : PkiBodyType.Cp;
+        X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
+        X509CertificateStructure[] caPubs = alias.IncludeRootInCaPubs ? [ca.Root] : [];
+        state.State.CertificateKeys.Add(result.Certificate.Key);
+        if (implicitConfirm)
+        {
+            state.State.Phase = TransactionPhase.Closed;
+            state.State.Outcome = "implicitly confirmed";
+        }
+        else
+        {
+            state.State.Phase = TransactionPhase.AwaitingConfirmation;
+            state.State.Pending = [new PendingCertificate(result.CertReqId.LongValueExact, result.Certificate.Key, result.Certificate.Der)];
+            state.State.ConfirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
+        }
+        return new Outcome(CmpResponseBuilder.CertResponse(responseType, result.CertReqId, certificate, caPubs), Persist: true, implicitConfirm);
+    }
+
+    private async Task<Outcome> ConfirmAsync(DecodedRequest request)
+    {
+        CmpFailure? failure = await certConf.HandleAsync(CertConfirmContent.GetInstance(request.Message.Body.Content), state.State.Pending);
+        state.State.Phase = TransactionPhase.Closed;
+        state.State.Outcome = failure is null ? "confirmed" : "confirmation failed";
+        state.State.Pending = [];
+        state.State.ConfirmDeadline = null;
+        return failure is null
+            ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
+            : new Outcome(CmpResponseBuilder.Error(failure), Persist: true);
+    }
+
+    /// <summary>RFC 9810 §5.1.3: a transaction keeps the protection it started with (wrongIntegrity otherwise).</summary>
+    private void CheckSameProtection(Authenticated authenticated)
+    {
+        if (state.State.Protection is { } kind && (kind != authenticated.Kind ||
+            !(state.State.SenderKid ?? []).AsSpan().SequenceEqual(authenticated.SenderKid ?? [])))
+        {
+            throw new CmpFailureException(PkiFailureInfo.WrongIntegrity, "protection differs from the start of the transaction");
+        }
+    }
+
+    public async Task ExpireIfDueAsync()
+    {
+        if (state.State.Phase == TransactionPhase.AwaitingConfirmation && state.State.ConfirmDeadline <= time.GetUtcNow())
+        {
+            foreach (PendingCertificate pending in state.State.Pending)
+            {
+                await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(RevocationReason.CessationOfOperation, "confirm wait time expired");
+            }
+            state.State.Phase = TransactionPhase.Closed;
+            state.State.Outcome = "confirmation timed out";
+            state.State.Pending = [];
+            state.State.ConfirmDeadline = null;
+            await state.WriteStateAsync();
+            LogRequest(logger, "-", TransactionHex, "confirm-timeout", "revoked unconfirmed");
+        }
+        await SyncReminderAsync();
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => ExpireIfDueAsync();
+
+    public Task<TransactionSnapshot> GetSnapshotAsync() => Task.FromResult(new TransactionSnapshot(
+        state.State.Phase, state.State.CertificateKeys.ToArray(), state.State.ConfirmDeadline, state.State.Outcome));
+
+    /// <summary>A durable reminder exists exactly while a certificate awaits confirmation, so a restart cannot lose the timeout.</summary>
+    private async Task SyncReminderAsync()
+    {
+        if (state.State.Phase == TransactionPhase.AwaitingConfirmation && state.State.ConfirmDeadline is { } deadline)
+        {
+            TimeSpan due = deadline - time.GetUtcNow();
+            if (due < TimeSpan.Zero)
+            {
+                due = TimeSpan.Zero;
+            }
+            await this.RegisterOrUpdateReminder(ConfirmReminder, due, TimeSpan.FromMinutes(1));
+            return;
+        }
+        if (await this.GetReminder(ConfirmReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private string TransactionHex => this.GetPrimaryKeyString();
+
+    private byte[] DecodeTransactionId()
+    {
+        string key = this.GetPrimaryKeyString();
+        return Convert.FromHexString(key[(key.LastIndexOf('/') + 1)..]);
+    }
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "cmp alias={Alias} transaction={Transaction} failed internally")]
+    private static partial void LogFailure(ILogger logger, Exception exception, string alias, string transaction);
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "cmp alias={Alias} transaction={Transaction} body={Body} outcome={Outcome}")]
+    private static partial void LogRequest(ILogger logger, string alias, string transaction, string body, string outcome);
+}

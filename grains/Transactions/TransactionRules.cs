@@ -1,0 +1,34 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Protocol;
+
+namespace CmpCluster.Grains.Transactions;
+
+/// <summary>
+/// Every phase transition of a CMP transaction in one pure function (STYLE §5). It decides whether a request
+/// that is not an identical retransmission may enter the transaction in its current phase.
+/// </summary>
+public static class TransactionRules
+{
+    /// <summary>Request types that open a transaction (RFC 9810 §5.3; RFC 9483 §4).</summary>
+    public static bool Opens(PkiBodyType body) => body is PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.P10Cr
+        or PkiBodyType.Kur or PkiBodyType.Rr or PkiBodyType.Genm or PkiBodyType.Nested or PkiBodyType.Krr or PkiBodyType.Ccr;
+
+    /// <returns>null when the request is admitted; otherwise the failure that answers it.</returns>
+    public static CmpFailure? Admit(TransactionPhase phase, PkiBodyType body, byte[]? recipNonce, byte[]? expectedRecipNonce) => phase switch
+    {
+        TransactionPhase.New when Opens(body) => null,
+        TransactionPhase.New when body is PkiBodyType.CertConf or PkiBodyType.PollReq =>
+            new CmpFailure(PkiFailureInfo.BadRequest, "no open transaction has this transactionID"),
+        TransactionPhase.New => new CmpFailure(PkiFailureInfo.BadRequest, "message type is not a request a server accepts"),
+
+        // RFC 9810 §5.1.1: a follow-up carries our last senderNonce as recipNonce; a new request may not reuse the ID.
+        TransactionPhase.AwaitingConfirmation when body is PkiBodyType.CertConf =>
+            recipNonce is not null && expectedRecipNonce is not null && CryptographicOperations.FixedTimeEquals(recipNonce, expectedRecipNonce)
+                ? null
+                : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response"),
+        TransactionPhase.AwaitingConfirmation => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use"),
+
+        _ => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use"),
+    };
+}

@@ -1,0 +1,34 @@
+using CmpCluster.Contracts;
+using CmpCluster.Grains.Authentication;
+using CmpCluster.Grains.Handlers;
+
+namespace CmpCluster.Grains.Transactions;
+
+/// <summary>What a transaction remembers between messages. Only DER and small values; no secret.</summary>
+[GenerateSerializer]
+[Alias("CmpCluster.TransactionState")]
+public sealed class TransactionState
+{
+    [Id(0)] public TransactionPhase Phase { get; set; }
+
+    /// <summary>SHA-256 of the last request admitted; an identical retransmission gets <see cref="LastResponse"/>.</summary>
+    [Id(1)] public byte[]? LastRequestHash { get; set; }
+
+    [Id(2)] public byte[]? LastResponse { get; set; }
+
+    /// <summary>senderNonce of our last response: the recipNonce a follow-up must carry.</summary>
+    [Id(3)] public byte[]? LastSenderNonce { get; set; }
+
+    /// <summary>The protection the transaction started with; every later message must use the same.</summary>
+    [Id(4)] public ProtectionKind? Protection { get; set; }
+
+    [Id(5)] public byte[]? SenderKid { get; set; }
+
+    [Id(6)] public List<PendingCertificate> Pending { get; set; } = [];
+
+    [Id(7)] public DateTimeOffset? ConfirmDeadline { get; set; }
+
+    [Id(8)] public string? Outcome { get; set; }
+
+    [Id(9)] public List<string> CertificateKeys { get; set; } = [];
+}

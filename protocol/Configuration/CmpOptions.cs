@@ -1,0 +1,126 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CmpCluster.Protocol.Configuration;
+
+/// <summary>Root of the <c>Cmp</c> configuration section: limits, aliases and certificate profiles.</summary>
+public sealed class CmpOptions
+{
+    public const string Section = "Cmp";
+
+    public CmpLimits Limits { get; set; } = new();
+
+    /// <summary>CMP aliases by name; the name is the last path segment of the CMP URL.</summary>
+    public Dictionary<string, CmpAliasOptions> Aliases { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Certificate profiles by name.</summary>
+    public Dictionary<string, CertificateProfileOptions> Profiles { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>Bounds checked before any crypto (STYLE §9). Each default is what a real device needs, with room.</summary>
+public sealed class CmpLimits
+{
+    /// <summary>Largest request body accepted; larger → HTTP 413. 1 KiB .. 16 MiB.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Deepest DER nesting accepted (a PKIMessage with a certificate is about 12 deep). 8 .. 256.</summary>
+    [Range(8, 256)]
+    public int MaxDerDepth { get; set; } = 48;
+
+    /// <summary>Most certificates in extraCerts. 0 .. 64.</summary>
+    [Range(0, 64)]
+    public int MaxExtraCerts { get; set; } = 10;
+
+    /// <summary>Most InfoTypeAndValue entries in generalInfo. 0 .. 64.</summary>
+    [Range(0, 64)]
+    public int MaxGeneralInfo { get; set; } = 8;
+
+    /// <summary>Highest PBM iterationCount accepted; above it the request is refused without hashing.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxPbmIterations { get; set; } = 100_000;
+
+    /// <summary>Shortest PBM salt accepted, in bytes.</summary>
+    [Range(8, 64)]
+    public int MinPbmSaltBytes { get; set; } = 8;
+
+    /// <summary>Accepted distance between the request's messageTime and our clock.</summary>
+    public TimeSpan MessageTimeWindow { get; set; } = TimeSpan.FromMinutes(10);
+}
+
+public enum AliasMode
+{
+    /// <summary>The client is an RA: requests are authenticated as the RA, end entities are created on the fly.</summary>
+    Ra = 0,
+}
+
+public enum ResponseProtection
+{
+    /// <summary>Signature with the CA's CMP signer certificate.</summary>
+    Signature = 0,
+    /// <summary>PasswordBasedMac with the request's secret and parameters; falls back to signature when the request's MAC did not verify.</summary>
+    Pbe = 1,
+}
+
+/// <summary>One CMP alias (EJBCA's "CMP configuration alias").</summary>
+public sealed class CmpAliasOptions
+{
+    public AliasMode Mode { get; set; } = AliasMode.Ra;
+
+    /// <summary>Authentication modules tried in order; the first that succeeds wins. Supported: HMAC. Default: HMAC.</summary>
+    /// <remarks>Nullable because the configuration binder appends to pre-filled collections instead of replacing them.</remarks>
+    public string[]? AuthenticationModules { get; set; }
+
+    public IReadOnlyList<string> Modules => AuthenticationModules ?? ["HMAC"];
+
+    /// <summary>Shared secret of the HMAC module (PasswordBasedMac). Never logged.</summary>
+    public string? Secret { get; set; }
+
+    /// <summary>When set, the request's senderKID must equal it (the RA's reference, openssl <c>-ref</c>).</summary>
+    public string? SenderKid { get; set; }
+
+    public ResponseProtection ResponseProtection { get; set; } = ResponseProtection.Signature;
+
+    /// <summary>Accept the raVerified POP (RFC 4211 §4.1); off by default as the RFC advises.</summary>
+    public bool AllowRaVerifiedPop { get; set; }
+
+    /// <summary>Grant implicitConfirm when the client asks for it (RFC 9810 §5.1.1.1).</summary>
+    public bool AllowImplicitConfirm { get; set; } = true;
+
+    /// <summary>How long an issued certificate waits for certConf before it is revoked.</summary>
+    public TimeSpan ConfirmWaitTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Name of the CA that issues for this alias.</summary>
+    public string Ca { get; set; } = "issuing";
+
+    /// <summary>Name of the certificate profile applied to issued certificates.</summary>
+    public string CertificateProfile { get; set; } = "default";
+
+    /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>
+    public bool IncludeRootInCaPubs { get; set; } = true;
+}
+
+/// <summary>What an issued certificate looks like (EJBCA's certificate profile, the parts built so far).</summary>
+public sealed class CertificateProfileOptions
+{
+    [Range(1, 36500)]
+    public int ValidityDays { get; set; } = 365;
+
+    /// <summary>RFC 5280 §4.2.1.3 names: digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, keyAgreement.
+    /// Default (when not configured): digitalSignature, keyAgreement.</summary>
+    public string[]? KeyUsage { get; set; }
+
+    /// <summary>Extended key usages by name (serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, ocspSigning)
+    /// or dotted OID. Default (when not configured): clientAuth, serverAuth. An empty list means no extension.</summary>
+    public string[]? ExtendedKeyUsage { get; set; }
+
+    // Nullable with defaults here because the configuration binder appends to pre-filled collections.
+    public IReadOnlyList<string> KeyUsages => KeyUsage ?? ["digitalSignature", "keyAgreement"];
+
+    public IReadOnlyList<string> ExtendedKeyUsages => ExtendedKeyUsage ?? ["clientAuth", "serverAuth"];
+
+    /// <summary>Copy a subjectAltName extension from the CertTemplate.</summary>
+    public bool AllowSubjectAltNameFromRequest { get; set; } = true;
+
+    /// <summary>Back-date notBefore by this much, for device clocks that run a little slow.</summary>
+    public TimeSpan NotBeforeSkew { get; set; } = TimeSpan.FromMinutes(5);
+}

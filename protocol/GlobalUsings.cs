@@ -1,0 +1,3 @@
+// The wire enums of contracts win over BouncyCastle's classes of the same names.
+global using PkiFailureInfo = CmpCluster.Contracts.PkiFailureInfo;
+global using PkiBodyType = CmpCluster.Contracts.PkiBodyType;

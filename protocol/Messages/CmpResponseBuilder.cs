@@ -1,0 +1,103 @@
+using System.Security.Cryptography;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Protocol.Messages;
+
+/// <summary>The request-derived header fields of a response (RFC 9810 §5.1.1, RFC 9483 §3.1).</summary>
+public sealed record ResponseContext(
+    int Pvno,
+    GeneralName Recipient,
+    byte[] TransactionId,
+    byte[]? RecipNonce,
+    byte[]? RecipKid)
+{
+    public static ResponseContext For(DecodedRequest request) => new(
+        request.Pvno is 2 or 3 ? request.Pvno : 2,
+        request.Header.Sender,
+        request.TransactionId ?? [],
+        request.SenderNonce,
+        request.SenderKid);
+}
+
+/// <summary>A protected response and the senderNonce it carries (the engine expects it back as recipNonce).</summary>
+public sealed record BuiltResponse(byte[] Der, byte[] SenderNonce);
+
+/// <summary>Builds and protects every response; errors are rendered here from a <see cref="CmpFailure"/>, in one place.</summary>
+public static class CmpResponseBuilder
+{
+    public static async Task<BuiltResponse> BuildAsync(
+        ResponseContext context, PkiBody body, ResponseProtector protector, DateTimeOffset now, bool implicitConfirmGranted = false)
+    {
+        byte[] senderNonce = RandomNumberGenerator.GetBytes(16);
+        var builder = new PkiHeaderBuilder(context.Pvno, protector.Sender, context.Recipient)
+            .SetMessageTime(new Asn1GeneralizedTime(now.UtcDateTime))
+            .SetProtectionAlg(protector.Algorithm)
+            .SetSenderNonce(senderNonce);
+        if (context.TransactionId.Length > 0)
+        {
+            builder.SetTransactionID(context.TransactionId);
+        }
+        if (context.RecipNonce is not null)
+        {
+            builder.SetRecipNonce(context.RecipNonce);
+        }
+        if (protector.SenderKid is not null)
+        {
+            builder.SetSenderKID(protector.SenderKid);
+        }
+        if (context.RecipKid is not null)
+        {
+            builder.SetRecipKID(context.RecipKid);
+        }
+        if (implicitConfirmGranted)
+        {
+            // RFC 9810 §5.1.1.1: the server echoes implicitConfirm to grant it; the client then sends no certConf.
+            builder.SetGeneralInfo(new InfoTypeAndValue(CmpObjectIdentifiers.it_implicitConfirm, DerNull.Instance));
+        }
+        PkiHeader header = builder.Build();
+        byte[] protectedPart = new ProtectedPart(header, body).GetEncoded(Asn1Encodable.Der);
+        byte[] protection = await protector.ProtectAsync(protectedPart);
+        CmpCertificate[]? extraCerts = protector.ExtraCerts.Length == 0 ? null : protector.ExtraCerts.Select(c => new CmpCertificate(c)).ToArray();
+        var message = new PkiMessage(header, body, new DerBitString(protection), extraCerts);
+        return new BuiltResponse(message.GetEncoded(Asn1Encodable.Der), senderNonce);
+    }
+
+    /// <summary>RFC 9810 §5.3.21 error message: status rejection, the failInfo bit and a client-safe text.</summary>
+    public static PkiBody Error(CmpFailure failure)
+    {
+        var status = new PkiStatusInfo(
+            (int)PkiStatus.Rejection,
+            new PkiFreeText(failure.ClientText),
+            new Org.BouncyCastle.Asn1.Cmp.PkiFailureInfo(FailInfoBits(failure.FailInfo)));
+        return new PkiBody(PkiBody.TYPE_ERROR, new ErrorMsgContent(status));
+    }
+
+    /// <summary>pkiConf, RFC 9810 §5.3.17: the body is NULL.</summary>
+    public static PkiBody PkiConf() => new(PkiBody.TYPE_CONFIRM, DerNull.Instance);
+
+    /// <summary>ip / cp / kup with one accepted certificate (RFC 9810 §5.3.4) and the CA certificates for caPubs.</summary>
+    public static PkiBody CertResponse(PkiBodyType type, DerInteger certReqId, X509CertificateStructure certificate, X509CertificateStructure[] caPubs)
+    {
+        var response = new CertResponse(
+            certReqId,
+            new PkiStatusInfo((int)PkiStatus.Granted),
+            new CertifiedKeyPair(new CertOrEncCert(new CmpCertificate(certificate))),
+            rspInfo: null);
+        CmpCertificate[]? pubs = caPubs.Length == 0 ? null : caPubs.Select(c => new CmpCertificate(c)).ToArray();
+        return new PkiBody((int)type, new CertRepMessage(pubs, [response]));
+    }
+
+    /// <summary>
+    /// PKIFailureInfo as a DER named-bit BIT STRING with only <paramref name="bit"/> set: bit n is the
+    /// (n mod 8)-th most significant bit of byte n/8, and trailing unused bits are counted as padding.
+    /// </summary>
+    public static DerBitString FailInfoBits(PkiFailureInfo bit)
+    {
+        int n = (int)bit;
+        byte[] bytes = new byte[n / 8 + 1];
+        bytes[n / 8] = (byte)(0x80 >> (n % 8));
+        return new DerBitString(bytes, 7 - n % 8);
+    }
+}

@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Protocol.Configuration;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.Iana;
+using Org.BouncyCastle.Asn1.Nist;
+using Org.BouncyCastle.Asn1.Oiw;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Protocol.Protection;
+
+/// <summary>
+/// PasswordBasedMac, RFC 4211 §4.4 as profiled by RFC 9481 §6.1.1. One instance holds the key derived from one
+/// secret and one PBMParameter, so a response protected with the request's parameters reuses it (DESIGN §8).
+/// </summary>
+public sealed class PasswordBasedMac
+{
+    private readonly byte[] _key;
+    private readonly HashAlgorithmName _mac;
+
+    private PasswordBasedMac(AlgorithmIdentifier algorithm, byte[] key, HashAlgorithmName mac)
+    {
+        Algorithm = algorithm;
+        _key = key;
+        _mac = mac;
+    }
+
+    /// <summary>The protectionAlg this key was derived for: reused verbatim in responses.</summary>
+    public AlgorithmIdentifier Algorithm { get; }
+
+    public static bool IsPasswordBasedMac(AlgorithmIdentifier? algorithm) =>
+        algorithm is not null && algorithm.Algorithm.Equals(CmpObjectIdentifiers.passwordBasedMac);
+
+    /// <summary>
+    /// Checks the parameters against the limits, then derives the key: basekey = H(secret || salt), iterated so
+    /// that the one-way function runs iterationCount times in all. Parameters out of bounds are refused before
+    /// any hashing (RFC 9481 §6.1.1 leaves the cap to the server).
+    /// </summary>
+    public static PasswordBasedMac Derive(AlgorithmIdentifier algorithm, ReadOnlySpan<byte> secret, CmpLimits limits)
+    {
+        PbmParameter parameters;
+        try
+        {
+            parameters = PbmParameter.GetInstance(algorithm.Parameters);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM parameters are malformed");
+        }
+        if (parameters is null)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM parameters are missing");
+        }
+        byte[] salt = parameters.Salt.GetOctets();
+        if (salt.Length < limits.MinPbmSaltBytes || salt.Length > 1024)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM salt length is out of bounds");
+        }
+        int iterations = parameters.IterationCount.Value.BitLength > 31 ? int.MaxValue : parameters.IterationCount.IntValueExact;
+        if (iterations < 1 || iterations > limits.MaxPbmIterations)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM iteration count is out of bounds");
+        }
+        HashAlgorithmName owf = OneWayFunction(parameters.Owf.Algorithm)
+            ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM one-way function is not supported");
+        HashAlgorithmName mac = MacFunction(parameters.Mac.Algorithm)
+            ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM MAC algorithm is not supported");
+
+        byte[] input = new byte[secret.Length + salt.Length];
+        secret.CopyTo(input);
+        salt.CopyTo(input.AsSpan(secret.Length));
+        byte[] key = HashOnce(owf, input);
+        for (int i = 1; i < iterations; i++)
+        {
+            key = HashOnce(owf, key);
+        }
+        CryptographicOperations.ZeroMemory(input);
+        return new PasswordBasedMac(algorithm, key, mac);
+    }
+
+    /// <summary>Builds parameters for a new protection (client side, or a server that starts a MAC exchange).</summary>
+    public static AlgorithmIdentifier NewAlgorithm(int iterations = 10_000, int saltBytes = 16)
+    {
+        var parameters = new PbmParameter(
+            RandomNumberGenerator.GetBytes(saltBytes),
+            new AlgorithmIdentifier(NistObjectIdentifiers.IdSha256),
+            iterations,
+            new AlgorithmIdentifier(PkcsObjectIdentifiers.IdHmacWithSha256, DerNull.Instance));
+        return new AlgorithmIdentifier(CmpObjectIdentifiers.passwordBasedMac, parameters);
+    }
+
+    public byte[] Compute(ReadOnlySpan<byte> protectedPart)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(_mac, _key);
+        hmac.AppendData(protectedPart);
+        return hmac.GetHashAndReset();
+    }
+
+    /// <summary>Constant-time comparison of the received protection with our MAC.</summary>
+    public bool Verify(ReadOnlySpan<byte> protectedPart, ReadOnlySpan<byte> protection) =>
+        CryptographicOperations.FixedTimeEquals(Compute(protectedPart), protection);
+
+    private static byte[] HashOnce(HashAlgorithmName name, byte[] data) => name.Name switch
+    {
+        "SHA1" => SHA1.HashData(data),
+        "SHA256" => SHA256.HashData(data),
+        "SHA384" => SHA384.HashData(data),
+        "SHA512" => SHA512.HashData(data),
+        _ => throw new CryptographicException("unsupported hash"),
+    };
+
+    private static HashAlgorithmName? OneWayFunction(DerObjectIdentifier oid)
+    {
+        if (oid.Equals(OiwObjectIdentifiers.IdSha1)) return HashAlgorithmName.SHA1;
+        if (oid.Equals(NistObjectIdentifiers.IdSha256)) return HashAlgorithmName.SHA256;
+        if (oid.Equals(NistObjectIdentifiers.IdSha384)) return HashAlgorithmName.SHA384;
+        if (oid.Equals(NistObjectIdentifiers.IdSha512)) return HashAlgorithmName.SHA512;
+        return null;
+    }
+
+    private static HashAlgorithmName? MacFunction(DerObjectIdentifier oid)
+    {
+        // hmac-sha1 has two registered OIDs (RFC 3370 / IPsec); OpenSSL 3.0 sends 1.3.6.1.5.5.8.1.2 by default.
+        if (oid.Equals(IanaObjectIdentifiers.HmacSha1) || oid.Equals(PkcsObjectIdentifiers.IdHmacWithSha1)) return HashAlgorithmName.SHA1;
+        if (oid.Equals(PkcsObjectIdentifiers.IdHmacWithSha256)) return HashAlgorithmName.SHA256;
+        if (oid.Equals(PkcsObjectIdentifiers.IdHmacWithSha384)) return HashAlgorithmName.SHA384;
+        if (oid.Equals(PkcsObjectIdentifiers.IdHmacWithSha512)) return HashAlgorithmName.SHA512;
+        return null;
+    }
+}

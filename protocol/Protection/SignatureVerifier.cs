@@ -1,0 +1,65 @@
+using System.Security.Cryptography;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Asn1.X9;
+
+namespace CmpCluster.Protocol.Protection;
+
+/// <summary>
+/// Verifies signatures through .NET (OpenSSL underneath): BouncyCastle's RSA key import alone costs a primality
+/// check of ~17 ms (NOTES.md). Algorithms per RFC 9481 §3: ECDSA with SHA-2, RSA PKCS#1 v1.5 with SHA-2.
+/// </summary>
+public static class SignatureVerifier
+{
+    /// <summary>True when <paramref name="algorithm"/> is supported and the signature verifies; false otherwise.</summary>
+    public static bool Verify(SubjectPublicKeyInfo publicKey, AlgorithmIdentifier algorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
+    {
+        DerObjectIdentifier keyType = publicKey.Algorithm.Algorithm;
+        byte[] spki = publicKey.GetEncoded(Asn1Encodable.Der);
+        try
+        {
+            if (keyType.Equals(X9ObjectIdentifiers.IdECPublicKey) && EcdsaHash(algorithm.Algorithm) is { } ecHash)
+            {
+                using var ec = ECDsa.Create();
+                ec.ImportSubjectPublicKeyInfo(spki, out _);
+                return ec.VerifyData(data, signature, ecHash, DSASignatureFormat.Rfc3279DerSequence);
+            }
+            if (keyType.Equals(PkcsObjectIdentifiers.RsaEncryption) && RsaHash(algorithm.Algorithm) is { } rsaHash)
+            {
+                using var rsa = RSA.Create();
+                rsa.ImportSubjectPublicKeyInfo(spki, out _);
+                return rsa.VerifyData(data, signature, rsaHash, RSASignaturePadding.Pkcs1);
+            }
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+        return false;
+    }
+
+    /// <summary>Whether the algorithm is one we can verify at all (an unknown one is badAlg, not a bad signature).</summary>
+    public static bool IsSupported(AlgorithmIdentifier algorithm) =>
+        EcdsaHash(algorithm.Algorithm) is not null || RsaHash(algorithm.Algorithm) is not null;
+
+    private static HashAlgorithmName? EcdsaHash(DerObjectIdentifier oid)
+    {
+        if (oid.Equals(X9ObjectIdentifiers.ECDsaWithSha256)) return HashAlgorithmName.SHA256;
+        if (oid.Equals(X9ObjectIdentifiers.ECDsaWithSha384)) return HashAlgorithmName.SHA384;
+        if (oid.Equals(X9ObjectIdentifiers.ECDsaWithSha512)) return HashAlgorithmName.SHA512;
+        return null;
+    }
+
+    private static HashAlgorithmName? RsaHash(DerObjectIdentifier oid)
+    {
+        if (oid.Equals(PkcsObjectIdentifiers.Sha256WithRsaEncryption)) return HashAlgorithmName.SHA256;
+        if (oid.Equals(PkcsObjectIdentifiers.Sha384WithRsaEncryption)) return HashAlgorithmName.SHA384;
+        if (oid.Equals(PkcsObjectIdentifiers.Sha512WithRsaEncryption)) return HashAlgorithmName.SHA512;
+        return null;
+    }
+
+    /// <summary>The digest of a certificate's signature algorithm (for certHash, RFC 9810 §5.3.18); null if unknown.</summary>
+    public static HashAlgorithmName? SignatureDigest(AlgorithmIdentifier signatureAlgorithm) =>
+        EcdsaHash(signatureAlgorithm.Algorithm) ?? RsaHash(signatureAlgorithm.Algorithm);
+}

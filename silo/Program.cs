@@ -1,0 +1,55 @@
+using System.Net;
+using CmpCluster.Gateway;
+using CmpCluster.Grains;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol.Configuration;
+using CmpCluster.Silo;
+using CmpCluster.Silo.Storage;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Storage;
+
+// Single-node default: one process is an Orleans silo with the CMP gateway endpoints co-hosted,
+// its state in SQLite under the data directory. Wiring only; behaviour lives in grains/ and gateway/.
+WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+{
+    builder.WebHost.UseUrls("http://127.0.0.1:8080");
+}
+
+NodeOptions node = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
+string dataDirectory = Path.GetFullPath(node.DataDirectory);
+Directory.CreateDirectory(dataDirectory);
+
+builder.Services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
+builder.Services.AddCmpGrains();
+builder.Services.AddCmpGateway();
+builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
+    sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
+// Grain state in Orleans' own binary format: compact, and version-tolerant through the [Id] attributes.
+builder.Services.AddKeyedSingleton<IGrainStorageSerializer>(GrainNames.Storage,
+    (sp, _) => new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+
+builder.UseOrleans(silo =>
+{
+    silo.Configure<ClusterOptions>(o =>
+    {
+        o.ClusterId = node.ClusterId;
+        o.ServiceId = node.ServiceId;
+    });
+    silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
+    silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
+    silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
+    silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
+});
+
+WebApplication app = builder.Build();
+// Load (or create) the CA keys before the silo starts, so a wrong passphrase stops the process at once.
+app.Services.GetRequiredService<PkiKeyRing>();
+app.MapCmpEndpoints();
+app.Run();
+
+/// <summary>Entry point type, visible to tests that host the node in-process.</summary>
+public partial class Program;

@@ -1,0 +1,1 @@
+namespace CmpCluster.Tests; public class PTest { [Xunit.Fact] public void T() {} }
