@@ -1,6 +1,6 @@
 using CmpCluster.Contracts;
 using CmpCluster.Protocol.Configuration;
-using CmpCluster.Protocol.Encoding;
+using CmpCluster.Protocol.Envelope;
 using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Gateway;

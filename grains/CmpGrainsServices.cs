@@ -5,6 +5,7 @@ using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Transactions;
 using CmpCluster.Protocol.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Grains;
@@ -14,7 +15,7 @@ public static class CmpGrainsServices
     /// <summary>Registers the engine's services and validated options; the host adds storage, reminders and the key ring.</summary>
     public static IServiceCollection AddCmpGrains(this IServiceCollection services)
     {
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System); // tests put a fake clock in first
         services.AddSingleton<ResponseProtectors>();
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();

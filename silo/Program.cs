@@ -43,6 +43,8 @@ builder.UseOrleans(silo =>
     silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
     silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
     silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
+    TimeSpan confirmCheck = builder.Configuration.GetSection(CmpOptions.Section).Get<CmpOptions>()?.ConfirmCheckPeriod ?? TimeSpan.FromMinutes(1);
+    silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = confirmCheck < o.MinimumReminderPeriod ? confirmCheck : o.MinimumReminderPeriod);
 });
 
 WebApplication app = builder.Build();

@@ -114,46 +114,15 @@ public sealed partial class CmpTransactionGrain(
         return response.Der;
     }
 
-    /// <summary>One exhaustive dispatch over the body type (STYLE §4); what is not built yet is badRequest.</summary>
-    private async Task<Outcome> DispatchAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
-    {
-        switch (request.BodyType)
+    /// <summary>One dispatch over the body type (STYLE §4); <see cref="BodyDispatch"/> proves every type has a route.</summary>
+    private async Task<Outcome> DispatchAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated) =>
+        BodyDispatch.Route(request.BodyType) switch
         {
-            case PkiBodyType.Ir:
-            case PkiBodyType.Cr:
-                return await EnrollAsync(request, alias, ca, authenticated);
-            case PkiBodyType.CertConf:
-                return await ConfirmAsync(request);
-            case PkiBodyType.P10Cr:
-            case PkiBodyType.Kur:
-            case PkiBodyType.Rr:
-            case PkiBodyType.Genm:
-            case PkiBodyType.PollReq:
-            case PkiBodyType.Nested:
-            case PkiBodyType.Krr:
-            case PkiBodyType.Ccr:
-                throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet");
-            case PkiBodyType.Ip:
-            case PkiBodyType.Cp:
-            case PkiBodyType.Kup:
-            case PkiBodyType.Krp:
-            case PkiBodyType.Rp:
-            case PkiBodyType.Ccp:
-            case PkiBodyType.Popdecc:
-            case PkiBodyType.Popdecr:
-            case PkiBodyType.Ckuann:
-            case PkiBodyType.Cann:
-            case PkiBodyType.Rann:
-            case PkiBodyType.Crlann:
-            case PkiBodyType.PkiConf:
-            case PkiBodyType.Genp:
-            case PkiBodyType.Error:
-            case PkiBodyType.PollRep:
-                throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request");
-            default:
-                throw new CmpFailureException(PkiFailureInfo.BadRequest, "unknown message type");
-        }
-    }
+            BodyRoute.Enrollment => await EnrollAsync(request, alias, ca, authenticated),
+            BodyRoute.Confirmation => await ConfirmAsync(request),
+            BodyRoute.NotSupportedYet => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet"),
+            _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request"),
+        };
 
     private async Task<Outcome> EnrollAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
     {
@@ -238,7 +207,7 @@ public sealed partial class CmpTransactionGrain(
             {
                 due = TimeSpan.Zero;
             }
-            await this.RegisterOrUpdateReminder(ConfirmReminder, due, TimeSpan.FromMinutes(1));
+            await this.RegisterOrUpdateReminder(ConfirmReminder, due, options.CurrentValue.ConfirmCheckPeriod);
             return;
         }
         if (await this.GetReminder(ConfirmReminder) is { } reminder)

@@ -12,6 +12,12 @@ public sealed class CmpOptions
     /// <summary>CMP aliases by name; the name is the last path segment of the CMP URL.</summary>
     public Dictionary<string, CmpAliasOptions> Aliases { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Period of the durable reminder that revokes unconfirmed certificates: after a restart a missed deadline is
+    /// acted on within one period. Orleans' minimum reminder period is lowered to match when this is below it.
+    /// </summary>
+    public TimeSpan ConfirmCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Certificate profiles by name.</summary>
     public Dictionary<string, CertificateProfileOptions> Profiles { get; set; } = new(StringComparer.Ordinal);
 }

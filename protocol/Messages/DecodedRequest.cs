@@ -1,6 +1,6 @@
 using CmpCluster.Contracts;
 using CmpCluster.Protocol.Configuration;
-using CmpCluster.Protocol.Encoding;
+using CmpCluster.Protocol.Envelope;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
 using Org.BouncyCastle.Asn1.X509;

@@ -1,6 +1,6 @@
 using System.Formats.Asn1;
 
-namespace CmpCluster.Protocol.Encoding;
+namespace CmpCluster.Protocol.Envelope;
 
 /// <summary>Why bytes are not even a well-formed DER PKIMessage envelope: a transport fault, HTTP 400.</summary>
 public enum EnvelopeFault

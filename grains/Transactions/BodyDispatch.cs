@@ -1,0 +1,29 @@
+using CmpCluster.Contracts;
+
+namespace CmpCluster.Grains.Transactions;
+
+public enum BodyRoute
+{
+    Enrollment = 0,
+    Confirmation = 1,
+    /// <summary>A request type of RFC 9810 that a later issue builds; answered with badRequest.</summary>
+    NotSupportedYet = 2,
+    /// <summary>A response or announcement type: a client never sends it; answered with badRequest.</summary>
+    NotARequest = 3,
+}
+
+/// <summary>Where each PKIBody type goes (STYLE §4): one exhaustive switch, so a new type cannot slip through unrouted.</summary>
+public static class BodyDispatch
+{
+    public static BodyRoute Route(PkiBodyType body) => body switch
+    {
+        PkiBodyType.Ir or PkiBodyType.Cr => BodyRoute.Enrollment,
+        PkiBodyType.CertConf => BodyRoute.Confirmation,
+        PkiBodyType.P10Cr or PkiBodyType.Kur or PkiBodyType.Rr or PkiBodyType.Genm or PkiBodyType.PollReq
+            or PkiBodyType.Nested or PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
+        PkiBodyType.Ip or PkiBodyType.Cp or PkiBodyType.Kup or PkiBodyType.Krp or PkiBodyType.Rp or PkiBodyType.Ccp
+            or PkiBodyType.Popdecc or PkiBodyType.Popdecr or PkiBodyType.Ckuann or PkiBodyType.Cann or PkiBodyType.Rann
+            or PkiBodyType.Crlann or PkiBodyType.PkiConf or PkiBodyType.Genp or PkiBodyType.Error or PkiBodyType.PollRep => BodyRoute.NotARequest,
+        _ => BodyRoute.NotARequest,
+    };
+}

@@ -1,0 +1,142 @@
+using System.Security.Cryptography;
+using System.Text;
+using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Protection;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.Crmf;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Protocol.Client;
+
+/// <summary>Header fields a test or load run may override to probe the server.</summary>
+public sealed record RequestOverrides
+{
+    public int Pvno { get; init; } = 2;
+    public DateTimeOffset? MessageTime { get; init; }
+    public bool OmitMessageTime { get; init; }
+    public byte[]? SenderNonce { get; init; }
+    public byte[]? RecipNonce { get; init; }
+    public int? PbmIterations { get; init; }
+}
+
+public enum PopKind
+{
+    Signature = 0,
+    RaVerified = 1,
+    None = 2,
+    /// <summary>A signature made with a different key than the one requested.</summary>
+    WrongKeySignature = 3,
+}
+
+/// <summary>
+/// A CMP client for one transaction, MAC-protected (PasswordBasedMac, RFC 4211 §4.4): builds ir / cr and certConf,
+/// tracks transactionID and nonces, and reads responses. Used by the tests and the load generator.
+/// </summary>
+public sealed class CmpClientSession(string secret, string senderKid, int pbmIterations = 500)
+{
+    private readonly byte[] _secret = Encoding.UTF8.GetBytes(secret);
+
+    public byte[] TransactionId { get; set; } = RandomNumberGenerator.GetBytes(16);
+
+    /// <summary>senderNonce of the server's last response; the next request echoes it as recipNonce.</summary>
+    public byte[]? ServerNonce { get; private set; }
+
+    public byte[] LastSenderNonce { get; private set; } = [];
+
+    public byte[] BuildEnrollment(
+        bool initial, X509Name subject, AsymmetricAlgorithm key, bool implicitConfirm = false,
+        PopKind pop = PopKind.Signature, X509Name? issuer = null, RequestOverrides? overrides = null)
+    {
+        var template = new CertTemplateBuilder().SetSubject(subject)
+            .SetSubjectPublicKeyInfo(SubjectPublicKeyInfo.GetInstance(ExportPublicKey(key)));
+        if (issuer is not null)
+        {
+            template.SetIssuer(issuer);
+        }
+        var request = new CertRequest(0, template.Build(), null);
+        ProofOfPossession? proof = pop switch
+        {
+            PopKind.Signature => SignaturePop(request, key),
+            PopKind.WrongKeySignature => SignaturePop(request, ECDsa.Create(ECCurve.NamedCurves.nistP256)),
+            PopKind.RaVerified => new ProofOfPossession(),
+            _ => null,
+        };
+        var body = new PkiBody(initial ? PkiBody.TYPE_INIT_REQ : PkiBody.TYPE_CERT_REQ,
+            new CertReqMessages(new CertReqMsg(request, proof, null)));
+        return Protect(body, implicitConfirm, overrides);
+    }
+
+    /// <summary>certConf for the certificate of the last response (RFC 9810 §5.3.18); SHA-256 certHash unless given.</summary>
+    public byte[] BuildCertConf(byte[] certificateDer, bool accept = true, byte[]? certHash = null, long certReqId = 0, RequestOverrides? overrides = null)
+    {
+        PkiStatusInfo? status = accept ? null : new PkiStatusInfo((int)PkiStatus.Rejection, new PkiFreeText("rejected by client"));
+        var certStatus = new CertStatus(certHash ?? SHA256.HashData(certificateDer), Org.BouncyCastle.Math.BigInteger.ValueOf(certReqId), status);
+        var body = new PkiBody(PkiBody.TYPE_CERT_CONFIRM, CertConfirmContent.GetInstance(new DerSequence(certStatus)));
+        return Protect(body, implicitConfirm: false, overrides ?? new RequestOverrides { RecipNonce = ServerNonce });
+    }
+
+    /// <summary>Reads a response and remembers its senderNonce for the next request.</summary>
+    public CmpResponseView Read(byte[] der)
+    {
+        var view = CmpResponseView.Parse(der);
+        ServerNonce = view.SenderNonce;
+        return view;
+    }
+
+    /// <summary>Whether a response is MAC-protected with this session's secret.</summary>
+    public bool VerifyMac(byte[] der)
+    {
+        var message = PkiMessage.GetInstance(Asn1Object.FromByteArray(der));
+        if (!PasswordBasedMac.IsPasswordBasedMac(message.Header.ProtectionAlg))
+        {
+            return false;
+        }
+        var limits = new CmpLimits { MaxPbmIterations = int.MaxValue };
+        return PasswordBasedMac.Derive(message.Header.ProtectionAlg, _secret, limits)
+            .Verify(new ProtectedPart(message.Header, message.Body).GetEncoded(Asn1Encodable.Der), message.Protection.GetOctets());
+    }
+
+    private byte[] Protect(PkiBody body, bool implicitConfirm, RequestOverrides? overrides)
+    {
+        overrides ??= new RequestOverrides();
+        LastSenderNonce = overrides.SenderNonce ?? RandomNumberGenerator.GetBytes(16);
+        AlgorithmIdentifier algorithm = PasswordBasedMac.NewAlgorithm(overrides.PbmIterations ?? pbmIterations);
+        var builder = new PkiHeaderBuilder(overrides.Pvno,
+                new GeneralName(new X509Name("CN=cmp-client")), new GeneralName(X509Name.GetInstance(new DerSequence())))
+            .SetProtectionAlg(algorithm)
+            .SetSenderKID(Encoding.UTF8.GetBytes(senderKid))
+            .SetTransactionID(TransactionId)
+            .SetSenderNonce(LastSenderNonce);
+        if (!overrides.OmitMessageTime)
+        {
+            builder.SetMessageTime(new Asn1GeneralizedTime((overrides.MessageTime ?? DateTimeOffset.UtcNow).UtcDateTime));
+        }
+        if (overrides.RecipNonce is not null)
+        {
+            builder.SetRecipNonce(overrides.RecipNonce);
+        }
+        if (implicitConfirm)
+        {
+            builder.SetGeneralInfo(new InfoTypeAndValue(CmpObjectIdentifiers.it_implicitConfirm, DerNull.Instance));
+        }
+        PkiHeader header = builder.Build();
+        var limits = new CmpLimits { MaxPbmIterations = int.MaxValue };
+        byte[] mac = PasswordBasedMac.Derive(algorithm, _secret, limits).Compute(new ProtectedPart(header, body).GetEncoded(Asn1Encodable.Der));
+        return new PkiMessage(header, body, new DerBitString(mac)).GetEncoded(Asn1Encodable.Der);
+    }
+
+    private static ProofOfPossession SignaturePop(CertRequest request, AsymmetricAlgorithm key)
+    {
+        var signer = new KeySigner(key);
+        byte[] signature = signer.Sign(request.GetEncoded(Asn1Encodable.Der));
+        return new ProofOfPossession(new PopoSigningKey(null, signer.Algorithm, new DerBitString(signature)));
+    }
+
+    private static byte[] ExportPublicKey(AsymmetricAlgorithm key) => key switch
+    {
+        ECDsa ec => ec.ExportSubjectPublicKeyInfo(),
+        RSA rsa => rsa.ExportSubjectPublicKeyInfo(),
+        _ => throw new ArgumentException("only ECDSA and RSA keys", nameof(key)),
+    };
+}

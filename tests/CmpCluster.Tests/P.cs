@@ -1,1 +1,0 @@
-namespace CmpCluster.Tests; public class PTest { [Xunit.Fact] public void T() {} }
