@@ -37,6 +37,7 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
         if (limits.MaxPbmIterations is < 1 or > 10_000_000) errors.Add("Cmp:Limits:MaxPbmIterations must be 1 .. 10000000");
         if (limits.MinPbmSaltBytes is < 8 or > 64) errors.Add("Cmp:Limits:MinPbmSaltBytes must be 8 .. 64");
         if (limits.MessageTimeWindow <= TimeSpan.Zero) errors.Add("Cmp:Limits:MessageTimeWindow must be positive");
+        if (options.ConfirmCheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("Cmp:ConfirmCheckPeriod must be at least 1 second");
         if (options.Aliases.Count == 0) errors.Add("Cmp:Aliases must define at least one alias");
         foreach ((string alias, CmpAliasOptions settings) in options.Aliases)
         {

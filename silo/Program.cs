@@ -50,6 +50,14 @@ builder.UseOrleans(silo =>
 WebApplication app = builder.Build();
 // Load (or create) the CA keys before the silo starts, so a wrong passphrase stops the process at once.
 app.Services.GetRequiredService<PkiKeyRing>();
+ILogger startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Silo");
+foreach ((string alias, CmpAliasOptions settings) in app.Services.GetRequiredService<IOptions<CmpOptions>>().Value.Aliases)
+{
+    if (settings.Secret == "changeit")
+    {
+        StartupLog.DevelopmentSecret(startup, alias);
+    }
+}
 app.MapCmpEndpoints();
 app.Run();
 
