@@ -32,7 +32,7 @@ public sealed partial class CmpTransactionGrain(
 {
     private const string ConfirmReminder = "confirm-wait";
 
-    private sealed record Outcome(PkiBody Body, bool Persist, bool ImplicitConfirm = false);
+    private sealed record Outcome(PkiBody Body, bool Persist, bool ImplicitConfirm = false, CmpFailure? Failure = null);
 
     public async Task<byte[]> HandleAsync(CmpRequest request)
     {
@@ -71,14 +71,17 @@ public sealed partial class CmpTransactionGrain(
         }
         catch (CmpFailureException e)
         {
-            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure), Persist: authenticated is not null);
-            LogRequest(logger, request.Alias, TransactionHex, decoded?.BodyType.ToString() ?? "undecodable", e.Failure.ToString());
+            // An authenticated request that fails closes a new transaction (its retransmission gets the same error);
+            // a failing follow-up never overwrites what an open transaction stored.
+            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure), Persist: authenticated is not null && phaseBefore == TransactionPhase.New,
+                Failure: e.Failure);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // Internal detail stays in the log; the client learns only that the system failed (STYLE §6).
             await state.ReadStateAsync();
-            outcome = new Outcome(CmpResponseBuilder.Error(new CmpFailure(PkiFailureInfo.SystemFailure, "internal error")), Persist: false);
+            var failure = new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
+            outcome = new Outcome(CmpResponseBuilder.Error(failure), Persist: false, Failure: failure);
             LogFailure(logger, e, request.Alias, TransactionHex);
         }
 
@@ -101,16 +104,20 @@ public sealed partial class CmpTransactionGrain(
                 state.State.Phase = TransactionPhase.Closed;
                 state.State.Outcome = "rejected";
             }
+            // The reminder is registered before the write that starts the wait (a crash in between leaves a reminder
+            // that finds nothing to do) and removed after the write that ends it.
+            bool startsWait = state.State.Phase == TransactionPhase.AwaitingConfirmation && phaseBefore != TransactionPhase.AwaitingConfirmation;
+            if (startsWait)
+            {
+                await SyncReminderAsync();
+            }
             await state.WriteStateAsync();
-            if (state.State.Phase != phaseBefore)
+            if (phaseBefore == TransactionPhase.AwaitingConfirmation && state.State.Phase != phaseBefore)
             {
                 await SyncReminderAsync();
             }
         }
-        if (outcome.Body.Type != PkiBody.TYPE_ERROR)
-        {
-            LogRequest(logger, request.Alias, TransactionHex, decoded!.BodyType.ToString(), "ok");
-        }
+        LogRequest(logger, request.Alias, TransactionHex, decoded?.BodyType.ToString() ?? "undecodable", outcome.Failure?.ToString() ?? "ok");
         return response.Der;
     }
 
@@ -161,7 +168,7 @@ public sealed partial class CmpTransactionGrain(
         state.State.ConfirmDeadline = null;
         return failure is null
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
-            : new Outcome(CmpResponseBuilder.Error(failure), Persist: true);
+            : new Outcome(CmpResponseBuilder.Error(failure), Persist: true, Failure: failure);
     }
 
     /// <summary>RFC 9810 §5.1.3: a transaction keeps the protection it started with (wrongIntegrity otherwise).</summary>
