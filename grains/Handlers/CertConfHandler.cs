@@ -28,6 +28,19 @@ public sealed class CertConfHandler(IGrainFactory grains)
     public async Task<CmpFailure?> HandleAsync(CertConfirmContent content, IReadOnlyList<PendingCertificate> pending)
     {
         CertStatus[] statuses = content.ToCertStatusArray();
+        // A certConf that names a certificate we did not issue, or one twice, is malformed: nothing in it is trusted,
+        // and since the transaction closes with it, every pending certificate is revoked (checked before any change).
+        bool malformed = statuses.Length > pending.Count
+            || statuses.Any(s => !pending.Any(p => s.CertReqID.HasValue(p.CertReqId)))
+            || statuses.Select(s => s.CertReqID.Value).Distinct().Count() != statuses.Length;
+        if (malformed)
+        {
+            foreach (PendingCertificate certificate in pending)
+            {
+                await grains.GetGrain<ICertificateGrain>(certificate.Key).RevokeAsync(RevocationReason.CessationOfOperation, "malformed certConf");
+            }
+            return new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue");
+        }
         CmpFailure? failure = null;
         foreach (PendingCertificate certificate in pending)
         {
@@ -52,10 +65,6 @@ public sealed class CertConfHandler(IGrainFactory grains)
                 continue;
             }
             await record.ConfirmAsync();
-        }
-        if (statuses.Length > pending.Count)
-        {
-            failure ??= new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue");
         }
         return failure;
     }

@@ -38,6 +38,11 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         }
         CertReqMsg message = messages[0];
         CertTemplate template = message.CertReq.CertTemplate;
+        // RFC 9483 §4.1.1 asks for certReqId 0; others (EJBCA's samples use 1) are accepted if certConf can name them.
+        if (message.CertReq.CertReqID.Value.BitLength > 62 || message.CertReq.CertReqID.Value.SignValue < 0)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "certReqId is out of range");
+        }
 
         // RFC 9483 §4.1.1: the CA named in the template, if any, must be the CA of this alias (seed: wrongAuthority).
         if (template.Issuer is not null && !template.Issuer.Equivalent(request.Ca.Ca.Certificate.Subject))

@@ -45,8 +45,10 @@ public sealed partial class CmpTransactionGrain(
         }
 
         CmpOptions settings = options.CurrentValue;
-        CmpAliasOptions? alias = settings.Aliases.GetValueOrDefault(request.Alias);
-        CertificateAuthorityKeys ca = keys.FindAuthority(alias?.Ca ?? string.Empty)
+        // The gateway answers unknown aliases with 404; reaching here without one is a wiring fault, not a CMP error.
+        CmpAliasOptions alias = settings.Aliases.GetValueOrDefault(request.Alias)
+            ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
+        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca)
             ?? throw new InvalidOperationException($"alias '{request.Alias}' has no CA in this silo");
         TransactionPhase phaseBefore = state.State.Phase;
         DecodedRequest? decoded = null;
@@ -54,10 +56,6 @@ public sealed partial class CmpTransactionGrain(
         Outcome outcome;
         try
         {
-            if (alias is null)
-            {
-                throw new CmpFailureException(PkiFailureInfo.BadRequest, "unknown alias");
-            }
             decoded = DecodedRequest.Decode(request.Der, settings.Limits);
             HeaderValidator.Validate(decoded, settings.Limits, time.GetUtcNow());
             if (TransactionRules.Admit(state.State.Phase, decoded.BodyType, decoded.RecipNonce, state.State.LastSenderNonce) is { } refused)

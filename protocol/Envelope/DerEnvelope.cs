@@ -52,7 +52,9 @@ public static class DerEnvelope
             {
                 depth--;
             }
-            Asn1Tag tag = AsnDecoder.ReadEncodedValue(der[position..], AsnEncodingRules.DER, out int contentOffset, out int contentLength, out int consumed);
+            // Read within the enclosing value, so a child that claims to run past its parent is not DER.
+            int end = depth > 0 ? ends[depth - 1] : der.Length;
+            Asn1Tag tag = AsnDecoder.ReadEncodedValue(der[position..end], AsnEncodingRules.DER, out int contentOffset, out int contentLength, out int consumed);
             if (tag.IsConstructed && contentLength > 0)
             {
                 if (depth == maxDepth)

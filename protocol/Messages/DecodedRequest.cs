@@ -35,7 +35,8 @@ public sealed class DecodedRequest
     public byte[]? RecipNonce { get; }
     public byte[]? SenderKid { get; }
     public bool ImplicitConfirmRequested { get; }
-    public int Pvno => Header.Pvno.IntValueExact;
+    /// <summary>pvno, or -1 when it does not fit an int (then no version we speak).</summary>
+    public int Pvno => Header.Pvno.Value.BitLength < 31 ? Header.Pvno.IntValueExact : -1;
     public AlgorithmIdentifier? ProtectionAlg => Header.ProtectionAlg;
 
     /// <summary>The exact received bytes of ProtectedPart (RFC 9810 §5.1.3).</summary>

@@ -17,16 +17,7 @@ public static class HeaderValidator
     public static void Validate(DecodedRequest request, CmpLimits limits, DateTimeOffset now)
     {
         // RFC 9810 §5.1.1 / RFC 9480 §2.20: pvno 2 (cmp2000) or 3 (cmp2021); anything else is a version we do not speak.
-        int pvno;
-        try
-        {
-            pvno = request.Pvno;
-        }
-        catch (ArithmeticException)
-        {
-            pvno = -1;
-        }
-        if (pvno is not (2 or 3))
+        if (request.Pvno is not (2 or 3))
         {
             Fail(PkiFailureInfo.UnsupportedVersion, "pvno must be 2 or 3");
         }

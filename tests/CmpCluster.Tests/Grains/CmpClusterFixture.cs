@@ -1,0 +1,210 @@
+using System.Collections.Concurrent;
+using CmpCluster.Contracts;
+using CmpCluster.Grains;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol.Client;
+using CmpCluster.Protocol.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using Xunit;
+
+namespace CmpCluster.Tests.Grains;
+
+/// <summary>Every grain test class shares one silo; xunit runs the classes of one collection one after another.</summary>
+[CollectionDefinition(Name)]
+public sealed class CmpClusterCollection : ICollectionFixture<CmpClusterFixture>
+{
+    public const string Name = "CMP grain cluster";
+}
+
+/// <summary>The aliases the fixture configures, named by what makes each one different.</summary>
+public static class Aliases
+{
+    public const string Secret = "s3cret";
+
+    /// <summary>HMAC authentication, MAC-protected responses.</summary>
+    public const string Pbe = "ra";
+
+    /// <summary>HMAC authentication, responses signed by the CMP signer.</summary>
+    public const string Signed = "ra-sig";
+
+    public const string RaVerified = "ra-raverified";
+
+    public const string NoImplicitConfirm = "ra-noimplicit";
+}
+
+/// <summary>
+/// One in-process silo wired like silo/Program.cs: storage "cmp" (in memory here), reminders (in memory), the
+/// key ring singleton, CmpOptions configured in code, and a clock the tests can move.
+/// </summary>
+public sealed class CmpClusterFixture : IAsyncLifetime
+{
+    private InProcessTestCluster? _cluster;
+
+    public ShiftableClock Clock { get; } = new();
+
+    public AuditLog Audit { get; } = new();
+
+    public PkiKeyRing Keys => TestPki.KeyRing;
+
+    public CertificateAuthorityKeys Ca => Keys.FindAuthority(new PkiOptions().CaName)!;
+
+    /// <summary>The silo's container, for what only the silo sees (the reminder table).</summary>
+    public IServiceProvider SiloServices => (_cluster ?? throw new InvalidOperationException("cluster not started")).GetSiloServiceProvider();
+
+    public IClusterClient Client => (_cluster ?? throw new InvalidOperationException("cluster not started")).Client;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(GrainNames.Storage);
+            silo.UseInMemoryReminderService();
+            // Before AddCmpGrains, whose TryAddSingleton(TimeProvider.System) must not win.
+            silo.Services.AddSingleton<TimeProvider>(Clock);
+            silo.Services.AddSingleton<ILoggerProvider>(Audit);
+            silo.Services.AddOptions<PkiOptions>();
+            silo.Services.AddOptions<CmpOptions>().Configure(ConfigureCmp);
+            silo.Services.AddCmpGrains();
+            silo.Services.AddSingleton(TestPki.KeyRing);
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+        if (_cluster.GetSiloServiceProvider().GetRequiredService<TimeProvider>() != Clock)
+        {
+            throw new InvalidOperationException("the silo does not use the test clock");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.StopAllSilosAsync();
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    private static void ConfigureCmp(CmpOptions options)
+    {
+        options.Profiles["default"] = new CertificateProfileOptions();
+        options.Aliases[Aliases.Pbe] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe };
+        options.Aliases[Aliases.Signed] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Signature };
+        options.Aliases[Aliases.RaVerified] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, AllowRaVerifiedPop = true,
+        };
+        options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, AllowImplicitConfirm = false,
+        };
+    }
+
+    /// <summary>A client for a fresh transaction that knows the alias secret.</summary>
+    public static CmpClientSession NewSession(string secret = Aliases.Secret) => new(secret, "ra-test");
+
+    public ICmpTransactionGrain Transaction(string alias, CmpClientSession session) =>
+        Client.GetGrain<ICmpTransactionGrain>(GrainKeys.Transaction(alias, session.TransactionId));
+
+    /// <summary>Sends one request to the session's transaction grain and reads the answer as the client would.</summary>
+    public async Task<Exchange> SendAsync(string alias, CmpClientSession session, byte[] request)
+    {
+        byte[] response = await Transaction(alias, session).HandleAsync(new CmpRequest(alias, request));
+        return new Exchange(request, response, session.Read(response));
+    }
+
+    public Task<TransactionSnapshot> SnapshotAsync(string alias, CmpClientSession session) =>
+        Transaction(alias, session).GetSnapshotAsync();
+
+    /// <summary>Names of the durable reminders the transaction grain has registered.</summary>
+    public async Task<IReadOnlyList<string>> RemindersAsync(string alias, CmpClientSession session)
+    {
+        ReminderTableData rows = await SiloServices.GetRequiredService<IReminderTable>().ReadRows(Transaction(alias, session).GetGrainId());
+        return rows.Reminders.Select(r => r.ReminderName).ToArray();
+    }
+
+    /// <summary>The record of the one certificate the transaction issued.</summary>
+    public async Task<CertificateRecord> IssuedCertificateAsync(string alias, CmpClientSession session)
+    {
+        TransactionSnapshot snapshot = await SnapshotAsync(alias, session);
+        string key = Assert.Single(snapshot.CertificateKeys);
+        return await Client.GetGrain<ICertificateGrain>(key).GetAsync() ?? throw new InvalidOperationException($"no record for {key}");
+    }
+}
+
+/// <summary>One request and the response to it.</summary>
+public sealed record Exchange(byte[] Request, byte[] Response, CmpResponseView View);
+
+/// <summary>
+/// System time plus an offset the test moves. Only "now" jumps: timers and stopwatches stay real, so Orleans,
+/// which takes the same TimeProvider from the container, keeps working while the CA sees a later clock.
+/// </summary>
+public sealed class ShiftableClock : TimeProvider
+{
+    private long _offsetTicks;
+
+    public TimeSpan Offset => TimeSpan.FromTicks(Interlocked.Read(ref _offsetTicks));
+
+    public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
+
+    public void Reset() => Interlocked.Exchange(ref _offsetTicks, 0);
+}
+
+/// <summary>The development PKI, created once per test run (EC P-256) and kept in memory only.</summary>
+internal static class TestPki
+{
+    private static readonly Lazy<PkiKeyRing> Ring = new(() =>
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "cmp-grain-tests-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            return DevelopmentPki.LoadOrCreate(new PkiOptions(), folder, NullLogger.Instance);
+        }
+        finally
+        {
+            // The keys are in memory now; nothing needs the files.
+            Directory.Delete(folder, recursive: true);
+        }
+    });
+
+    public static PkiKeyRing KeyRing => Ring.Value;
+}
+
+/// <summary>Keeps the certificate audit events (CertificateGrain logs one per issuance step), so a test can count issuances.</summary>
+public sealed class AuditLog : ILoggerProvider
+{
+    private readonly ConcurrentQueue<string> _events = new();
+
+    public IReadOnlyCollection<string> Events => _events;
+
+    public ILogger CreateLogger(string categoryName) =>
+        categoryName.EndsWith(".CertificateGrain", StringComparison.Ordinal) ? new Sink(_events) : NullLogger.Instance;
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Sink(ConcurrentQueue<string> events) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                events.Enqueue(formatter(state, exception));
+            }
+        }
+    }
+}
