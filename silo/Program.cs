@@ -48,18 +48,35 @@ builder.UseOrleans(silo =>
 });
 
 WebApplication app = builder.Build();
-// Load (or create) the CA keys before the silo starts, so a wrong passphrase stops the process at once.
-app.Services.GetRequiredService<PkiKeyRing>();
 ILogger startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Silo");
-foreach ((string alias, CmpAliasOptions settings) in app.Services.GetRequiredService<IOptions<CmpOptions>>().Value.Aliases)
+try
 {
-    if (settings.Secret == "changeit")
+    // Validate the configuration, then load (or create) the CA keys, before the silo starts: a bad setting or a
+    // wrong passphrase stops the process at once, and a bad setting leaves no PKI behind.
+    CmpOptions cmp = app.Services.GetRequiredService<IOptions<CmpOptions>>().Value;
+    app.Services.GetRequiredService<PkiKeyRing>();
+    foreach ((string alias, CmpAliasOptions settings) in cmp.Aliases)
     {
-        StartupLog.DevelopmentSecret(startup, alias);
+        if (settings.Secret == "changeit")
+        {
+            StartupLog.DevelopmentSecret(startup, alias);
+        }
     }
+    app.MapCmpEndpoints();
+    app.Run();
+    return 0;
 }
-app.MapCmpEndpoints();
-app.Run();
+catch (OptionsValidationException e)
+{
+    // A bad configuration is an operator's mistake: say which keys, without a stack trace, and exit non-zero.
+    StartupLog.InvalidConfiguration(startup, string.Join("; ", e.Failures));
+    return 2;
+}
+catch (Exception e) when (e is IOException or InvalidOperationException && e.Message.Length > 0)
+{
+    StartupLog.StartFailed(startup, e.Message);
+    return 3;
+}
 
 /// <summary>Entry point type, visible to tests that host the node in-process.</summary>
 public partial class Program;
