@@ -171,12 +171,12 @@ public sealed class NodeProcess : IAsyncDisposable
         _process?.Dispose();
         _process = null;
 
-        (string dll, string contentRoot) = LocateSilo();
-        int[] ports = FreeLoopbackPorts(3);
+        (string dll, string contentRoot) = NodeLaunch.LocateSilo();
+        int[] ports = NodeLaunch.FreeLoopbackPorts(3);
         (HttpPort, SiloPort, GatewayPort) = (ports[0], ports[1], ports[2]);
         int start = Interlocked.Increment(ref _starts);
 
-        var info = new ProcessStartInfo(DotnetHost())
+        var info = new ProcessStartInfo(NodeLaunch.DotnetHost())
         {
             WorkingDirectory = _workingDirectory,
             RedirectStandardOutput = true,
@@ -391,75 +391,6 @@ public sealed class NodeProcess : IAsyncDisposable
                 int cut = _output.Length - MaxOutputChars / 2;
                 _output.Remove(0, cut);
                 _startOffset = Math.Max(0, _startOffset - cut);
-            }
-        }
-    }
-
-    /// <summary>
-    /// The silo as built for this test run: the project reference copies CmpCluster.Silo.dll (with its deps.json,
-    /// runtimeconfig.json and appsettings.json) next to the test assembly. Falls back to silo/bin/&lt;Configuration&gt;.
-    /// </summary>
-    public static (string Dll, string ContentRoot) LocateSilo()
-    {
-        string baseDirectory = AppContext.BaseDirectory;
-        var candidates = new List<string> { Path.Combine(baseDirectory, "CmpCluster.Silo.dll") };
-        string? configuration = new DirectoryInfo(baseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent?.Name;
-        for (DirectoryInfo? dir = new(baseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln")))
-            {
-                candidates.Add(Path.Combine(dir.FullName, "silo", "bin", configuration ?? "Debug", "net10.0", "CmpCluster.Silo.dll"));
-                break;
-            }
-        }
-        foreach (string dll in candidates)
-        {
-            string directory = Path.GetDirectoryName(dll)!;
-            if (File.Exists(dll) && File.Exists(Path.Combine(directory, "appsettings.json"))
-                && File.Exists(Path.Combine(directory, "CmpCluster.Silo.runtimeconfig.json")))
-            {
-                return (dll, directory);
-            }
-        }
-        throw new FileNotFoundException(
-            "CmpCluster.Silo.dll with appsettings.json and runtimeconfig.json not found; looked at: " + string.Join(", ", candidates));
-    }
-
-    /// <summary>The dotnet host that runs this test process (so the node runs on the same runtime).</summary>
-    private static string DotnetHost()
-    {
-        string? fromCli = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(fromCli) && File.Exists(fromCli))
-        {
-            return fromCli;
-        }
-        string? self = Environment.ProcessPath;
-        if (self is not null && Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            return self;
-        }
-        return "dotnet";
-    }
-
-    /// <summary>Distinct free loopback ports: all listeners are held open together so no two are the same.</summary>
-    public static int[] FreeLoopbackPorts(int count)
-    {
-        var listeners = new List<TcpListener>();
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                listeners.Add(listener);
-            }
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            foreach (TcpListener listener in listeners)
-            {
-                listener.Stop();
             }
         }
     }

@@ -14,7 +14,7 @@ public sealed class QuickstartTests
     [Fact]
     public async Task ReadmeQuickstartEnrollsAndVerifiesACertificate()
     {
-        string script = ExtractQuickstart(File.ReadAllText(Path.Combine(FindRepositoryRoot(), "README.md")));
+        string script = ExtractQuickstart(File.ReadAllText(Path.Combine(NodeLaunch.RepositoryRoot() ?? throw new InvalidOperationException("Cluster.sln not found"), "README.md")));
         Assert.Contains("127.0.0.1:8080", script);
 
         await using NodeProcess node = await NodeProcess.StartAsync();
@@ -45,17 +45,5 @@ public sealed class QuickstartTests
         Match block = Regex.Match(readme, @"<!-- quickstart:begin -->\s*```bash\n(?<script>.*?)```\s*<!-- quickstart:end -->", RegexOptions.Singleline);
         Assert.True(block.Success, "README.md has no quickstart block between the markers");
         return block.Groups["script"].Value;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Cluster.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("Cluster.sln not found above " + AppContext.BaseDirectory);
     }
 }
