@@ -11,7 +11,14 @@ using Orleans.Storage;
 
 // Single-node default: one process is an Orleans silo with the CMP gateway endpoints co-hosted,
 // its state in SQLite under the data directory. Wiring only; behaviour lives in grains/ and gateway/.
-WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+// Settings ship next to the binary: the content root is the build output unless --contentRoot says otherwise, so the
+// node finds appsettings.json whatever folder it is started from (its data still goes to ./data of that folder).
+bool contentRootGiven = args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase));
+WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = contentRootGiven ? null : AppContext.BaseDirectory,
+});
 if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 {
     builder.WebHost.UseUrls("http://127.0.0.1:8080");
