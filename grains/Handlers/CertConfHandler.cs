@@ -4,8 +4,6 @@ using CmpCluster.Protocol;
 using CmpCluster.Protocol.Protection;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
-using Org.BouncyCastle.Asn1.Nist;
-using Org.BouncyCastle.Asn1.Oiw;
 using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Handlers;
@@ -78,29 +76,12 @@ public sealed class CertConfHandler(IGrainFactory grains)
         byte[] received = status.CertHash.GetOctets();
         if (status.HashAlg is { } hashAlg)
         {
-            HashAlgorithmName? named = HashByOid(hashAlg.Algorithm);
-            return named is not null && CryptographicOperations.FixedTimeEquals(Hash(named.Value, certificateDer), received);
+            HashAlgorithmName? named = DigestAlgorithms.ByOid(hashAlg.Algorithm);
+            return named is not null && CryptographicOperations.FixedTimeEquals(DigestAlgorithms.Hash(named.Value, certificateDer), received);
         }
         var certificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
         HashAlgorithmName digest = SignatureVerifier.SignatureDigest(certificate.SignatureAlgorithm) ?? HashAlgorithmName.SHA256;
-        return CryptographicOperations.FixedTimeEquals(Hash(digest, certificateDer), received)
+        return CryptographicOperations.FixedTimeEquals(DigestAlgorithms.Hash(digest, certificateDer), received)
             || CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificateDer), received);
     }
-
-    private static HashAlgorithmName? HashByOid(DerObjectIdentifier oid)
-    {
-        if (oid.Equals(NistObjectIdentifiers.IdSha256)) return HashAlgorithmName.SHA256;
-        if (oid.Equals(NistObjectIdentifiers.IdSha384)) return HashAlgorithmName.SHA384;
-        if (oid.Equals(NistObjectIdentifiers.IdSha512)) return HashAlgorithmName.SHA512;
-        if (oid.Equals(OiwObjectIdentifiers.IdSha1)) return HashAlgorithmName.SHA1;
-        return null;
-    }
-
-    private static byte[] Hash(HashAlgorithmName name, byte[] data) => name.Name switch
-    {
-        "SHA1" => SHA1.HashData(data),
-        "SHA384" => SHA384.HashData(data),
-        "SHA512" => SHA512.HashData(data),
-        _ => SHA256.HashData(data),
-    };
 }

@@ -5,7 +5,6 @@ using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
 using Org.BouncyCastle.Asn1.Iana;
 using Org.BouncyCastle.Asn1.Nist;
-using Org.BouncyCastle.Asn1.Oiw;
 using Org.BouncyCastle.Asn1.Pkcs;
 using Org.BouncyCastle.Asn1.X509;
 
@@ -63,7 +62,7 @@ public sealed class PasswordBasedMac
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM iteration count is out of bounds");
         }
-        HashAlgorithmName owf = OneWayFunction(parameters.Owf.Algorithm)
+        HashAlgorithmName owf = DigestAlgorithms.ByOid(parameters.Owf.Algorithm)
             ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM one-way function is not supported");
         HashAlgorithmName mac = MacFunction(parameters.Mac.Algorithm)
             ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM MAC algorithm is not supported");
@@ -71,10 +70,10 @@ public sealed class PasswordBasedMac
         byte[] input = new byte[secret.Length + salt.Length];
         secret.CopyTo(input);
         salt.CopyTo(input.AsSpan(secret.Length));
-        byte[] key = HashOnce(owf, input);
+        byte[] key = DigestAlgorithms.Hash(owf, input);
         for (int i = 1; i < iterations; i++)
         {
-            key = HashOnce(owf, key);
+            key = DigestAlgorithms.Hash(owf, key);
         }
         CryptographicOperations.ZeroMemory(input);
         return new PasswordBasedMac(algorithm, key, mac);
@@ -101,24 +100,6 @@ public sealed class PasswordBasedMac
     /// <summary>Constant-time comparison of the received protection with our MAC.</summary>
     public bool Verify(ReadOnlySpan<byte> protectedPart, ReadOnlySpan<byte> protection) =>
         CryptographicOperations.FixedTimeEquals(Compute(protectedPart), protection);
-
-    private static byte[] HashOnce(HashAlgorithmName name, byte[] data) => name.Name switch
-    {
-        "SHA1" => SHA1.HashData(data),
-        "SHA256" => SHA256.HashData(data),
-        "SHA384" => SHA384.HashData(data),
-        "SHA512" => SHA512.HashData(data),
-        _ => throw new CryptographicException("unsupported hash"),
-    };
-
-    private static HashAlgorithmName? OneWayFunction(DerObjectIdentifier oid)
-    {
-        if (oid.Equals(OiwObjectIdentifiers.IdSha1)) return HashAlgorithmName.SHA1;
-        if (oid.Equals(NistObjectIdentifiers.IdSha256)) return HashAlgorithmName.SHA256;
-        if (oid.Equals(NistObjectIdentifiers.IdSha384)) return HashAlgorithmName.SHA384;
-        if (oid.Equals(NistObjectIdentifiers.IdSha512)) return HashAlgorithmName.SHA512;
-        return null;
-    }
 
     private static HashAlgorithmName? MacFunction(DerObjectIdentifier oid)
     {
