@@ -15,4 +15,7 @@ public static class GrainKeys
 
     /// <summary>ISignerGrain for a CA's CMP signer (protects responses; digitalSignature, id-kp-cmcCA).</summary>
     public static string CmpSigner(string ca) => $"{ca}/cmp";
+
+    /// <summary>IEndEntityGrain: one per username (case-sensitive, as registered).</summary>
+    public static string EndEntity(string username) => username;
 }

@@ -64,6 +64,8 @@ public sealed class PkiKeyRing
 
     public CertificateAuthorityKeys? FindAuthority(string name) => _authorities.GetValueOrDefault(name);
 
+    public IEnumerable<CertificateAuthorityKeys> Authorities => _authorities.Values;
+
     public KeyHolder GetSigner(string signerKey) =>
         _signers.GetValueOrDefault(signerKey) ?? throw new KeyNotFoundException($"no key named '{signerKey}' in this silo");
 }

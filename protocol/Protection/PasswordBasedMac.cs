@@ -26,6 +26,18 @@ public sealed class PasswordBasedMac
         _mac = mac;
     }
 
+    /// <summary>The derived key, to hand a verified MAC to the engine that protects the response (never the secret).</summary>
+    public byte[] ExportKey() => _key.ToArray();
+
+    /// <summary>Rebuilds a MAC from a key derived elsewhere (<see cref="ExportKey"/>) for the same parameters.</summary>
+    public static PasswordBasedMac FromDerivedKey(AlgorithmIdentifier algorithm, byte[] key)
+    {
+        PbmParameter parameters = PbmParameter.GetInstance(algorithm.Parameters);
+        HashAlgorithmName mac = MacFunction(parameters.Mac.Algorithm)
+            ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM MAC algorithm is not supported");
+        return new PasswordBasedMac(algorithm, key, mac);
+    }
+
     /// <summary>The protectionAlg this key was derived for: reused verbatim in responses.</summary>
     public AlgorithmIdentifier Algorithm { get; }
 

@@ -1,0 +1,19 @@
+namespace CmpCluster.Contracts;
+
+/// <summary>The CAs this cluster runs, with their public certificates (any key; a stateless worker in every silo).</summary>
+[Alias("CmpCluster.ICaDirectoryGrain")]
+public interface ICaDirectoryGrain : IGrainWithStringKey
+{
+    [Alias("List")]
+    Task<IReadOnlyList<CaInfo>> ListAsync();
+}
+
+/// <summary>A CA's name, its certificate and its chain up to the root (DER, issuing CA first); never a key.</summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.CaInfo")]
+public sealed record CaInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string SubjectDn,
+    [property: Id(2)] byte[] CertificateDer,
+    [property: Id(3)] IReadOnlyList<byte[]> ChainDer,
+    [property: Id(4)] DateTimeOffset NotAfter);

@@ -1,0 +1,112 @@
+namespace CmpCluster.Contracts;
+
+/// <summary>EJBCA's end-entity status numbers (NEW 10, GENERATED 40). Frozen: values are stored and shown by the API.</summary>
+public enum EndEntityStatus
+{
+    New = 10,
+    Generated = 40,
+}
+
+/// <summary>
+/// One registered device or user (key: username, see <see cref="GrainKeys.EndEntity"/>). It serializes work per end
+/// entity: one open enrollment at a time, and its one-time enrollment code never leaves the silo.
+/// </summary>
+[Alias("CmpCluster.IEndEntityGrain")]
+public interface IEndEntityGrain : IGrainWithStringKey
+{
+    [Alias("Get")]
+    Task<EndEntityView?> GetAsync();
+
+    /// <summary>Creates the end entity with status NEW; with <paramref name="replace"/> an existing one is overwritten
+    /// (its certificates stay linked). Returns null when it exists and <paramref name="replace"/> is false.</summary>
+    [Alias("Register")]
+    Task<EndEntityView?> RegisterAsync(EndEntityRegistration registration, bool replace);
+
+    /// <summary>Changes the registration; a null enrollment code keeps the current one. Null when it does not exist.</summary>
+    [Alias("Update")]
+    Task<EndEntityView?> UpdateAsync(EndEntityRegistration registration);
+
+    [Alias("Delete")]
+    Task<bool> DeleteAsync();
+
+    /// <summary>Back to NEW with a new enrollment code (EJBCA: "reset status"). Null when it does not exist.</summary>
+    [Alias("Reset")]
+    Task<EndEntityView?> ResetAsync(string enrollmentCode);
+
+    /// <summary>
+    /// Authenticates an enrollment with the one-time code (a password, or a PasswordBasedMac keyed with it) and, when
+    /// it succeeds, opens the enrollment for <paramref name="transactionKey"/>. Refused while another is open.
+    /// </summary>
+    [Alias("BeginEnrollment")]
+    Task<EnrollmentGrant> BeginEnrollmentAsync(string transactionKey, EnrollmentProof proof);
+
+    /// <summary>The certificate was issued: link it, status GENERATED (the code no longer works), enrollment closed.</summary>
+    [Alias("CompleteEnrollment")]
+    Task CompleteEnrollmentAsync(string transactionKey, string certificateKey);
+
+    /// <summary>Nothing was issued: the enrollment is closed and the end entity stays as it was.</summary>
+    [Alias("AbortEnrollment")]
+    Task AbortEnrollmentAsync(string transactionKey);
+}
+
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.EndEntityRegistration")]
+public sealed record EndEntityRegistration(
+    [property: Id(0)] string SubjectDn,
+    [property: Id(1)] IReadOnlyList<string> SubjectAltNames,
+    [property: Id(2)] string Ca,
+    [property: Id(3)] string CertificateProfile,
+    [property: Id(4)] string EndEntityProfile,
+    [property: Id(5)] string? EnrollmentCode);
+
+/// <summary>An end entity as the API shows it: never the enrollment code.</summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.EndEntityView")]
+public sealed record EndEntityView(
+    [property: Id(0)] string Username,
+    [property: Id(1)] string SubjectDn,
+    [property: Id(2)] IReadOnlyList<string> SubjectAltNames,
+    [property: Id(3)] string Ca,
+    [property: Id(4)] string CertificateProfile,
+    [property: Id(5)] string EndEntityProfile,
+    [property: Id(6)] EndEntityStatus Status,
+    [property: Id(7)] IReadOnlyList<string> CertificateKeys,
+    [property: Id(8)] DateTimeOffset Created,
+    [property: Id(9)] DateTimeOffset Modified,
+    [property: Id(10)] bool EnrollmentOpen);
+
+/// <summary>How a request proves it knows the enrollment code.</summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.EnrollmentProof")]
+public sealed record EnrollmentProof(
+    /// <summary>The code itself (regToken control, or a DN part of the requested subject).</summary>
+    [property: Id(0)] string? Password,
+    /// <summary>For PasswordBasedMac: the DER protectionAlg, the exact ProtectedPart bytes and the received protection.</summary>
+    [property: Id(1)] byte[]? MacAlgorithm,
+    [property: Id(2)] byte[]? ProtectedPart,
+    [property: Id(3)] byte[]? Protection);
+
+public enum EnrollmentRefusal
+{
+    None = 0,
+    /// <summary>No such end entity, wrong code, or not in status NEW (seed: notAuthorized).</summary>
+    NotAuthorized = 1,
+    /// <summary>Another enrollment of this end entity is still open.</summary>
+    EnrollmentOpen = 2,
+    /// <summary>The MAC parameters are out of bounds or unsupported.</summary>
+    BadMacParameters = 3,
+}
+
+/// <summary>
+/// The answer to <see cref="IEndEntityGrain.BeginEnrollmentAsync"/>. For a MAC proof, <see cref="MacKey"/> is the key
+/// derived for that message's parameters only, so the engine can protect its response without knowing the code.
+/// </summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.EnrollmentGrant")]
+public sealed record EnrollmentGrant(
+    [property: Id(0)] EnrollmentRefusal Refusal,
+    [property: Id(1)] EndEntityView? EndEntity,
+    [property: Id(2)] byte[]? MacKey)
+{
+    public bool Granted => Refusal == EnrollmentRefusal.None;
+}

@@ -1,0 +1,192 @@
+using System.Security.Cryptography;
+using System.Text;
+using CmpCluster.Contracts;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Protection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Grains.EndEntities;
+
+[GenerateSerializer]
+[Alias("CmpCluster.EndEntityState")]
+public sealed class EndEntityState
+{
+    [Id(0)] public EndEntityRegistration? Registration { get; set; }
+    [Id(1)] public EndEntityStatus Status { get; set; }
+    [Id(2)] public List<string> CertificateKeys { get; set; } = [];
+    [Id(3)] public DateTimeOffset Created { get; set; }
+    [Id(4)] public DateTimeOffset Modified { get; set; }
+    /// <summary>The transaction whose enrollment is open, and since when; an abandoned one expires.</summary>
+    [Id(5)] public string? OpenTransaction { get; set; }
+    [Id(6)] public DateTimeOffset? OpenSince { get; set; }
+}
+
+/// <summary>
+/// A registered end entity (EJBCA's "end entity"): registration, status NEW → GENERATED, linked certificates and the
+/// one-time enrollment code. The code is kept because PasswordBasedMac needs the secret itself; it is never logged and
+/// never returned — MAC verification happens here and only the per-message derived key leaves the grain.
+/// </summary>
+public sealed partial class EndEntityGrain(
+    [PersistentState("endEntity", GrainNames.Storage)] IPersistentState<EndEntityState> state,
+    IOptionsMonitor<CmpOptions> options,
+    TimeProvider time,
+    ILogger<EndEntityGrain> logger) : Grain, IEndEntityGrain
+{
+    /// <summary>An enrollment opened but never completed or aborted (a crash between the two) stops blocking after this.</summary>
+    private static readonly TimeSpan AbandonedEnrollment = TimeSpan.FromMinutes(5);
+
+    public Task<EndEntityView?> GetAsync() => Task.FromResult(View());
+
+    public async Task<EndEntityView?> RegisterAsync(EndEntityRegistration registration, bool replace)
+    {
+        if (state.State.Registration is not null && !replace)
+        {
+            return null;
+        }
+        DateTimeOffset now = time.GetUtcNow();
+        if (state.State.Registration is null)
+        {
+            state.State.Created = now;
+        }
+        state.State.Registration = registration with { EnrollmentCode = registration.EnrollmentCode ?? NewCode() };
+        state.State.Status = EndEntityStatus.New;
+        state.State.Modified = now;
+        await state.WriteStateAsync();
+        LogAudit(logger, "registered", Username, registration.SubjectDn);
+        return View();
+    }
+
+    public async Task<EndEntityView?> UpdateAsync(EndEntityRegistration registration)
+    {
+        if (state.State.Registration is not { } current)
+        {
+            return null;
+        }
+        state.State.Registration = registration with { EnrollmentCode = registration.EnrollmentCode ?? current.EnrollmentCode };
+        state.State.Modified = time.GetUtcNow();
+        await state.WriteStateAsync();
+        LogAudit(logger, "updated", Username, registration.SubjectDn);
+        return View();
+    }
+
+    public async Task<bool> DeleteAsync()
+    {
+        if (state.State.Registration is null)
+        {
+            return false;
+        }
+        await state.ClearStateAsync();
+        state.State = new EndEntityState();
+        LogAudit(logger, "deleted", Username, "-");
+        return true;
+    }
+
+    public async Task<EndEntityView?> ResetAsync(string enrollmentCode)
+    {
+        if (state.State.Registration is not { } current)
+        {
+            return null;
+        }
+        state.State.Registration = current with { EnrollmentCode = enrollmentCode };
+        state.State.Status = EndEntityStatus.New;
+        state.State.OpenTransaction = null;
+        state.State.OpenSince = null;
+        state.State.Modified = time.GetUtcNow();
+        await state.WriteStateAsync();
+        LogAudit(logger, "reset", Username, current.SubjectDn);
+        return View();
+    }
+
+    public async Task<EnrollmentGrant> BeginEnrollmentAsync(string transactionKey, EnrollmentProof proof)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        if (state.State.Registration is not { EnrollmentCode: { } code } || state.State.Status != EndEntityStatus.New)
+        {
+            return Refuse(EnrollmentRefusal.NotAuthorized);
+        }
+        if (state.State.OpenTransaction is { } open && open != transactionKey && now - state.State.OpenSince < AbandonedEnrollment)
+        {
+            return Refuse(EnrollmentRefusal.EnrollmentOpen);
+        }
+        (EnrollmentRefusal refusal, byte[]? macKey) = Check(proof, code);
+        if (refusal != EnrollmentRefusal.None)
+        {
+            return Refuse(refusal);
+        }
+        state.State.OpenTransaction = transactionKey;
+        state.State.OpenSince = now;
+        await state.WriteStateAsync();
+        return new EnrollmentGrant(EnrollmentRefusal.None, View(), macKey);
+    }
+
+    public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey)
+    {
+        if (state.State.OpenTransaction != transactionKey || state.State.Registration is null)
+        {
+            throw new InvalidOperationException($"no open enrollment of {Username} for {transactionKey}");
+        }
+        // The code is one-time: GENERATED until an operator resets the end entity (seed: "Client Mode for CMP").
+        state.State.Status = EndEntityStatus.Generated;
+        state.State.CertificateKeys.Add(certificateKey);
+        state.State.OpenTransaction = null;
+        state.State.OpenSince = null;
+        state.State.Modified = time.GetUtcNow();
+        await state.WriteStateAsync();
+        LogAudit(logger, "generated", Username, state.State.Registration.SubjectDn);
+    }
+
+    public async Task AbortEnrollmentAsync(string transactionKey)
+    {
+        if (state.State.OpenTransaction == transactionKey)
+        {
+            state.State.OpenTransaction = null;
+            state.State.OpenSince = null;
+            await state.WriteStateAsync();
+        }
+    }
+
+    private (EnrollmentRefusal, byte[]?) Check(EnrollmentProof proof, string code)
+    {
+        byte[] secret = Encoding.UTF8.GetBytes(code);
+        if (proof.Password is { } password)
+        {
+            return CryptographicOperations.FixedTimeEquals(secret, Encoding.UTF8.GetBytes(password))
+                ? (EnrollmentRefusal.None, null)
+                : (EnrollmentRefusal.NotAuthorized, null);
+        }
+        if (proof is { MacAlgorithm: { } algorithmDer, ProtectedPart: { } protectedPart, Protection: { } protection })
+        {
+            try
+            {
+                var algorithm = AlgorithmIdentifier.GetInstance(Asn1Object.FromByteArray(algorithmDer));
+                PasswordBasedMac mac = PasswordBasedMac.Derive(algorithm, secret, options.CurrentValue.Limits);
+                return mac.Verify(protectedPart, protection) ? (EnrollmentRefusal.None, mac.ExportKey()) : (EnrollmentRefusal.NotAuthorized, null);
+            }
+            catch (Exception e) when (e is CmpFailureException or ArgumentException or IOException)
+            {
+                return (EnrollmentRefusal.BadMacParameters, null);
+            }
+        }
+        return (EnrollmentRefusal.NotAuthorized, null);
+    }
+
+    private EnrollmentGrant Refuse(EnrollmentRefusal refusal) => new(refusal, null, null);
+
+    private string Username => this.GetPrimaryKeyString();
+
+    private EndEntityView? View() => state.State.Registration is not { } r
+        ? null
+        : new EndEntityView(Username, r.SubjectDn, r.SubjectAltNames, r.Ca, r.CertificateProfile, r.EndEntityProfile,
+            state.State.Status, state.State.CertificateKeys.ToArray(), state.State.Created, state.State.Modified,
+            state.State.OpenTransaction is not null);
+
+    /// <summary>A random enrollment code when the operator gives none: 20 characters, about 119 bits.</summary>
+    private static string NewCode() => RandomNumberGenerator.GetString("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 20);
+
+    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "audit endEntity {Event} {Username} subject={Subject}")]
+    private static partial void LogAudit(ILogger logger, string @event, string username, string subject);
+}

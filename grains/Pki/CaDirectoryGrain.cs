@@ -1,0 +1,19 @@
+using CmpCluster.Contracts;
+using Orleans.Concurrency;
+using Org.BouncyCastle.Asn1;
+
+namespace CmpCluster.Grains.Pki;
+
+/// <summary>Public facts about the CAs in this silo's key ring, for the admin API; keys never leave the ring.</summary>
+[StatelessWorker]
+public sealed class CaDirectoryGrain(PkiKeyRing keys) : Grain, ICaDirectoryGrain
+{
+    public Task<IReadOnlyList<CaInfo>> ListAsync() => Task.FromResult<IReadOnlyList<CaInfo>>(keys.Authorities
+        .Select(a => new CaInfo(
+            a.Name,
+            a.Ca.Certificate.Subject.ToString(),
+            a.Ca.CertificateDer,
+            a.CaChain.Select(c => c.GetEncoded(Asn1Encodable.Der)).ToArray(),
+            new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc))))
+        .ToArray());
+}
