@@ -40,6 +40,13 @@ public interface IEndEntityGrain : IGrainWithStringKey
     [Alias("BeginEnrollment")]
     Task<EnrollmentGrant> BeginEnrollmentAsync(string transactionKey, EnrollmentProof proof);
 
+    /// <summary>
+    /// Verifies a follow-up (certConf) of the enrollment this end entity last completed or has open: the code is
+    /// consumed by then, but the transaction that used it may still confirm what it received.
+    /// </summary>
+    [Alias("VerifyFollowUp")]
+    Task<EnrollmentGrant> VerifyFollowUpAsync(string transactionKey, EnrollmentProof proof);
+
     /// <summary>The certificate was issued: link it, status GENERATED (the code no longer works), enrollment closed.</summary>
     [Alias("CompleteEnrollment")]
     Task CompleteEnrollmentAsync(string transactionKey, string certificateKey);

@@ -17,6 +17,7 @@ public static class CmpGrainsServices
     {
         services.TryAddSingleton(TimeProvider.System); // tests put a fake clock in first
         services.AddSingleton<ResponseProtectors>();
+        services.AddSingleton<RequestAuthenticator>();
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();
@@ -46,11 +47,11 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             if (settings.Ca != pki.Value.CaName) errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName is '{pki.Value.CaName}')");
             if (!options.Profiles.ContainsKey(settings.CertificateProfile)) errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not defined under Cmp:Profiles");
             if (settings.Modules.Count == 0) errors.Add($"{key}:AuthenticationModules must name at least one module");
-            foreach (string module in settings.Modules.Where(m => m != RequestAuthenticator.Hmac))
+            foreach (string module in settings.Modules.Where(m => !AuthenticationModules.IsKnown(m, settings.Mode)))
             {
-                errors.Add($"{key}:AuthenticationModules: '{module}' is not available (supported: HMAC)");
+                errors.Add($"{key}:AuthenticationModules: '{module}' is not available in {settings.Mode} mode (RA: HMAC; Client: HMAC, RegTokenPwd, DnPartPwd)");
             }
-            if (settings.Modules.Contains(RequestAuthenticator.Hmac) && string.IsNullOrEmpty(settings.Secret)) errors.Add($"{key}:Secret is required by the HMAC module");
+            if (settings.Mode == AliasMode.Ra && settings.Modules.Contains(AuthenticationModules.Hmac) && string.IsNullOrEmpty(settings.Secret)) errors.Add($"{key}:Secret is required by the HMAC module in RA mode");
             if (settings.ConfirmWaitTime <= TimeSpan.Zero) errors.Add($"{key}:ConfirmWaitTime must be positive");
         }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)

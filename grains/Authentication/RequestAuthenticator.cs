@@ -4,6 +4,9 @@ using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Messages;
 using CmpCluster.Protocol.Protection;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Crmf;
+using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Authentication;
 
@@ -11,45 +14,92 @@ public enum ProtectionKind
 {
     PasswordBasedMac = 0,
     Signature = 1,
+    /// <summary>Authenticated by a password inside the request (RegTokenPwd, DnPartPwd); the message itself may be unprotected.</summary>
+    PasswordInRequest = 2,
 }
 
-/// <summary>Who sent a request and how it was protected. <see cref="Mac"/> is set for MAC protection.</summary>
-public sealed record Authenticated(string Principal, ProtectionKind Kind, byte[]? SenderKid, PasswordBasedMac? Mac);
-
 /// <summary>
-/// Runs the alias's authentication modules in order; the first that succeeds wins (seed: "You can specify more
-/// than one module"). A request no module accepts is <c>badMessageCheck</c> (seed error table).
+/// Who sent a request and how. <see cref="Mac"/> is set for MAC protection; <see cref="EndEntity"/> in client mode,
+/// where the grant also opened the end entity's enrollment for this transaction.
 /// </summary>
-public static class RequestAuthenticator
+public sealed record Authenticated(string Principal, ProtectionKind Kind, byte[]? SenderKid, PasswordBasedMac? Mac, EndEntityView? EndEntity = null);
+
+/// <summary>The module names of the seed ("CMP Message Authentication").</summary>
+public static class AuthenticationModules
 {
     public const string Hmac = "HMAC";
+    public const string RegTokenPwd = "RegTokenPwd";
+    public const string DnPartPwd = "DnPartPwd";
 
-    public static Authenticated Authenticate(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits)
+    public static bool IsKnown(string module, AliasMode mode) =>
+        module == Hmac || (mode == AliasMode.Client && module is RegTokenPwd or DnPartPwd);
+}
+
+/// <summary>
+/// Runs the alias's authentication modules in order; the first that succeeds wins (seed: "You can specify more than
+/// one module"). Seed error table: a wrong user or enrollment code is <c>notAuthorized</c>; a request no module can
+/// authenticate is <c>badMessageCheck</c>.
+/// </summary>
+public sealed class RequestAuthenticator(IGrainFactory grains)
+{
+    /// <summary>Authenticates a request that opens a transaction.</summary>
+    public async Task<Authenticated> AuthenticateAsync(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
     {
-        CmpFailure? last = null;
+        CmpFailure? notAuthorized = null, other = null;
         foreach (string module in alias.Modules)
         {
             try
             {
-                return module switch
+                return (alias.Mode, module) switch
                 {
-                    Hmac => AuthenticateHmac(request, alias, limits),
+                    (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits),
+                    (AliasMode.Client, _) => await ClientModuleAsync(module, request, alias, transactionKey),
                     _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
                 };
             }
+            catch (CmpFailureException e) when (e.Failure.FailInfo == PkiFailureInfo.NotAuthorized)
+            {
+                notAuthorized ??= e.Failure;
+            }
             catch (CmpFailureException e)
             {
-                last = e.Failure;
+                other = e.Failure;
             }
         }
-        throw new CmpFailureException(last ?? new CmpFailure(PkiFailureInfo.BadMessageCheck, "no authentication module is configured"));
+        throw new CmpFailureException(notAuthorized ?? other ?? new CmpFailure(PkiFailureInfo.BadMessageCheck, "no authentication module is configured"));
     }
 
     /// <summary>
-    /// RA mode HMAC (seed: "HMAC"): PasswordBasedMac with the alias secret, RFC 4211 §4.4. The senderKID names
-    /// the RA (openssl <c>-ref</c>); when the alias pins one, it must match.
+    /// Authenticates a follow-up (certConf) of a transaction that was authenticated as <paramref name="first"/>:
+    /// same kind of protection, and in client mode the end entity's consumed code still verifies for this transaction.
     /// </summary>
-    private static Authenticated AuthenticateHmac(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits)
+    public async Task<Authenticated> AuthenticateFollowUpAsync(
+        DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey, ProtectionKind first, string? username)
+    {
+        if (alias.Mode == AliasMode.Ra)
+        {
+            return RaHmac(request, alias, limits);
+        }
+        if (username is null)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the transaction has no end entity");
+        }
+        if (PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
+        {
+            EnrollmentGrant grant = await EndEntity(username).VerifyFollowUpAsync(transactionKey, MacProof(request));
+            return FromGrant(grant, request, username, ProtectionKind.PasswordBasedMac);
+        }
+        if (first == ProtectionKind.PasswordInRequest && request.ProtectionAlg is null)
+        {
+            // The transaction was opened by a password inside the request; its certConf carries none. It is bound to
+            // the transaction by transactionID and the nonce chain, and can only confirm or reject what was issued.
+            return new Authenticated("ee:" + username, ProtectionKind.PasswordInRequest, request.SenderKid, null);
+        }
+        throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the follow-up is not protected as the transaction requires");
+    }
+
+    /// <summary>RA mode HMAC: PasswordBasedMac with the alias secret (RFC 4211 §4.4); the senderKID names the RA.</summary>
+    private static Authenticated RaHmac(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits)
     {
         if (!PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
         {
@@ -71,4 +121,73 @@ public static class RequestAuthenticator
         }
         return new Authenticated("ra:" + (kid ?? "(no senderKID)"), ProtectionKind.PasswordBasedMac, request.SenderKid, mac);
     }
+
+    /// <summary>Client mode (seed: "Client Mode for CMP"): the end entity named by the requested subject proves its code.</summary>
+    private async Task<Authenticated> ClientModuleAsync(string module, DecodedRequest request, CmpAliasOptions alias, string transactionKey)
+    {
+        CertRequest certRequest = SingleCertRequest(request);
+        X509Name subject = certRequest.CertTemplate.Subject
+            ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the template has no subject to find the end entity by");
+        string username = DnValue(subject, alias.UserLookup == UserLookup.Uid ? X509Name.UID : X509Name.CN)
+            ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"the requested subject has no {alias.UserLookup} naming the end entity");
+        (EnrollmentProof proof, ProtectionKind kind) = module switch
+        {
+            AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request), ProtectionKind.PasswordBasedMac),
+            AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
+            AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
+                ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the request has no regToken control"), null, null, null), ProtectionKind.PasswordInRequest),
+            AuthenticationModules.DnPartPwd => (new EnrollmentProof(DnValue(subject, new DerObjectIdentifier(DnPartOid(alias.DnPartPwdComponent)))
+                ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"the requested subject has no {alias.DnPartPwdComponent}"), null, null, null), ProtectionKind.PasswordInRequest),
+            _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
+        };
+        if (kind == ProtectionKind.PasswordInRequest && request.ProtectionAlg is not null && !PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "signature protection needs the EndEntityCertificate module");
+        }
+        EnrollmentGrant grant = await EndEntity(username).BeginEnrollmentAsync(transactionKey, proof);
+        return FromGrant(grant, request, username, kind);
+    }
+
+    private static Authenticated FromGrant(EnrollmentGrant grant, DecodedRequest request, string username, ProtectionKind kind) => grant.Refusal switch
+    {
+        EnrollmentRefusal.None => new Authenticated("ee:" + username, kind, request.SenderKid,
+            grant.MacKey is { } key ? PasswordBasedMac.FromDerivedKey(request.ProtectionAlg!, key) : null, grant.EndEntity),
+        EnrollmentRefusal.EnrollmentOpen => throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "another enrollment of this end entity is open"),
+        EnrollmentRefusal.BadMacParameters => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM parameters are not acceptable"),
+        _ => throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "wrong user or enrollment code"),
+    };
+
+    private IEndEntityGrain EndEntity(string username) => grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
+
+    private static EnrollmentProof MacProof(DecodedRequest request) => new(null,
+        request.ProtectionAlg!.GetEncoded(Asn1Encodable.Der), request.ProtectedPart(), request.Message.Protection.GetOctets());
+
+    private static CertRequest SingleCertRequest(DecodedRequest request)
+    {
+        if (request.BodyType is not (PkiBodyType.Ir or PkiBodyType.Cr))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} cannot open a client-mode transaction");
+        }
+        CertReqMsg[] messages = CertReqMessages.GetInstance(request.Message.Body.Content).ToCertReqMsgArray();
+        return messages.Length == 1
+            ? messages[0].CertReq
+            : throw new CmpFailureException(PkiFailureInfo.BadRequest, "exactly one CertReqMsg is supported per request");
+    }
+
+    /// <summary>RFC 4211 §6.1: id-regCtrl-regToken, a UTF8String with the one-time secret.</summary>
+    private static string? RegToken(CertRequest request)
+    {
+        AttributeTypeAndValue? control = request.Controls?.ToAttributeTypeAndValueArray()
+            .FirstOrDefault(c => c.Type.Equals(CrmfObjectIdentifiers.id_regCtrl_regToken));
+        return control?.Value is DerUtf8String token ? token.GetString() : null;
+    }
+
+    private static string? DnValue(X509Name name, DerObjectIdentifier type)
+    {
+        var values = name.GetValueList(type);
+        return values.Count == 1 ? values[0] : null;
+    }
+
+    private static string DnPartOid(string component) =>
+        X509Name.DefaultLookup.TryGetValue(component.ToLowerInvariant(), out DerObjectIdentifier? oid) ? oid.Id : component;
 }

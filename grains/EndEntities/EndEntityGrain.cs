@@ -23,6 +23,8 @@ public sealed class EndEntityState
     /// <summary>The transaction whose enrollment is open, and since when; an abandoned one expires.</summary>
     [Id(5)] public string? OpenTransaction { get; set; }
     [Id(6)] public DateTimeOffset? OpenSince { get; set; }
+    /// <summary>The transaction of the last completed enrollment: its certConf may still use the consumed code.</summary>
+    [Id(7)] public string? LastTransaction { get; set; }
 }
 
 /// <summary>
@@ -123,6 +125,17 @@ public sealed partial class EndEntityGrain(
         return new EnrollmentGrant(EnrollmentRefusal.None, View(), macKey);
     }
 
+    public Task<EnrollmentGrant> VerifyFollowUpAsync(string transactionKey, EnrollmentProof proof)
+    {
+        if (state.State.Registration is not { EnrollmentCode: { } code }
+            || (state.State.LastTransaction != transactionKey && state.State.OpenTransaction != transactionKey))
+        {
+            return Task.FromResult(Refuse(EnrollmentRefusal.NotAuthorized));
+        }
+        (EnrollmentRefusal refusal, byte[]? macKey) = Check(proof, code);
+        return Task.FromResult(refusal == EnrollmentRefusal.None ? new EnrollmentGrant(refusal, View(), macKey) : Refuse(refusal));
+    }
+
     public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey)
     {
         if (state.State.OpenTransaction != transactionKey || state.State.Registration is null)
@@ -132,6 +145,7 @@ public sealed partial class EndEntityGrain(
         // The code is one-time: GENERATED until an operator resets the end entity (seed: "Client Mode for CMP").
         state.State.Status = EndEntityStatus.Generated;
         state.State.CertificateKeys.Add(certificateKey);
+        state.State.LastTransaction = transactionKey;
         state.State.OpenTransaction = null;
         state.State.OpenSince = null;
         state.State.Modified = time.GetUtcNow();

@@ -21,7 +21,8 @@ public sealed record EnrollmentRequest(
     CertificateProfileOptions Profile,
     string Owner,
     string TransactionKey,
-    bool ImplicitConfirm);
+    bool ImplicitConfirm,
+    EndEntityView? EndEntity = null);
 
 public sealed record EnrollmentResult(DerInteger CertReqId, IssuedCertificate Certificate);
 
@@ -53,6 +54,10 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no subject");
         }
+        // Client mode issues the registered subject; RA mode the requested one.
+        X509Name subject = request.EndEntity is { } endEntity
+            ? CheckRegistration(endEntity, template, request.Ca, request.Alias.DnPartPwdComponent)
+            : template.Subject;
         if (template.PublicKey is null)
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
@@ -64,9 +69,58 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
 
         X509Extension? subjectAltName = template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName);
         IssuedCertificate issued = await issuer.IssueAsync(new IssuanceRequest(
-            request.Ca, request.Profile, template.Subject, template.PublicKey, subjectAltName,
+            request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm));
         return new EnrollmentResult(message.CertReq.CertReqID, issued);
+    }
+
+    /// <summary>
+    /// Client mode: the end entity must belong to this CA and the requested subject must be the registered one. A DN part
+    /// that carries the enrollment code (DnPartPwd) is left out of the comparison unless the registration has it too.
+    /// </summary>
+    private static X509Name CheckRegistration(EndEntityView endEntity, CertTemplate template, CertificateAuthorityKeys ca, string dnPartPwdComponent)
+    {
+        if (endEntity.Ca != ca.Name)
+        {
+            throw new CmpFailureException(PkiFailureInfo.WrongAuthority, "the end entity is registered with another CA");
+        }
+        X509Name registered;
+        try
+        {
+            registered = new X509Name(endEntity.SubjectDn);
+        }
+        catch (ArgumentException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the registered subject cannot be parsed");
+        }
+        X509Name requested = template.Subject;
+        if (X509Name.DefaultLookup.TryGetValue(dnPartPwdComponent.ToLowerInvariant(), out DerObjectIdentifier? codePart)
+            && registered.GetValueList(codePart).Count == 0)
+        {
+            requested = Without(requested, codePart);
+        }
+        if (!registered.Equivalent(requested, inOrder: false))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the requested subject differs from the registered one");
+        }
+        return registered;
+    }
+
+    private static X509Name Without(X509Name name, DerObjectIdentifier type)
+    {
+        var oids = name.GetOidList();
+        var values = name.GetValueList();
+        var keptOids = new List<DerObjectIdentifier>();
+        var keptValues = new List<string>();
+        for (int i = 0; i < oids.Count; i++)
+        {
+            if (!oids[i].Equals(type))
+            {
+                keptOids.Add(oids[i]);
+                keptValues.Add(values[i]);
+            }
+        }
+        return new X509Name(keptOids, keptValues);
     }
 
     /// <summary>RFC 9481 §2: EC keys on P-256/P-384/P-521 or RSA of at least 2048 bits.</summary>

@@ -25,6 +25,7 @@ public sealed partial class CmpTransactionGrain(
     IOptionsMonitor<CmpOptions> options,
     PkiKeyRing keys,
     ResponseProtectors protectors,
+    RequestAuthenticator authenticator,
     EnrollmentHandler enrollment,
     CertConfHandler certConf,
     TimeProvider time,
@@ -63,12 +64,15 @@ public sealed partial class CmpTransactionGrain(
                 // Refused before authentication: answer, but never let it touch the stored transaction.
                 throw new CmpFailureException(refused);
             }
-            authenticated = RequestAuthenticator.Authenticate(decoded, alias, settings.Limits);
+            authenticated = state.State.Protection is { } first
+                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, settings.Limits, TransactionKey, first, state.State.Username)
+                : await authenticator.AuthenticateAsync(decoded, alias, settings.Limits, TransactionKey);
             CheckSameProtection(authenticated);
             outcome = await DispatchAsync(decoded, alias, ca, authenticated);
         }
         catch (CmpFailureException e)
         {
+            await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             // An authenticated request that fails closes a new transaction (its retransmission gets the same error);
             // a failing follow-up never overwrites what an open transaction stored.
             outcome = new Outcome(CmpResponseBuilder.Error(e.Failure), Persist: authenticated is not null && phaseBefore == TransactionPhase.New,
@@ -77,6 +81,7 @@ public sealed partial class CmpTransactionGrain(
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // Internal detail stays in the log; the client learns only that the system failed (STYLE §6).
+            await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             await state.ReadStateAsync();
             var failure = new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
             outcome = new Outcome(CmpResponseBuilder.Error(failure), Persist: false, Failure: failure);
@@ -131,13 +136,21 @@ public sealed partial class CmpTransactionGrain(
 
     private async Task<Outcome> EnrollAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
     {
-        CertificateProfileOptions profile = options.CurrentValue.Profiles.GetValueOrDefault(alias.CertificateProfile)
-            ?? throw new InvalidOperationException($"profile '{alias.CertificateProfile}' is missing");
+        // Client mode issues with the end entity's registered profile; RA mode with the alias's.
+        string profileName = authenticated.EndEntity?.CertificateProfile ?? alias.CertificateProfile;
+        CertificateProfileOptions profile = options.CurrentValue.Profiles.GetValueOrDefault(profileName)
+            ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
         // RFC 9810 §5.1.1.1: implicitConfirm is granted only when asked for and allowed.
         bool implicitConfirm = request.ImplicitConfirmRequested && alias.AllowImplicitConfirm;
         var messages = CertReqMessages.GetInstance(request.Message.Body.Content);
         EnrollmentResult result = await enrollment.HandleAsync(new EnrollmentRequest(
-            messages, alias, ca, profile, authenticated.Principal, this.GetPrimaryKeyString(), implicitConfirm));
+            messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity));
+        if (authenticated.EndEntity is { } endEntity)
+        {
+            // Issued: the one-time code is consumed before the answer leaves (status GENERATED).
+            await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username)).CompleteEnrollmentAsync(TransactionKey, result.Certificate.Key);
+            state.State.Username = endEntity.Username;
+        }
 
         PkiBodyType responseType = request.BodyType == PkiBodyType.Ir ? PkiBodyType.Ip : PkiBodyType.Cp;
         X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
@@ -168,6 +181,17 @@ public sealed partial class CmpTransactionGrain(
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
             : new Outcome(CmpResponseBuilder.Error(failure), Persist: true, Failure: failure);
     }
+
+    /// <summary>A client-mode enrollment opened for this request but answered with an error releases the end entity.</summary>
+    private async Task AbortOpenEnrollmentAsync(Authenticated? authenticated, TransactionPhase phaseBefore)
+    {
+        if (phaseBefore == TransactionPhase.New && authenticated?.EndEntity is { } endEntity)
+        {
+            await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username)).AbortEnrollmentAsync(TransactionKey);
+        }
+    }
+
+    private string TransactionKey => this.GetPrimaryKeyString();
 
     /// <summary>RFC 9810 §5.1.3: a transaction keeps the protection it started with (wrongIntegrity otherwise).</summary>
     private void CheckSameProtection(Authenticated authenticated)

@@ -31,4 +31,7 @@ public sealed class TransactionState
     [Id(8)] public string? Outcome { get; set; }
 
     [Id(9)] public List<string> CertificateKeys { get; set; } = [];
+
+    /// <summary>Client mode: the end entity this transaction enrolls.</summary>
+    [Id(10)] public string? Username { get; set; }
 }

@@ -18,6 +18,8 @@ public sealed record RequestOverrides
     public byte[]? SenderNonce { get; init; }
     public byte[]? RecipNonce { get; init; }
     public int? PbmIterations { get; init; }
+    /// <summary>Send without protection (client mode with a password inside the request).</summary>
+    public bool Unprotected { get; init; }
 }
 
 public enum PopKind
@@ -46,7 +48,7 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
 
     public byte[] BuildEnrollment(
         bool initial, X509Name subject, AsymmetricAlgorithm key, bool implicitConfirm = false,
-        PopKind pop = PopKind.Signature, X509Name? issuer = null, RequestOverrides? overrides = null)
+        PopKind pop = PopKind.Signature, X509Name? issuer = null, RequestOverrides? overrides = null, string? regToken = null)
     {
         var template = new CertTemplateBuilder().SetSubject(subject)
             .SetSubjectPublicKeyInfo(SubjectPublicKeyInfo.GetInstance(ExportPublicKey(key)));
@@ -54,7 +56,10 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         {
             template.SetIssuer(issuer);
         }
-        var request = new CertRequest(0, template.Build(), null);
+        // RFC 4211 §6.1: the one-time secret as the id-regCtrl-regToken control (EJBCA's RegTokenPwd).
+        Controls? controls = regToken is null ? null
+            : new Controls(new AttributeTypeAndValue(CrmfObjectIdentifiers.id_regCtrl_regToken, new DerUtf8String(regToken)));
+        var request = new CertRequest(0, template.Build(), controls);
         ProofOfPossession? proof = pop switch
         {
             PopKind.Signature => SignaturePop(request, key),
@@ -103,8 +108,12 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         LastSenderNonce = overrides.SenderNonce ?? RandomNumberGenerator.GetBytes(16);
         AlgorithmIdentifier algorithm = PasswordBasedMac.NewAlgorithm(overrides.PbmIterations ?? pbmIterations);
         var builder = new PkiHeaderBuilder(overrides.Pvno,
-                new GeneralName(new X509Name("CN=cmp-client")), new GeneralName(X509Name.GetInstance(new DerSequence())))
-            .SetProtectionAlg(algorithm)
+                new GeneralName(new X509Name("CN=cmp-client")), new GeneralName(X509Name.GetInstance(new DerSequence())));
+        if (!overrides.Unprotected)
+        {
+            builder.SetProtectionAlg(algorithm);
+        }
+        builder
             .SetSenderKID(Encoding.UTF8.GetBytes(senderKid))
             .SetTransactionID(TransactionId)
             .SetSenderNonce(LastSenderNonce);
@@ -121,6 +130,10 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
             builder.SetGeneralInfo(new InfoTypeAndValue(CmpObjectIdentifiers.it_implicitConfirm, DerNull.Instance));
         }
         PkiHeader header = builder.Build();
+        if (overrides.Unprotected)
+        {
+            return new PkiMessage(header, body, null).GetEncoded(Asn1Encodable.Der);
+        }
         var limits = new CmpLimits { MaxPbmIterations = int.MaxValue };
         byte[] mac = PasswordBasedMac.Derive(algorithm, _secret, limits).Compute(new ProtectedPart(header, body).GetEncoded(Asn1Encodable.Der));
         return new PkiMessage(header, body, new DerBitString(mac)).GetEncoded(Asn1Encodable.Der);

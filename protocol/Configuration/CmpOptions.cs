@@ -57,6 +57,15 @@ public enum AliasMode
 {
     /// <summary>The client is an RA: requests are authenticated as the RA, end entities are created on the fly.</summary>
     Ra = 0,
+    /// <summary>The client is a pre-registered end entity that proves its one-time enrollment code (EJBCA's default).</summary>
+    Client = 1,
+}
+
+/// <summary>Client mode: which part of the requested subject names the end entity (seed: "Extract Username Component").</summary>
+public enum UserLookup
+{
+    Cn = 1,
+    Uid = 2,
 }
 
 public enum ResponseProtection
@@ -72,13 +81,20 @@ public sealed class CmpAliasOptions
 {
     public AliasMode Mode { get; set; } = AliasMode.Ra;
 
-    /// <summary>Authentication modules tried in order; the first that succeeds wins. Supported: HMAC. Default: HMAC.</summary>
+    /// <summary>Authentication modules tried in order; the first that succeeds wins. HMAC (both modes), RegTokenPwd and
+    /// DnPartPwd (client mode). Default: HMAC.</summary>
     /// <remarks>Nullable because the configuration binder appends to pre-filled collections instead of replacing them.</remarks>
     public string[]? AuthenticationModules { get; set; }
 
     public IReadOnlyList<string> Modules => AuthenticationModules ?? ["HMAC"];
 
-    /// <summary>Shared secret of the HMAC module (PasswordBasedMac). Never logged.</summary>
+    /// <summary>Client mode: how the username is taken from the requested subject.</summary>
+    public UserLookup UserLookup { get; set; } = UserLookup.Cn;
+
+    /// <summary>Client mode, DnPartPwd module: the DN part of the requested subject that carries the code (e.g. UID).</summary>
+    public string DnPartPwdComponent { get; set; } = "UID";
+
+    /// <summary>Shared secret of the HMAC module in RA mode (PasswordBasedMac). Never logged.</summary>
     public string? Secret { get; set; }
 
     /// <summary>When set, the request's senderKID must equal it (the RA's reference, openssl <c>-ref</c>).</summary>

@@ -65,10 +65,11 @@ public static class HeaderValidator
             Fail(PkiFailureInfo.BadRequest, "too many extraCerts");
         }
 
-        // RFC 9483 §3.2: every request is protected; unprotected requests cannot be authenticated.
-        if (request.ProtectionAlg is null || request.Message.Protection is null)
+        // RFC 9810 §5.1.3: protectionAlg and protection come together. Whether a request may be unprotected at all
+        // (EJBCA's password extractors in client mode) is for the alias's authentication modules to decide.
+        if ((request.ProtectionAlg is null) != (request.Message.Protection is null))
         {
-            Fail(PkiFailureInfo.BadMessageCheck, "message is not protected");
+            Fail(PkiFailureInfo.BadMessageCheck, "protectionAlg and protection must be present together");
         }
     }
 

@@ -36,6 +36,9 @@ public static class Aliases
     public const string RaVerified = "ra-raverified";
 
     public const string NoImplicitConfirm = "ra-noimplicit";
+
+    /// <summary>Client mode: HMAC, then RegTokenPwd, then DnPartPwd (UID); username from the CN; MAC-protected responses.</summary>
+    public const string Client = "client";
 }
 
 /// <summary>
@@ -100,6 +103,11 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.RaVerified] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, AllowRaVerifiedPop = true,
+        };
+        options.Aliases[Aliases.Client] = new CmpAliasOptions
+        {
+            Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Cn, DnPartPwdComponent = "UID",
+            AuthenticationModules = ["HMAC", "RegTokenPwd", "DnPartPwd"],
         };
         options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
         {
