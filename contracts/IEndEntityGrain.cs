@@ -51,6 +51,13 @@ public interface IEndEntityGrain : IGrainWithStringKey
     [Alias("CompleteEnrollment")]
     Task CompleteEnrollmentAsync(string transactionKey, string certificateKey);
 
+    /// <summary>
+    /// RA mode: the RA was authenticated and a certificate issued for this end entity. It is created (with a random code
+    /// nobody knows) or updated with the registration, linked to the certificate, and GENERATED.
+    /// </summary>
+    [Alias("RecordRaIssuance")]
+    Task RecordRaIssuanceAsync(EndEntityRegistration registration, string certificateKey);
+
     /// <summary>Nothing was issued: the enrollment is closed and the end entity stays as it was.</summary>
     [Alias("AbortEnrollment")]
     Task AbortEnrollmentAsync(string transactionKey);

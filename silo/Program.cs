@@ -1,5 +1,6 @@
 using System.Net;
 using CmpCluster.Gateway;
+using CmpCluster.Gateway.Admin;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol.Configuration;
@@ -33,6 +34,7 @@ builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).
 builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
 builder.Services.AddCmpGrains();
 builder.Services.AddCmpGateway();
+builder.Services.AddAdminApi(builder.Configuration);
 builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
     sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
 // Grain state in Orleans' own binary format: compact, and version-tolerant through the [Id] attributes.
@@ -70,6 +72,7 @@ try
         }
     }
     app.MapCmpEndpoints();
+    app.MapAdminApi();
     app.Run();
     return 0;
 }

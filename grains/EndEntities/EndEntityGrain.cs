@@ -153,6 +153,22 @@ public sealed partial class EndEntityGrain(
         LogAudit(logger, "generated", Username, state.State.Registration.SubjectDn);
     }
 
+    public async Task RecordRaIssuanceAsync(EndEntityRegistration registration, string certificateKey)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        if (state.State.Registration is null)
+        {
+            state.State.Created = now;
+        }
+        // The RA authenticated the request; the end entity's own code is random and never used (seed: "RA mode for CMP").
+        state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? NewCode() };
+        state.State.Status = EndEntityStatus.Generated;
+        state.State.CertificateKeys.Add(certificateKey);
+        state.State.Modified = now;
+        await state.WriteStateAsync();
+        LogAudit(logger, "ra-issued", Username, registration.SubjectDn);
+    }
+
     public async Task AbortEnrollmentAsync(string transactionKey)
     {
         if (state.State.OpenTransaction == transactionKey)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using CmpCluster.Contracts;
 using CmpCluster.Grains.Authentication;
+using CmpCluster.Grains.EndEntities;
 using CmpCluster.Grains.Handlers;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol;
@@ -143,6 +144,10 @@ public sealed partial class CmpTransactionGrain(
         // RFC 9810 §5.1.1.1: implicitConfirm is granted only when asked for and allowed.
         bool implicitConfirm = request.ImplicitConfirmRequested && alias.AllowImplicitConfirm;
         var messages = CertReqMessages.GetInstance(request.Message.Body.Content);
+        // RA mode: the end entity is named before anything is issued, so a name that cannot be made refuses the request.
+        string? raUsername = alias.Mode == AliasMode.Ra && messages.ToCertReqMsgArray() is [{ CertReq.CertTemplate.Subject: { } subject }]
+            ? RaNames.Generate(alias, subject)
+            : null;
         EnrollmentResult result = await enrollment.HandleAsync(new EnrollmentRequest(
             messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity));
         if (authenticated.EndEntity is { } endEntity)
@@ -150,6 +155,14 @@ public sealed partial class CmpTransactionGrain(
             // Issued: the one-time code is consumed before the answer leaves (status GENERATED).
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username)).CompleteEnrollmentAsync(TransactionKey, result.Certificate.Key);
             state.State.Username = endEntity.Username;
+        }
+        else if (raUsername is not null)
+        {
+            // Seed "RA mode for CMP": the end entity is created, or updated and re-issued when the name exists.
+            X509Name issuedSubject = X509CertificateStructure.GetInstance(result.Certificate.Der).Subject;
+            await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(raUsername)).RecordRaIssuanceAsync(
+                new EndEntityRegistration(issuedSubject.ToString(), [], ca.Name, profileName, "default", null), result.Certificate.Key);
+            state.State.Username = raUsername;
         }
 
         PkiBodyType responseType = request.BodyType == PkiBodyType.Ir ? PkiBodyType.Ip : PkiBodyType.Cp;

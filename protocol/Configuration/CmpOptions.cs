@@ -61,6 +61,19 @@ public enum AliasMode
     Client = 1,
 }
 
+/// <summary>RA mode: how the username of the end entity created for a request is made (seed: "RA Name Generation Scheme").</summary>
+public enum RaNameGeneration
+{
+    /// <summary>The whole requested subject DN.</summary>
+    Dn = 0,
+    /// <summary>One part of the requested subject, named by <see cref="CmpAliasOptions.RaNameGenerationParameter"/> (e.g. UID, CN).</summary>
+    DnPart = 1,
+    /// <summary>A random name: every request makes a new end entity.</summary>
+    Random = 2,
+    /// <summary>Always <see cref="CmpAliasOptions.RaNameGenerationParameter"/>: one end entity for everything the RA requests.</summary>
+    Fixed = 3,
+}
+
 /// <summary>Client mode: which part of the requested subject names the end entity (seed: "Extract Username Component").</summary>
 public enum UserLookup
 {
@@ -93,6 +106,16 @@ public sealed class CmpAliasOptions
 
     /// <summary>Client mode, DnPartPwd module: the DN part of the requested subject that carries the code (e.g. UID).</summary>
     public string DnPartPwdComponent { get; set; } = "UID";
+
+    /// <summary>RA mode: how the end entity's username is generated; an existing one is updated and re-issued.</summary>
+    public RaNameGeneration RaNameGeneration { get; set; } = RaNameGeneration.Dn;
+
+    /// <summary>RA mode: the DN part for DnPart (default CN), or the name for Fixed.</summary>
+    public string? RaNameGenerationParameter { get; set; }
+
+    public string RaNameGenerationPrefix { get; set; } = "";
+
+    public string RaNameGenerationPostfix { get; set; } = "";
 
     /// <summary>Shared secret of the HMAC module in RA mode (PasswordBasedMac). Never logged.</summary>
     public string? Secret { get; set; }

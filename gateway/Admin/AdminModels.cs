@@ -1,0 +1,68 @@
+using System.Text.Json.Serialization;
+using CmpCluster.Contracts;
+
+namespace CmpCluster.Gateway.Admin;
+
+// The JSON shapes of /api/v1 (camelCase, enums as strings). They are the API's contract, kept apart from the grain
+// records so the wire format can stay stable while the contracts evolve. No response shape has an enrollment code.
+
+/// <summary>POST /api/v1/end-entities and one item of a bulk request.</summary>
+public sealed record EndEntityRequest(
+    string? Username,
+    string? SubjectDn,
+    string[]? SubjectAltNames,
+    string? Ca,
+    string? CertificateProfile,
+    string? EndEntityProfile,
+    string? EnrollmentCode);
+
+/// <summary>PUT /api/v1/end-entities/{username}: a missing enrollment code keeps the current one.</summary>
+public sealed record EndEntityUpdateRequest(
+    string? SubjectDn,
+    string[]? SubjectAltNames,
+    string? Ca,
+    string? CertificateProfile,
+    string? EndEntityProfile,
+    string? EnrollmentCode);
+
+/// <summary>POST /api/v1/end-entities/{username}/reset.</summary>
+public sealed record ResetRequest(string? EnrollmentCode);
+
+/// <summary>POST /api/v1/end-entities/bulk: at most <see cref="AdminValidation.MaxBulkItems"/> items.</summary>
+public sealed record BulkRequest(EndEntityRequest[]? EndEntities, bool? Replace);
+
+public sealed record BulkResponse(int Created, int Replaced, int Existing, int Invalid, IReadOnlyList<BulkItemError> Errors);
+
+public sealed record BulkItemError(int Index, string? Username, string Field, string Message);
+
+public sealed record EndEntityResponse(
+    string Username,
+    string SubjectDn,
+    IReadOnlyList<string> SubjectAltNames,
+    string Ca,
+    string CertificateProfile,
+    string EndEntityProfile,
+    EndEntityStatus Status,
+    IReadOnlyList<string> Certificates,
+    DateTimeOffset Created,
+    DateTimeOffset Modified,
+    bool EnrollmentOpen)
+{
+    public static EndEntityResponse From(EndEntityView view) => new(
+        view.Username, view.SubjectDn, view.SubjectAltNames, view.Ca, view.CertificateProfile, view.EndEntityProfile,
+        view.Status, view.CertificateKeys, view.Created, view.Modified, view.EnrollmentOpen);
+}
+
+public sealed record CaLinks(string Certificate, string CertificateDer, string Chain);
+
+public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, CaLinks Links);
+
+public sealed record CertificateResponse(
+    string Ca,
+    string SerialHex,
+    string SubjectDn,
+    string Owner,
+    CertificateStatus Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RevocationReason? RevocationReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? RevokedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CertificatePem);

@@ -1,0 +1,99 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using CmpCluster.Contracts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace CmpCluster.Gateway.Admin;
+
+/// <summary>Read-only PKI views: the CAs with their certificates, and one issued certificate by (CA, serial).</summary>
+internal static class PkiEndpoints
+{
+    public const string PemContentType = "application/x-pem-file";
+    public const string DerContentType = "application/pkix-cert";
+
+    public static void MapPkiEndpoints(this RouteGroupBuilder api)
+    {
+        RouteGroupBuilder cas = api.MapGroup("/cas").WithTags("Certificate authorities");
+        cas.MapGet("/", ListAsync).WithName("ListCas");
+        cas.MapGet("/{name}/certificate.pem", (string name, IGrainFactory grains) =>
+                FileAsync(grains, name, ca => Pem([ca.CertificateDer]), PemContentType, "pem"))
+            .WithName("GetCaCertificatePem").Produces(200, contentType: PemContentType).ProducesProblem(404);
+        cas.MapGet("/{name}/certificate.der", (string name, IGrainFactory grains) =>
+                FileAsync(grains, name, ca => ca.CertificateDer, DerContentType, "der"))
+            .WithName("GetCaCertificateDer").Produces(200, contentType: DerContentType).ProducesProblem(404);
+        cas.MapGet("/{name}/chain.pem", (string name, IGrainFactory grains) =>
+                FileAsync(grains, name, ca => Pem(ca.ChainDer.Count > 0 ? ca.ChainDer : [ca.CertificateDer]), PemContentType, "chain.pem"))
+            .WithName("GetCaChainPem").Produces(200, contentType: PemContentType).ProducesProblem(404);
+
+        api.MapGet("/certificates/{ca}/{serialHex}", GetCertificateAsync).WithTags("Certificates").WithName("GetCertificate")
+            .ProducesProblem(404);
+    }
+
+    private static async Task<Ok<CaResponse[]>> ListAsync(IGrainFactory grains)
+    {
+        IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(AdminCatalog.DirectoryKey).ListAsync();
+        return TypedResults.Ok(cas.Select(ca =>
+        {
+            string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
+            return new CaResponse(ca.Name, SubjectDn(ca.CertificateDer) ?? ca.SubjectDn, ca.NotAfter,
+                new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"));
+        }).ToArray());
+    }
+
+    private static async Task<IResult> FileAsync(IGrainFactory grains, string name, Func<CaInfo, byte[]> content, string contentType, string extension)
+    {
+        IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(AdminCatalog.DirectoryKey).ListAsync();
+        CaInfo? ca = cas.FirstOrDefault(c => c.Name == name);
+        return ca is null
+            ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "CA not found", detail: $"No CA '{name}' in this cluster.")
+            : TypedResults.File(content(ca), contentType, $"{ca.Name}.{extension}");
+    }
+
+    private static async Task<Results<Ok<CertificateResponse>, ProblemHttpResult>> GetCertificateAsync(string ca, string serialHex, IGrainFactory grains)
+    {
+        // Serials arrive as people copy them (lower case, with leading zeros); the grain key is canonical upper-case hex.
+        string? serial = AdminValidation.NormalizeSerial(serialHex);
+        CertificateRecord? record = serial is null ? null : await grains.GetGrain<ICertificateGrain>(GrainKeys.Certificate(ca, serial)).GetAsync();
+        if (record is null || record.Status == CertificateStatus.Unknown)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Certificate not found",
+                detail: $"No certificate with serial {serialHex} from CA '{ca}'.");
+        }
+        CertificateIntent intent = record.Intent;
+        string subjectDn = (record.Der is null ? null : SubjectDn(record.Der)) ?? intent.SubjectDn;
+        return TypedResults.Ok(new CertificateResponse(intent.Ca, intent.SerialHex, subjectDn, intent.Owner, record.Status,
+            record.RevocationReason, record.RevokedAt, record.Der is null ? null : Encoding.ASCII.GetString(Pem([record.Der]))));
+    }
+
+    /// <summary>
+    /// The subject as the API shows every DN (RFC 4514 order, most specific first, as end entities are registered), read
+    /// from the certificate itself so CA and certificate views agree whatever the grains' string form is.
+    /// </summary>
+    private static string? SubjectDn(byte[] certificateDer)
+    {
+        try
+        {
+            using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(certificateDer);
+            return certificate.SubjectName.Name;
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>RFC 7468 §5 textual encoding, certificates concatenated in order.</summary>
+    private static byte[] Pem(IEnumerable<byte[]> certificates)
+    {
+        var text = new StringBuilder();
+        foreach (byte[] der in certificates)
+        {
+            text.Append(PemEncoding.Write("CERTIFICATE", der)).Append('\n');
+        }
+        return Encoding.ASCII.GetBytes(text.ToString());
+    }
+}

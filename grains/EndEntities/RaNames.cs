@@ -1,0 +1,36 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Grains.EndEntities;
+
+/// <summary>RA mode name generation (seed: "RA Name Generation Scheme"), with the alias's prefix and postfix.</summary>
+public static class RaNames
+{
+    public static string Generate(CmpAliasOptions alias, X509Name subject)
+    {
+        string core = alias.RaNameGeneration switch
+        {
+            RaNameGeneration.Dn => subject.ToString(),
+            RaNameGeneration.DnPart => Part(subject, alias.RaNameGenerationParameter ?? "CN"),
+            RaNameGeneration.Random => RandomNumberGenerator.GetHexString(16, lowercase: true),
+            RaNameGeneration.Fixed => alias.RaNameGenerationParameter ?? "ra",
+            _ => throw new ArgumentOutOfRangeException(nameof(alias)),
+        };
+        return alias.RaNameGenerationPrefix + core + alias.RaNameGenerationPostfix;
+    }
+
+    private static string Part(X509Name subject, string component)
+    {
+        DerObjectIdentifier oid = X509Name.DefaultLookup.TryGetValue(component.ToLowerInvariant(), out DerObjectIdentifier? known)
+            ? known
+            : new DerObjectIdentifier(component);
+        var values = subject.GetValueList(oid);
+        return values.Count == 1
+            ? values[0]
+            : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, $"the requested subject has no single {component} to name the end entity");
+    }
+}

@@ -1,0 +1,70 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using CmpCluster.Tests.EndToEnd;
+using Xunit;
+
+namespace CmpCluster.Tests.Admin;
+
+/// <summary>One real node per test class with the admin token <see cref="Token"/> configured on the command line.</summary>
+public sealed class AdminNodeFixture : IAsyncLifetime
+{
+    public const string Token = "test-token";
+
+    private NodeProcess? _node;
+
+    public NodeProcess Node => _node ?? throw new InvalidOperationException("the node fixture is not started");
+
+    /// <summary>A client that sends the configured token (or <paramref name="token"/>; null: no Authorization header).</summary>
+    public HttpClient Client(string? token = Token, TimeSpan? timeout = null) => Admin.Client(Node, token, timeout);
+
+    public async Task InitializeAsync() => _node = await NodeProcess.StartAsync([$"--Admin:Tokens:0={Token}"]);
+
+    public async Task DisposeAsync()
+    {
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Helpers for admin API requests and their JSON answers.</summary>
+public static class Admin
+{
+    public static HttpClient Client(NodeProcess node, string? token, TimeSpan? timeout = null)
+    {
+        HttpClient client = node.CreateHttpClient(timeout);
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        return client;
+    }
+
+    public static JsonObject Body(string username, string? code = "enroll-code-1234", string? subjectDn = null) => new()
+    {
+        ["username"] = username,
+        ["subjectDn"] = subjectDn ?? $"CN={username},O=Example",
+        ["subjectAltNames"] = new JsonArray("dns:host.example", "ip:10.0.0.1", "email:a@b.example", "uri:urn:x"),
+        ["enrollmentCode"] = code,
+    };
+
+    public static async Task<(HttpResponseMessage Response, string Text)> SendAsync(HttpClient client, HttpMethod method, string path, JsonNode? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+        HttpResponseMessage response = await client.SendAsync(request);
+        return (response, await response.Content.ReadAsStringAsync());
+    }
+
+    public static async Task<JsonNode> JsonAsync(HttpClient client, HttpMethod method, string path, JsonNode? body, int expectedStatus)
+    {
+        (HttpResponseMessage response, string text) = await SendAsync(client, method, path, body);
+        Assert.True((int)response.StatusCode == expectedStatus, $"{method} {path}: expected {expectedStatus}, got {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!;
+    }
+}

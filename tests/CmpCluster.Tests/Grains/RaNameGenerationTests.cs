@@ -1,0 +1,60 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Grains.EndEntities;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using Org.BouncyCastle.Asn1.X509;
+using Xunit;
+
+namespace CmpCluster.Tests.Grains;
+
+/// <summary>RA mode (seed: "RA mode for CMP", "RA Name Generation Scheme"): the end entity is created on the fly, and an
+/// existing one is updated and re-issued.</summary>
+[Collection(CmpClusterCollection.Name)]
+public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
+{
+    private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    [Fact]
+    public async Task An_ra_enrollment_creates_the_end_entity_named_by_the_subject_and_a_second_one_reissues_it()
+    {
+        var subject = new X509Name($"CN=ra-made-{Guid.NewGuid():N},O=Example");
+        var first = CmpClusterFixture.NewSession();
+        Exchange ip1 = await cluster.SendAsync(Aliases.Pbe, first, first.BuildEnrollment(true, subject, _key, implicitConfirm: true));
+        var second = CmpClusterFixture.NewSession();
+        Exchange ip2 = await cluster.SendAsync(Aliases.Pbe, second, second.BuildEnrollment(true, subject, _key, implicitConfirm: true));
+
+        Assert.Equal(PkiBodyType.Ip, ip1.View.BodyType);
+        Assert.Equal(PkiBodyType.Ip, ip2.View.BodyType);
+        EndEntityView view = (await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(subject.ToString())).GetAsync())!;
+        Assert.Equal(EndEntityStatus.Generated, view.Status);
+        Assert.Equal(2, view.CertificateKeys.Count);
+        Assert.True(new X509Name(view.SubjectDn).Equivalent(subject));
+    }
+
+    [Theory]
+    [InlineData(RaNameGeneration.Dn, null, "", "", "CN=dev-7,UID=u-7,O=Example")]
+    [InlineData(RaNameGeneration.DnPart, "UID", "cmp", "", "cmpu-7")]
+    [InlineData(RaNameGeneration.DnPart, null, "", "@site", "dev-7@site")]
+    [InlineData(RaNameGeneration.Fixed, "the-ra", "", "", "the-ra")]
+    public void Names_follow_the_scheme_with_prefix_and_postfix(RaNameGeneration scheme, string? parameter, string prefix, string postfix, string expected)
+    {
+        var alias = new CmpAliasOptions
+        {
+            RaNameGeneration = scheme, RaNameGenerationParameter = parameter, RaNameGenerationPrefix = prefix, RaNameGenerationPostfix = postfix,
+        };
+        Assert.Equal(expected, RaNames.Generate(alias, new X509Name("CN=dev-7,UID=u-7,O=Example")));
+    }
+
+    [Fact]
+    public void Random_names_differ_and_a_missing_dn_part_is_badCertTemplate()
+    {
+        var random = new CmpAliasOptions { RaNameGeneration = RaNameGeneration.Random };
+        var subject = new X509Name("CN=dev-8");
+        Assert.NotEqual(RaNames.Generate(random, subject), RaNames.Generate(random, subject));
+
+        var byUid = new CmpAliasOptions { RaNameGeneration = RaNameGeneration.DnPart, RaNameGenerationParameter = "UID" };
+        CmpFailureException e = Assert.Throws<CmpFailureException>(() => RaNames.Generate(byUid, subject));
+        Assert.Equal(PkiFailureInfo.BadCertTemplate, e.Failure.FailInfo);
+    }
+}
