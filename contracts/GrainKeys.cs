@@ -18,4 +18,8 @@ public static class GrainKeys
 
     /// <summary>IEndEntityGrain: one per username (case-sensitive, as registered).</summary>
     public static string EndEntity(string username) => username;
+
+    /// <summary>IEndEntityIndexGrain: the subject DN in a canonical form (see CmpCluster.Grains' DnCanonical), hashed.</summary>
+    public static string SubjectIndex(string canonicalDn) =>
+        "dn/" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalDn)));
 }

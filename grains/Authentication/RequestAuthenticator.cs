@@ -1,5 +1,6 @@
 using System.Text;
 using CmpCluster.Contracts;
+using CmpCluster.Grains.EndEntities;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Messages;
@@ -128,15 +129,15 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
         CertRequest certRequest = SingleCertRequest(request);
         X509Name subject = certRequest.CertTemplate.Subject
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the template has no subject to find the end entity by");
-        string username = DnValue(subject, alias.UserLookup == UserLookup.Uid ? X509Name.UID : X509Name.CN)
-            ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"the requested subject has no {alias.UserLookup} naming the end entity");
+        string username = await LookUpAsync(subject, alias)
+            ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"no single end entity matches the requested subject by {alias.UserLookup}");
         (EnrollmentProof proof, ProtectionKind kind) = module switch
         {
             AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request), ProtectionKind.PasswordBasedMac),
             AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
             AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the request has no regToken control"), null, null, null), ProtectionKind.PasswordInRequest),
-            AuthenticationModules.DnPartPwd => (new EnrollmentProof(DnValue(subject, new DerObjectIdentifier(DnPartOid(alias.DnPartPwdComponent)))
+            AuthenticationModules.DnPartPwd => (new EnrollmentProof((DnParts.Type(alias.DnPartPwdComponent) is { } codePart ? DnValue(subject, codePart) : null)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"the requested subject has no {alias.DnPartPwdComponent}"), null, null, null), ProtectionKind.PasswordInRequest),
             _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
         };
@@ -156,6 +157,27 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
         EnrollmentRefusal.BadMacParameters => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM parameters are not acceptable"),
         _ => throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "wrong user or enrollment code"),
     };
+
+    /// <summary>Seed "User look-up": by the whole subject DN (through the DN index), or by its CN or UID as the username.</summary>
+    private async Task<string?> LookUpAsync(X509Name subject, CmpAliasOptions alias)
+    {
+        switch (alias.UserLookup)
+        {
+            case UserLookup.Dn:
+                IReadOnlyList<string> usernames = await grains.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(subject)).GetAsync();
+                X509Name withoutCode = DnParts.Without(subject, alias.DnPartPwdComponent);
+                if (usernames.Count == 0 && !ReferenceEquals(withoutCode, subject))
+                {
+                    // A DnPartPwd code inside the requested DN is not part of the registered subject.
+                    usernames = await grains.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(withoutCode)).GetAsync();
+                }
+                return usernames.Count == 1 ? usernames[0] : null;
+            case UserLookup.Uid:
+                return DnValue(subject, X509Name.UID);
+            default:
+                return DnValue(subject, X509Name.CN);
+        }
+    }
 
     private IEndEntityGrain EndEntity(string username) => grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
 
@@ -188,6 +210,5 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
         return values.Count == 1 ? values[0] : null;
     }
 
-    private static string DnPartOid(string component) =>
-        X509Name.DefaultLookup.TryGetValue(component.ToLowerInvariant(), out DerObjectIdentifier? oid) ? oid.Id : component;
+
 }

@@ -54,10 +54,12 @@ public sealed partial class EndEntityGrain(
         {
             state.State.Created = now;
         }
+        string? previousDn = state.State.Registration?.SubjectDn;
         state.State.Registration = registration with { EnrollmentCode = registration.EnrollmentCode ?? NewCode() };
         state.State.Status = EndEntityStatus.New;
         state.State.Modified = now;
         await state.WriteStateAsync();
+        await ReindexAsync(previousDn, registration.SubjectDn);
         LogAudit(logger, "registered", Username, registration.SubjectDn);
         return View();
     }
@@ -71,17 +73,19 @@ public sealed partial class EndEntityGrain(
         state.State.Registration = registration with { EnrollmentCode = registration.EnrollmentCode ?? current.EnrollmentCode };
         state.State.Modified = time.GetUtcNow();
         await state.WriteStateAsync();
+        await ReindexAsync(current.SubjectDn, registration.SubjectDn);
         LogAudit(logger, "updated", Username, registration.SubjectDn);
         return View();
     }
 
     public async Task<bool> DeleteAsync()
     {
-        if (state.State.Registration is null)
+        if (state.State.Registration is not { } current)
         {
             return false;
         }
         await state.ClearStateAsync();
+        await ReindexAsync(current.SubjectDn, null);
         state.State = new EndEntityState();
         LogAudit(logger, "deleted", Username, "-");
         return true;
@@ -161,11 +165,13 @@ public sealed partial class EndEntityGrain(
             state.State.Created = now;
         }
         // The RA authenticated the request; the end entity's own code is random and never used (seed: "RA mode for CMP").
+        string? previousDn = state.State.Registration?.SubjectDn;
         state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? NewCode() };
         state.State.Status = EndEntityStatus.Generated;
         state.State.CertificateKeys.Add(certificateKey);
         state.State.Modified = now;
         await state.WriteStateAsync();
+        await ReindexAsync(previousDn, registration.SubjectDn);
         LogAudit(logger, "ra-issued", Username, registration.SubjectDn);
     }
 
@@ -202,6 +208,29 @@ public sealed partial class EndEntityGrain(
             }
         }
         return (EnrollmentRefusal.NotAuthorized, null);
+    }
+
+    /// <summary>Keeps the subject-DN index in step, after the end entity's own write (the index may briefly lag, never lead).</summary>
+    private async Task ReindexAsync(string? previousDn, string? currentDn)
+    {
+        string? previous = previousDn is null ? null : DnCanonical.Key(previousDn);
+        string? current = currentDn is null ? null : DnCanonical.Key(currentDn);
+        if (previous == current)
+        {
+            if (current is not null)
+            {
+                await GrainFactory.GetGrain<IEndEntityIndexGrain>(current).AddAsync(Username);
+            }
+            return;
+        }
+        if (previous is not null)
+        {
+            await GrainFactory.GetGrain<IEndEntityIndexGrain>(previous).RemoveAsync(Username);
+        }
+        if (current is not null)
+        {
+            await GrainFactory.GetGrain<IEndEntityIndexGrain>(current).AddAsync(Username);
+        }
     }
 
     private EnrollmentGrant Refuse(EnrollmentRefusal refusal) => new(refusal, null, null);

@@ -1,5 +1,6 @@
 using CmpCluster.Contracts;
 using CmpCluster.Grains.Certificates;
+using CmpCluster.Grains.EndEntities;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
@@ -94,33 +95,15 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the registered subject cannot be parsed");
         }
         X509Name requested = template.Subject;
-        if (X509Name.DefaultLookup.TryGetValue(dnPartPwdComponent.ToLowerInvariant(), out DerObjectIdentifier? codePart)
-            && registered.GetValueList(codePart).Count == 0)
+        if (DnParts.Type(dnPartPwdComponent) is { } codePart && registered.GetValueList(codePart).Count == 0)
         {
-            requested = Without(requested, codePart);
+            requested = DnParts.Without(requested, codePart);
         }
         if (!registered.Equivalent(requested, inOrder: false))
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the requested subject differs from the registered one");
         }
         return registered;
-    }
-
-    private static X509Name Without(X509Name name, DerObjectIdentifier type)
-    {
-        var oids = name.GetOidList();
-        var values = name.GetValueList();
-        var keptOids = new List<DerObjectIdentifier>();
-        var keptValues = new List<string>();
-        for (int i = 0; i < oids.Count; i++)
-        {
-            if (!oids[i].Equals(type))
-            {
-                keptOids.Add(oids[i]);
-                keptValues.Add(values[i]);
-            }
-        }
-        return new X509Name(keptOids, keptValues);
     }
 
     /// <summary>RFC 9481 §2: EC keys on P-256/P-384/P-521 or RSA of at least 2048 bits.</summary>

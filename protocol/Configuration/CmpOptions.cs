@@ -77,6 +77,8 @@ public enum RaNameGeneration
 /// <summary>Client mode: which part of the requested subject names the end entity (seed: "Extract Username Component").</summary>
 public enum UserLookup
 {
+    /// <summary>The whole requested subject DN (RDN order and letter case ignored); EJBCA's default.</summary>
+    Dn = 0,
     Cn = 1,
     Uid = 2,
 }
@@ -102,7 +104,7 @@ public sealed class CmpAliasOptions
     public IReadOnlyList<string> Modules => AuthenticationModules ?? ["HMAC"];
 
     /// <summary>Client mode: how the username is taken from the requested subject.</summary>
-    public UserLookup UserLookup { get; set; } = UserLookup.Cn;
+    public UserLookup UserLookup { get; set; } = UserLookup.Dn;
 
     /// <summary>Client mode, DnPartPwd module: the DN part of the requested subject that carries the code (e.g. UID).</summary>
     public string DnPartPwdComponent { get; set; } = "UID";

@@ -39,6 +39,9 @@ public static class Aliases
 
     /// <summary>Client mode: HMAC, then RegTokenPwd, then DnPartPwd (UID); username from the CN; MAC-protected responses.</summary>
     public const string Client = "client";
+
+    /// <summary>Client mode with EJBCA's default user lookup by the whole subject DN: HMAC, then DnPartPwd (UID).</summary>
+    public const string ClientByDn = "client-dn";
 }
 
 /// <summary>
@@ -108,6 +111,11 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         {
             Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Cn, DnPartPwdComponent = "UID",
             AuthenticationModules = ["HMAC", "RegTokenPwd", "DnPartPwd"],
+        };
+        options.Aliases[Aliases.ClientByDn] = new CmpAliasOptions
+        {
+            Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Dn,
+            AuthenticationModules = ["HMAC", "DnPartPwd"],
         };
         options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
         {
