@@ -44,14 +44,18 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
         {
             string key = $"Cmp:Aliases:{alias}";
             if (!System.Text.RegularExpressions.Regex.IsMatch(alias, "^[A-Za-z0-9_-]{1,64}$")) errors.Add($"{key}: alias names are 1-64 letters, digits, '-' or '_'");
-            if (settings.Ca != pki.Value.CaName) errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName is '{pki.Value.CaName}')");
-            if (!options.Profiles.ContainsKey(settings.CertificateProfile)) errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not defined under Cmp:Profiles");
+            if (settings.Ca != pki.Value.CaName && settings.Ca != CmpAliasOptions.KeyId) errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName is '{pki.Value.CaName}')");
+            if (!options.Profiles.ContainsKey(settings.CertificateProfile) && settings.CertificateProfile != CmpAliasOptions.KeyId) errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not defined under Cmp:Profiles");
             if (settings.Modules.Count == 0) errors.Add($"{key}:AuthenticationModules must name at least one module");
             foreach (string module in settings.Modules.Where(m => !AuthenticationModules.IsKnown(m, settings.Mode)))
             {
                 errors.Add($"{key}:AuthenticationModules: '{module}' is not available in {settings.Mode} mode (RA: HMAC; Client: HMAC, RegTokenPwd, DnPartPwd)");
             }
-            if (settings.Mode == AliasMode.Ra && settings.Modules.Contains(AuthenticationModules.Hmac) && string.IsNullOrEmpty(settings.Secret)) errors.Add($"{key}:Secret is required by the HMAC module in RA mode");
+            if (settings.Mode == AliasMode.Ra && settings.Modules.Contains(AuthenticationModules.Hmac)
+                && string.IsNullOrEmpty(settings.Secret) && string.IsNullOrEmpty(pki.Value.CmpRaSecret))
+            {
+                errors.Add($"{key}:Secret is required by the HMAC module in RA mode (or the CA's Pki:CmpRaSecret)");
+            }
             if (settings.ConfirmWaitTime <= TimeSpan.Zero) errors.Add($"{key}:ConfirmWaitTime must be positive");
         }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)

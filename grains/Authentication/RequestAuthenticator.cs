@@ -41,7 +41,7 @@ public static class AuthenticationModules
 /// one module"). Seed error table: a wrong user or enrollment code is <c>notAuthorized</c>; a request no module can
 /// authenticate is <c>badMessageCheck</c>.
 /// </summary>
-public sealed class RequestAuthenticator(IGrainFactory grains)
+public sealed class RequestAuthenticator(IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki)
 {
     /// <summary>Authenticates a request that opens a transaction.</summary>
     public async Task<Authenticated> AuthenticateAsync(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
@@ -53,7 +53,7 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
             {
                 return (alias.Mode, module) switch
                 {
-                    (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits),
+                    (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits, pki.Value.CmpRaSecret),
                     (AliasMode.Client, _) => await ClientModuleAsync(module, request, alias, transactionKey),
                     _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
                 };
@@ -79,7 +79,7 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
     {
         if (alias.Mode == AliasMode.Ra)
         {
-            return RaHmac(request, alias, limits);
+            return RaHmac(request, alias, limits, pki.Value.CmpRaSecret);
         }
         if (username is null)
         {
@@ -100,13 +100,15 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
     }
 
     /// <summary>RA mode HMAC: PasswordBasedMac with the alias secret (RFC 4211 §4.4); the senderKID names the RA.</summary>
-    private static Authenticated RaHmac(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits)
+    private static Authenticated RaHmac(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string? caSecret)
     {
+        // The alias's own secret wins; without one the CA's RA secret serves (seed: "Using one authentication secret per CA").
+        string? secret = string.IsNullOrEmpty(alias.Secret) ? caSecret : alias.Secret;
         if (!PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection");
         }
-        if (string.IsNullOrEmpty(alias.Secret))
+        if (string.IsNullOrEmpty(secret))
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "no shared secret is configured for this alias");
         }
@@ -115,7 +117,7 @@ public sealed class RequestAuthenticator(IGrainFactory grains)
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "senderKID is not known");
         }
-        PasswordBasedMac mac = PasswordBasedMac.Derive(request.ProtectionAlg!, Encoding.UTF8.GetBytes(alias.Secret), limits);
+        PasswordBasedMac mac = PasswordBasedMac.Derive(request.ProtectionAlg!, Encoding.UTF8.GetBytes(secret), limits);
         if (!mac.Verify(request.ProtectedPart(), request.Message.Protection.GetOctets()))
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "message authentication code does not verify");

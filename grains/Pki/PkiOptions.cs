@@ -24,6 +24,12 @@ public sealed class PkiOptions
 
     public CaKeyAlgorithm KeyAlgorithm { get; set; } = CaKeyAlgorithm.EcP256;
 
+    /// <summary>
+    /// The CA's CMP RA authentication secret (seed: "Using one authentication secret per CA"): RA-mode aliases of this
+    /// CA whose HMAC module has no secret of their own use it. Set it through <c>Pki__CmpRaSecret</c>. Never logged.
+    /// </summary>
+    public string? CmpRaSecret { get; set; }
+
     /// <summary>Encrypts the key files (PKCS#8, AES-256-CBC, PBKDF2-SHA256). Set it through <c>Pki__Passphrase</c>.</summary>
     public string? Passphrase { get; set; }
 

@@ -24,8 +24,7 @@ public sealed class CmpRejectionGrain(IOptionsMonitor<CmpOptions> options, PkiKe
         CmpOptions settings = options.CurrentValue;
         CmpAliasOptions alias = settings.Aliases.GetValueOrDefault(request.Alias)
             ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
-        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca)
-            ?? throw new InvalidOperationException($"alias '{request.Alias}' has no CA in this silo");
+        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca) ?? keys.Authorities.First(); // KeyID aliases name no CA
         CmpFailure failure = new(PkiFailureInfo.BadRequest, "transactionID is missing");
         ResponseContext context = new(2, new GeneralName(X509Name.GetInstance(new DerSequence())), [], null, null);
         try

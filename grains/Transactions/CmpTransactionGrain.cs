@@ -50,8 +50,8 @@ public sealed partial class CmpTransactionGrain(
         // The gateway answers unknown aliases with 404; reaching here without one is a wiring fault, not a CMP error.
         CmpAliasOptions alias = settings.Aliases.GetValueOrDefault(request.Alias)
             ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
-        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca)
-            ?? throw new InvalidOperationException($"alias '{request.Alias}' has no CA in this silo");
+        // Errors before the request names its CA (KeyID) are signed by the alias's CA, or the first this silo has.
+        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca) ?? keys.Authorities.First();
         TransactionPhase phaseBefore = state.State.Phase;
         DecodedRequest? decoded = null;
         Authenticated? authenticated = null;
@@ -60,6 +60,7 @@ public sealed partial class CmpTransactionGrain(
         {
             decoded = DecodedRequest.Decode(request.Der, settings.Limits);
             HeaderValidator.Validate(decoded, settings.Limits, time.GetUtcNow());
+            ca = ResolveCa(alias, decoded);
             if (TransactionRules.Admit(state.State.Phase, decoded.BodyType, decoded.RecipNonce, state.State.LastSenderNonce) is { } refused)
             {
                 // Refused before authentication: answer, but never let it touch the stored transaction.
@@ -137,8 +138,9 @@ public sealed partial class CmpTransactionGrain(
 
     private async Task<Outcome> EnrollAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
     {
-        // Client mode issues with the end entity's registered profile; RA mode with the alias's.
-        string profileName = authenticated.EndEntity?.CertificateProfile ?? alias.CertificateProfile;
+        // Client mode issues with the end entity's registered profile; RA mode with the alias's (or the senderKID's: KeyID).
+        string profileName = authenticated.EndEntity?.CertificateProfile
+            ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.CertificateProfile);
         CertificateProfileOptions profile = options.CurrentValue.Profiles.GetValueOrDefault(profileName)
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
         // RFC 9810 §5.1.1.1: implicitConfirm is granted only when asked for and allowed.
@@ -194,6 +196,18 @@ public sealed partial class CmpTransactionGrain(
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
             : new Outcome(CmpResponseBuilder.Error(failure), Persist: true, Failure: failure);
     }
+
+    /// <summary>The alias's CA, or with KeyID the CA the request's senderKID names (seed: "KeyID"); unknown: wrongAuthority.</summary>
+    private CertificateAuthorityKeys ResolveCa(CmpAliasOptions alias, DecodedRequest request)
+    {
+        string name = alias.Ca == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.Ca;
+        return keys.FindAuthority(name)
+            ?? throw new CmpFailureException(PkiFailureInfo.WrongAuthority, $"CA '{name}' is not served here");
+    }
+
+    private static string KeyIdOf(DecodedRequest request) => request.SenderKid is { } kid
+        ? System.Text.Encoding.UTF8.GetString(kid)
+        : throw new CmpFailureException(PkiFailureInfo.BadRequest, "this alias takes the CA or profile from the senderKID, and there is none");
 
     /// <summary>A client-mode enrollment opened for this request but answered with an error releases the end entity.</summary>
     private async Task AbortOpenEnrollmentAsync(Authenticated? authenticated, TransactionPhase phaseBefore)

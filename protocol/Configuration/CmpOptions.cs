@@ -136,10 +136,14 @@ public sealed class CmpAliasOptions
     /// <summary>How long an issued certificate waits for certConf before it is revoked.</summary>
     public TimeSpan ConfirmWaitTime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Name of the CA that issues for this alias.</summary>
+    /// <summary>Value of <see cref="Ca"/> or <see cref="CertificateProfile"/> that takes the name from the request's senderKID
+    /// (seed: "KeyID").</summary>
+    public const string KeyId = "KeyID";
+
+    /// <summary>Name of the CA that issues for this alias, or <see cref="KeyId"/>.</summary>
     public string Ca { get; set; } = "issuing";
 
-    /// <summary>Name of the certificate profile applied to issued certificates.</summary>
+    /// <summary>Name of the certificate profile applied to issued certificates, or <see cref="KeyId"/>.</summary>
     public string CertificateProfile { get; set; } = "default";
 
     /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>

@@ -42,6 +42,16 @@ public static class Aliases
 
     /// <summary>Client mode with EJBCA's default user lookup by the whole subject DN: HMAC, then DnPartPwd (UID).</summary>
     public const string ClientByDn = "client-dn";
+
+    /// <summary>RA mode whose HMAC module has no secret: the CA's RA secret (Pki:CmpRaSecret) serves.</summary>
+    public const string CaSecret = "ra-casecret";
+    public const string CaRaSecret = "ca-ra-secret";
+
+    /// <summary>RA mode taking the CA from the senderKID (seed: "KeyID").</summary>
+    public const string KeyIdCa = "ra-keyid-ca";
+
+    /// <summary>RA mode taking the certificate profile from the senderKID.</summary>
+    public const string KeyIdProfile = "ra-keyid-profile";
 }
 
 /// <summary>
@@ -76,7 +86,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             // Before AddCmpGrains, whose TryAddSingleton(TimeProvider.System) must not win.
             silo.Services.AddSingleton<TimeProvider>(Clock);
             silo.Services.AddSingleton<ILoggerProvider>(Audit);
-            silo.Services.AddOptions<PkiOptions>();
+            silo.Services.AddOptions<PkiOptions>().Configure(o => o.CmpRaSecret = Aliases.CaRaSecret);
             silo.Services.AddOptions<CmpOptions>().Configure(ConfigureCmp);
             silo.Services.AddCmpGrains();
             silo.Services.AddSingleton(TestPki.KeyRing);
@@ -117,6 +127,9 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Dn,
             AuthenticationModules = ["HMAC", "DnPartPwd"],
         };
+        options.Aliases[Aliases.CaSecret] = new CmpAliasOptions { ResponseProtection = ResponseProtection.Pbe };
+        options.Aliases[Aliases.KeyIdCa] = new CmpAliasOptions { Secret = Aliases.Secret, Ca = CmpAliasOptions.KeyId };
+        options.Aliases[Aliases.KeyIdProfile] = new CmpAliasOptions { Secret = Aliases.Secret, CertificateProfile = CmpAliasOptions.KeyId };
         options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, AllowImplicitConfirm = false,
