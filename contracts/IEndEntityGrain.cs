@@ -98,7 +98,10 @@ public sealed record EnrollmentProof(
     /// <summary>For PasswordBasedMac: the DER protectionAlg, the exact ProtectedPart bytes and the received protection.</summary>
     [property: Id(1)] byte[]? MacAlgorithm,
     [property: Id(2)] byte[]? ProtectedPart,
-    [property: Id(3)] byte[]? Protection);
+    [property: Id(3)] byte[]? Protection,
+    /// <summary>EndEntityCertificate: the key of a certificate of ours that signed the request (its signature, validity
+    /// and revocation already checked); the end entity must own it. No code is needed then.</summary>
+    [property: Id(4)] string? CertificateKey = null);
 
 public enum EnrollmentRefusal
 {

@@ -31,9 +31,10 @@ public static class AuthenticationModules
     public const string Hmac = "HMAC";
     public const string RegTokenPwd = "RegTokenPwd";
     public const string DnPartPwd = "DnPartPwd";
+    public const string EndEntityCertificate = "EndEntityCertificate";
 
     public static bool IsKnown(string module, AliasMode mode) =>
-        module == Hmac || (mode == AliasMode.Client && module is RegTokenPwd or DnPartPwd);
+        module is Hmac or EndEntityCertificate || (mode == AliasMode.Client && module is RegTokenPwd or DnPartPwd);
 }
 
 /// <summary>
@@ -41,7 +42,8 @@ public static class AuthenticationModules
 /// one module"). Seed error table: a wrong user or enrollment code is <c>notAuthorized</c>; a request no module can
 /// authenticate is <c>badMessageCheck</c>.
 /// </summary>
-public sealed class RequestAuthenticator(IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki)
+public sealed class RequestAuthenticator(
+    IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, TimeProvider time)
 {
     /// <summary>Authenticates a request that opens a transaction.</summary>
     public async Task<Authenticated> AuthenticateAsync(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
@@ -54,6 +56,7 @@ public sealed class RequestAuthenticator(IGrainFactory grains, Microsoft.Extensi
                 return (alias.Mode, module) switch
                 {
                     (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits, pki.Value.CmpRaSecret),
+                    (AliasMode.Ra, AuthenticationModules.EndEntityCertificate) => await RaAdministratorAsync(request, alias),
                     (AliasMode.Client, _) => await ClientModuleAsync(module, request, alias, transactionKey),
                     _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
                 };
@@ -79,11 +82,17 @@ public sealed class RequestAuthenticator(IGrainFactory grains, Microsoft.Extensi
     {
         if (alias.Mode == AliasMode.Ra)
         {
-            return RaHmac(request, alias, limits, pki.Value.CmpRaSecret);
+            return first == ProtectionKind.Signature ? await RaAdministratorAsync(request, alias) : RaHmac(request, alias, limits, pki.Value.CmpRaSecret);
         }
         if (username is null)
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the transaction has no end entity");
+        }
+        if (first == ProtectionKind.Signature)
+        {
+            string certificateKey = await VerifySignerAsync(request, requiredCa: null);
+            EnrollmentGrant byCertificate = await EndEntity(username).VerifyFollowUpAsync(transactionKey, new EnrollmentProof(null, null, null, null, certificateKey));
+            return FromGrant(byCertificate, request, username, ProtectionKind.Signature);
         }
         if (PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
         {
@@ -135,6 +144,8 @@ public sealed class RequestAuthenticator(IGrainFactory grains, Microsoft.Extensi
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"no single end entity matches the requested subject by {alias.UserLookup}");
         (EnrollmentProof proof, ProtectionKind kind) = module switch
         {
+            AuthenticationModules.EndEntityCertificate =>
+                (new EnrollmentProof(null, null, null, null, await VerifySignerAsync(request, requiredCa: null)), ProtectionKind.Signature),
             AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request), ProtectionKind.PasswordBasedMac),
             AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
             AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
@@ -149,6 +160,62 @@ public sealed class RequestAuthenticator(IGrainFactory grains, Microsoft.Extensi
         }
         EnrollmentGrant grant = await EndEntity(username).BeginEnrollmentAsync(transactionKey, proof);
         return FromGrant(grant, request, username, kind);
+    }
+
+    /// <summary>
+    /// Seed "EndEntityCertificate", RA mode: the signer certificate was issued by the alias's CA and belongs to one of the
+    /// alias's RA administrators (end entities listed in <see cref="CmpAliasOptions.RaAdministrators"/>).
+    /// </summary>
+    private async Task<Authenticated> RaAdministratorAsync(DecodedRequest request, CmpAliasOptions alias)
+    {
+        string certificateKey = await VerifySignerAsync(request, alias.Ca == CmpAliasOptions.KeyId ? null : alias.Ca);
+        foreach (string administrator in alias.RaAdministrators ?? [])
+        {
+            if (await EndEntity(administrator).GetAsync() is { } view && view.CertificateKeys.Contains(certificateKey))
+            {
+                return new Authenticated("ra-admin:" + administrator, ProtectionKind.Signature, request.SenderKid, null);
+            }
+        }
+        throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the signer is not an RA administrator of this alias");
+    }
+
+    /// <summary>
+    /// Signature protection with the signer certificate first in extraCerts (RFC 9483 §3.3): the signature verifies,
+    /// and the certificate is one this cluster issued, stored byte for byte, confirmed, unexpired and unrevoked (seed:
+    /// a revoked or expired RA signing certificate is badRequest). Returns the certificate's grain key.
+    /// </summary>
+    private async Task<string> VerifySignerAsync(DecodedRequest request, string? requiredCa)
+    {
+        if (request.ProtectionAlg is not { } algorithm || PasswordBasedMac.IsPasswordBasedMac(algorithm) || !SignatureVerifier.IsSupported(algorithm))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "EndEntityCertificate authentication needs signature protection");
+        }
+        if (request.Message.GetExtraCerts() is not [{ X509v3PKCert: { } signer }, ..])
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate must be first in extraCerts");
+        }
+        if (!SignatureVerifier.Verify(signer.SubjectPublicKeyInfo, algorithm, request.ProtectedPart(), request.Message.Protection.GetOctets()))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signature does not verify with the signer certificate");
+        }
+        Pki.CertificateAuthorityKeys ca = keys.Authorities.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(signer.Issuer))
+            ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate was not issued by a CA of this cluster");
+        if (requiredCa is not null && ca.Name != requiredCa)
+        {
+            throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the signer certificate was issued by another CA");
+        }
+        string key = GrainKeys.Certificate(ca.Name, signer.SerialNumber.Value.ToString(16).ToUpperInvariant());
+        CertificateRecord? record = await grains.GetGrain<ICertificateGrain>(key).GetAsync();
+        if (record?.Der is not { } der || !der.AsSpan().SequenceEqual(signer.GetEncoded(Asn1Encodable.Der)))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate is not known");
+        }
+        DateTimeOffset now = time.GetUtcNow();
+        if (record.Status != CertificateStatus.Confirmed || now < signer.StartDate.ToDateTime() || now > signer.EndDate.ToDateTime())
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the signer certificate is revoked, unconfirmed or expired");
+        }
+        return key;
     }
 
     private static Authenticated FromGrant(EnrollmentGrant grant, DecodedRequest request, string username, ProtectionKind kind) => grant.Refusal switch

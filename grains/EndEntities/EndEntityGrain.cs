@@ -110,7 +110,9 @@ public sealed partial class EndEntityGrain(
     public async Task<EnrollmentGrant> BeginEnrollmentAsync(string transactionKey, EnrollmentProof proof)
     {
         DateTimeOffset now = time.GetUtcNow();
-        if (state.State.Registration is not { EnrollmentCode: { } code } || state.State.Status != EndEntityStatus.New)
+        // A code works once (status NEW); a certificate this end entity owns works in any status (seed: EndEntityCertificate).
+        bool byCertificate = proof.CertificateKey is not null;
+        if (state.State.Registration is not { EnrollmentCode: { } code } || (!byCertificate && state.State.Status != EndEntityStatus.New))
         {
             return Refuse(EnrollmentRefusal.NotAuthorized);
         }
@@ -187,6 +189,10 @@ public sealed partial class EndEntityGrain(
 
     private (EnrollmentRefusal, byte[]?) Check(EnrollmentProof proof, string code)
     {
+        if (proof.CertificateKey is { } certificateKey)
+        {
+            return (state.State.CertificateKeys.Contains(certificateKey) ? EnrollmentRefusal.None : EnrollmentRefusal.NotAuthorized, null);
+        }
         byte[] secret = Encoding.UTF8.GetBytes(code);
         if (proof.Password is { } password)
         {

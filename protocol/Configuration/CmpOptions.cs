@@ -119,6 +119,10 @@ public sealed class CmpAliasOptions
 
     public string RaNameGenerationPostfix { get; set; } = "";
 
+    /// <summary>RA mode, EndEntityCertificate module: the end entities (usernames) whose certificates may act as RA
+    /// administrators on this alias.</summary>
+    public string[]? RaAdministrators { get; set; }
+
     /// <summary>Shared secret of the HMAC module in RA mode (PasswordBasedMac). Never logged.</summary>
     public string? Secret { get; set; }
 
