@@ -38,6 +38,17 @@ public enum PopKind
 public sealed class CmpClientSession(string secret, string senderKid, int pbmIterations = 500)
 {
     private readonly byte[] _secret = Encoding.UTF8.GetBytes(secret);
+    private KeySigner? _signer;
+    private X509CertificateStructure? _signerCertificate;
+
+    /// <summary>Protect requests with a signature by this key instead of PBM, its certificate first in extraCerts
+    /// (what <c>openssl cmp -cert -key</c> does; EJBCA's EndEntityCertificate module).</summary>
+    public CmpClientSession SignWith(AsymmetricAlgorithm key, byte[] certificateDer)
+    {
+        _signer = new KeySigner(key);
+        _signerCertificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
+        return this;
+    }
 
     public byte[] TransactionId { get; set; } = RandomNumberGenerator.GetBytes(16);
 
@@ -106,9 +117,9 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
     {
         overrides ??= new RequestOverrides();
         LastSenderNonce = overrides.SenderNonce ?? RandomNumberGenerator.GetBytes(16);
-        AlgorithmIdentifier algorithm = PasswordBasedMac.NewAlgorithm(overrides.PbmIterations ?? pbmIterations);
+        AlgorithmIdentifier algorithm = _signer?.Algorithm ?? PasswordBasedMac.NewAlgorithm(overrides.PbmIterations ?? pbmIterations);
         var builder = new PkiHeaderBuilder(overrides.Pvno,
-                new GeneralName(new X509Name("CN=cmp-client")), new GeneralName(X509Name.GetInstance(new DerSequence())));
+                new GeneralName(_signerCertificate?.Subject ?? new X509Name("CN=cmp-client")), new GeneralName(X509Name.GetInstance(new DerSequence())));
         if (!overrides.Unprotected)
         {
             builder.SetProtectionAlg(algorithm);
@@ -134,8 +145,14 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         {
             return new PkiMessage(header, body, null).GetEncoded(Asn1Encodable.Der);
         }
+        byte[] protectedPart = new ProtectedPart(header, body).GetEncoded(Asn1Encodable.Der);
+        if (_signer is not null)
+        {
+            return new PkiMessage(header, body, new DerBitString(_signer.Sign(protectedPart)), [new CmpCertificate(_signerCertificate!)])
+                .GetEncoded(Asn1Encodable.Der);
+        }
         var limits = new CmpLimits { MaxPbmIterations = int.MaxValue };
-        byte[] mac = PasswordBasedMac.Derive(algorithm, _secret, limits).Compute(new ProtectedPart(header, body).GetEncoded(Asn1Encodable.Der));
+        byte[] mac = PasswordBasedMac.Derive(algorithm, _secret, limits).Compute(protectedPart);
         return new PkiMessage(header, body, new DerBitString(mac)).GetEncoded(Asn1Encodable.Der);
     }
 

@@ -43,6 +43,9 @@ public static class Aliases
     /// <summary>Client mode with EJBCA's default user lookup by the whole subject DN: HMAC, then DnPartPwd (UID).</summary>
     public const string ClientByDn = "client-dn";
 
+    /// <summary>Client mode authenticated by a certificate the end entity already has (EndEntityCertificate).</summary>
+    public const string ClientByCertificate = "client-cert";
+
     /// <summary>RA mode whose HMAC module has no secret: the CA's RA secret (Pki:CmpRaSecret) serves.</summary>
     public const string CaSecret = "ra-casecret";
     public const string CaRaSecret = "ca-ra-secret";
@@ -130,6 +133,10 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.CaSecret] = new CmpAliasOptions { ResponseProtection = ResponseProtection.Pbe };
         options.Aliases[Aliases.KeyIdCa] = new CmpAliasOptions { Secret = Aliases.Secret, Ca = CmpAliasOptions.KeyId };
         options.Aliases[Aliases.KeyIdProfile] = new CmpAliasOptions { Secret = Aliases.Secret, CertificateProfile = CmpAliasOptions.KeyId };
+        options.Aliases[Aliases.ClientByCertificate] = new CmpAliasOptions
+        {
+            Mode = AliasMode.Client, UserLookup = UserLookup.Cn, AuthenticationModules = ["EndEntityCertificate"],
+        };
         options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, AllowImplicitConfirm = false,
