@@ -18,6 +18,7 @@ public static class CmpGrainsServices
         services.TryAddSingleton(TimeProvider.System); // tests put a fake clock in first
         services.AddSingleton<ResponseProtectors>();
         services.AddSingleton<RequestAuthenticator>();
+        services.AddSingleton<EndEntities.SecretSealer>();
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();

@@ -29,12 +29,13 @@ public sealed class EndEntityState
 
 /// <summary>
 /// A registered end entity (EJBCA's "end entity"): registration, status NEW → GENERATED, linked certificates and the
-/// one-time enrollment code. The code is kept because PasswordBasedMac needs the secret itself; it is never logged and
+/// one-time enrollment code. The code is kept (sealed, <see cref="SecretSealer"/>) because PasswordBasedMac needs the secret itself; it is never logged and
 /// never returned — MAC verification happens here and only the per-message derived key leaves the grain.
 /// </summary>
 public sealed partial class EndEntityGrain(
     [PersistentState("endEntity", GrainNames.Storage)] IPersistentState<EndEntityState> state,
     IOptionsMonitor<CmpOptions> options,
+    SecretSealer sealer,
     TimeProvider time,
     ILogger<EndEntityGrain> logger) : Grain, IEndEntityGrain
 {
@@ -55,7 +56,7 @@ public sealed partial class EndEntityGrain(
             state.State.Created = now;
         }
         string? previousDn = state.State.Registration?.SubjectDn;
-        state.State.Registration = registration with { EnrollmentCode = registration.EnrollmentCode ?? NewCode() };
+        state.State.Registration = registration with { EnrollmentCode = Seal(registration.EnrollmentCode ?? NewCode()) };
         state.State.Status = EndEntityStatus.New;
         state.State.Modified = now;
         await state.WriteStateAsync();
@@ -70,7 +71,10 @@ public sealed partial class EndEntityGrain(
         {
             return null;
         }
-        state.State.Registration = registration with { EnrollmentCode = registration.EnrollmentCode ?? current.EnrollmentCode };
+        state.State.Registration = registration with
+        {
+            EnrollmentCode = registration.EnrollmentCode is { } code ? Seal(code) : current.EnrollmentCode,
+        };
         state.State.Modified = time.GetUtcNow();
         await state.WriteStateAsync();
         await ReindexAsync(current.SubjectDn, registration.SubjectDn);
@@ -97,7 +101,7 @@ public sealed partial class EndEntityGrain(
         {
             return null;
         }
-        state.State.Registration = current with { EnrollmentCode = enrollmentCode };
+        state.State.Registration = current with { EnrollmentCode = Seal(enrollmentCode) };
         state.State.Status = EndEntityStatus.New;
         state.State.OpenTransaction = null;
         state.State.OpenSince = null;
@@ -168,7 +172,7 @@ public sealed partial class EndEntityGrain(
         }
         // The RA authenticated the request; the end entity's own code is random and never used (seed: "RA mode for CMP").
         string? previousDn = state.State.Registration?.SubjectDn;
-        state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? NewCode() };
+        state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? Seal(NewCode()) };
         state.State.Status = EndEntityStatus.Generated;
         state.State.CertificateKeys.Add(certificateKey);
         state.State.Modified = now;
@@ -187,11 +191,15 @@ public sealed partial class EndEntityGrain(
         }
     }
 
-    private (EnrollmentRefusal, byte[]?) Check(EnrollmentProof proof, string code)
+    private (EnrollmentRefusal, byte[]?) Check(EnrollmentProof proof, string sealedCode)
     {
         if (proof.CertificateKey is { } certificateKey)
         {
             return (state.State.CertificateKeys.Contains(certificateKey) ? EnrollmentRefusal.None : EnrollmentRefusal.NotAuthorized, null);
+        }
+        if (sealer.Unseal(sealedCode, Username) is not { } code)
+        {
+            return (EnrollmentRefusal.NotAuthorized, null);
         }
         byte[] secret = Encoding.UTF8.GetBytes(code);
         if (proof.Password is { } password)
@@ -248,6 +256,8 @@ public sealed partial class EndEntityGrain(
         : new EndEntityView(Username, r.SubjectDn, r.SubjectAltNames, r.Ca, r.CertificateProfile, r.EndEntityProfile,
             state.State.Status, state.State.CertificateKeys.ToArray(), state.State.Created, state.State.Modified,
             state.State.OpenTransaction is not null);
+
+    private string Seal(string code) => sealer.Seal(code, Username);
 
     /// <summary>A random enrollment code when the operator gives none: 20 characters, about 119 bits.</summary>
     private static string NewCode() => RandomNumberGenerator.GetString("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 20);
