@@ -64,7 +64,8 @@ public enum AliasMode
 /// <summary>RA mode: how the username of the end entity created for a request is made (seed: "RA Name Generation Scheme").</summary>
 public enum RaNameGeneration
 {
-    /// <summary>The whole requested subject DN.</summary>
+    /// <summary>The DN part named by <see cref="CmpAliasOptions.RaNameGenerationParameter"/> (EJBCA's "DN" with parameter "UID"),
+    /// or the whole requested subject DN when there is no parameter.</summary>
     Dn = 0,
     /// <summary>One part of the requested subject, named by <see cref="CmpAliasOptions.RaNameGenerationParameter"/> (e.g. UID, CN).</summary>
     DnPart = 1,

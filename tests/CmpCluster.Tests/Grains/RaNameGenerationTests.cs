@@ -34,6 +34,8 @@ public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
 
     [Theory]
     [InlineData(RaNameGeneration.Dn, null, "", "", "CN=dev-7,UID=u-7,O=Example")]
+    [InlineData(RaNameGeneration.Dn, "UID", "cmp", "", "cmpu-7")] // the seed's sample configuration
+    [InlineData(RaNameGeneration.Dn, "CN", "", "_IPSEC", "dev-7_IPSEC")]
     [InlineData(RaNameGeneration.DnPart, "UID", "cmp", "", "cmpu-7")]
     [InlineData(RaNameGeneration.DnPart, null, "", "@site", "dev-7@site")]
     [InlineData(RaNameGeneration.Fixed, "the-ra", "", "", "the-ra")]
