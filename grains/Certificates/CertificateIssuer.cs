@@ -14,6 +14,7 @@ public sealed record IssuanceRequest(
     CertificateProfileOptions Profile,
     X509Name Subject,
     SubjectPublicKeyInfo PublicKey,
+    /// <summary>Already decided by the handler: the registered names, or the requested ones where the profile allows.</summary>
     X509Extension? SubjectAltName,
     string Owner,
     string TransactionKey,

@@ -59,7 +59,7 @@ public static class ProfileExtensions
         {
             generator.AddExtension(X509Extensions.AuthorityKeyIdentifier, false, new AuthorityKeyIdentifier(caKeyId));
         }
-        if (request.SubjectAltName is not null && request.Profile.AllowSubjectAltNameFromRequest)
+        if (request.SubjectAltName is not null)
         {
             // §4.2.1.6: critical exactly when the subject is empty.
             generator.AddExtension(X509Extensions.SubjectAlternativeName, request.Subject.GetOidList().Count == 0,

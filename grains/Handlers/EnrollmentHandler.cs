@@ -68,7 +68,10 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         // RFC 4211 §4: proof of possession before anything is recorded.
         PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
 
-        X509Extension? subjectAltName = template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName);
+        // Registered names win (client mode); otherwise the requested ones, where the profile allows them.
+        X509Extension? subjectAltName = request.EndEntity is { SubjectAltNames.Count: > 0 } registeredNames
+            ? new X509Extension(false, new DerOctetString(AltNames(registeredNames.SubjectAltNames)))
+            : request.Profile.AllowSubjectAltNameFromRequest ? template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName) : null;
         IssuedCertificate issued = await issuer.IssueAsync(new IssuanceRequest(
             request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm));
@@ -105,6 +108,22 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         }
         return registered;
     }
+
+    /// <summary>The admin API's "dns:", "ip:", "email:" and "uri:" names as RFC 5280 §4.2.1.6 GeneralNames.</summary>
+    private static GeneralNames AltNames(IReadOnlyList<string> names) => new(names.Select(name =>
+    {
+        int colon = name.IndexOf(':');
+        string kind = colon < 0 ? "" : name[..colon].ToLowerInvariant();
+        string value = name[(colon + 1)..];
+        return kind switch
+        {
+            "dns" => new GeneralName(GeneralName.DnsName, value),
+            "ip" => new GeneralName(GeneralName.IPAddress, value),
+            "email" => new GeneralName(GeneralName.Rfc822Name, value),
+            "uri" => new GeneralName(GeneralName.UniformResourceIdentifier, value),
+            _ => throw new CmpFailureException(PkiFailureInfo.SystemFailure, "a registered subjectAltName cannot be used"),
+        };
+    }).ToArray());
 
     /// <summary>RFC 9481 §2: EC keys on P-256/P-384/P-521 or RSA of at least 2048 bits.</summary>
     private static void CheckKey(SubjectPublicKeyInfo key)

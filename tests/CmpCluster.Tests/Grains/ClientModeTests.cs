@@ -166,4 +166,21 @@ public sealed class ClientModeTests(CmpClusterFixture cluster)
         Assert.Equal(PkiBodyType.Ip, ip2.View.BodyType);
         Assert.Equal(2, (await EndEntity(username).GetAsync())!.CertificateKeys.Count);
     }
+
+    [Fact]
+    public async Task The_registered_subject_alternative_names_go_into_the_certificate()
+    {
+        string username = "san-" + Guid.NewGuid().ToString("N")[..10];
+        string subject = $"CN={username},O=Example";
+        await EndEntity(username).RegisterAsync(new EndEntityRegistration(subject, ["dns:gnb.example.net", "ip:10.1.2.3"],
+            "issuing", "default", "default", "code-" + username), replace: false);
+        var session = new CmpClientSession("code-" + username, username);
+
+        Exchange ip = await cluster.SendAsync(Aliases.Client, session, session.BuildEnrollment(true, new X509Name(subject), _key, implicitConfirm: true));
+
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(ip.View.CertificateDer!);
+        var names = certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509SubjectAlternativeNameExtension>().Single();
+        Assert.Equal(["gnb.example.net"], names.EnumerateDnsNames());
+        Assert.Equal("10.1.2.3", Assert.Single(names.EnumerateIPAddresses()).ToString());
+    }
 }
