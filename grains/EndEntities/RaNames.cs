@@ -16,7 +16,7 @@ public static class RaNames
         {
             // EJBCA's sample ("Scheme: DN, Parameters: UID, Prefix: cmp") names users cmp<UID>: DN with a parameter is a DN part.
             RaNameGeneration.Dn when alias.RaNameGenerationParameter is { Length: > 0 } part => Part(subject, part),
-            RaNameGeneration.Dn => subject.ToString(),
+            RaNameGeneration.Dn or RaNameGeneration.Username => subject.ToString(),
             RaNameGeneration.DnPart => Part(subject, alias.RaNameGenerationParameter ?? "CN"),
             RaNameGeneration.Random => RandomNumberGenerator.GetHexString(16, lowercase: true),
             RaNameGeneration.Fixed => alias.RaNameGenerationParameter ?? "ra",

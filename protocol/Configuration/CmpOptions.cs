@@ -73,6 +73,8 @@ public enum RaNameGeneration
     Random = 2,
     /// <summary>Always <see cref="CmpAliasOptions.RaNameGenerationParameter"/>: one end entity for everything the RA requests.</summary>
     Fixed = 3,
+    /// <summary>EJBCA's USERNAME scheme: the name the request gives, taken as it is: the requested subject DN unchanged.</summary>
+    Username = 4,
 }
 
 /// <summary>Client mode: which part of the requested subject names the end entity (seed: "Extract Username Component").</summary>

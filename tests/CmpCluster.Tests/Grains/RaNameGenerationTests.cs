@@ -39,6 +39,7 @@ public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
     [InlineData(RaNameGeneration.DnPart, "UID", "cmp", "", "cmpu-7")]
     [InlineData(RaNameGeneration.DnPart, null, "", "@site", "dev-7@site")]
     [InlineData(RaNameGeneration.Fixed, "the-ra", "", "", "the-ra")]
+    [InlineData(RaNameGeneration.Username, "ignored", "", "", "CN=dev-7,UID=u-7,O=Example")]
     public void Names_follow_the_scheme_with_prefix_and_postfix(RaNameGeneration scheme, string? parameter, string prefix, string postfix, string expected)
     {
         var alias = new CmpAliasOptions
