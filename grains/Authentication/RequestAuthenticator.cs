@@ -150,7 +150,7 @@ public sealed class RequestAuthenticator(
             AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
             AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the request has no regToken control"), null, null, null), ProtectionKind.PasswordInRequest),
-            AuthenticationModules.DnPartPwd => (new EnrollmentProof((DnParts.Type(alias.DnPartPwdComponent) is { } codePart ? DnValue(subject, codePart) : null)
+            AuthenticationModules.DnPartPwd => (new EnrollmentProof((DnParts.Type(alias.DnPartPwdComponent) is { } codePart ? DnParts.SingleValue(subject, codePart) : null)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"the requested subject has no {alias.DnPartPwdComponent}"), null, null, null), ProtectionKind.PasswordInRequest),
             _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
         };
@@ -242,9 +242,9 @@ public sealed class RequestAuthenticator(
                 }
                 return usernames.Count == 1 ? usernames[0] : null;
             case UserLookup.Uid:
-                return DnValue(subject, X509Name.UID);
+                return DnParts.SingleValue(subject, X509Name.UID);
             default:
-                return DnValue(subject, X509Name.CN);
+                return DnParts.SingleValue(subject, X509Name.CN);
         }
     }
 
@@ -272,12 +272,4 @@ public sealed class RequestAuthenticator(
             .FirstOrDefault(c => c.Type.Equals(CrmfObjectIdentifiers.id_regCtrl_regToken));
         return control?.Value is DerUtf8String token ? token.GetString() : null;
     }
-
-    private static string? DnValue(X509Name name, DerObjectIdentifier type)
-    {
-        var values = name.GetValueList(type);
-        return values.Count == 1 ? values[0] : null;
-    }
-
-
 }

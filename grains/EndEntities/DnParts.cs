@@ -16,6 +16,13 @@ public static class DnParts
         return DerObjectIdentifier.TryFromID(component, out DerObjectIdentifier? oid) ? oid : null;
     }
 
+    /// <summary>The value of the one attribute of this type; null when there is none or more than one.</summary>
+    public static string? SingleValue(X509Name name, DerObjectIdentifier type)
+    {
+        var values = name.GetValueList(type);
+        return values.Count == 1 ? values[0] : null;
+    }
+
     /// <summary>The DN without every attribute of the named type (unchanged when the type is unknown or absent).</summary>
     public static X509Name Without(X509Name name, string component) =>
         Type(component) is { } type ? Without(name, type) : name;

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using CmpCluster.Contracts;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
-using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.EndEntities;
@@ -25,14 +24,7 @@ public static class RaNames
         return alias.RaNameGenerationPrefix + core + alias.RaNameGenerationPostfix;
     }
 
-    private static string Part(X509Name subject, string component)
-    {
-        DerObjectIdentifier oid = X509Name.DefaultLookup.TryGetValue(component.ToLowerInvariant(), out DerObjectIdentifier? known)
-            ? known
-            : new DerObjectIdentifier(component);
-        var values = subject.GetValueList(oid);
-        return values.Count == 1
-            ? values[0]
-            : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, $"the requested subject has no single {component} to name the end entity");
-    }
+    private static string Part(X509Name subject, string component) =>
+        (DnParts.Type(component) is { } type ? DnParts.SingleValue(subject, type) : null)
+        ?? throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, $"the requested subject has no single {component} to name the end entity");
 }

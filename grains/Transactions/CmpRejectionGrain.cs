@@ -6,7 +6,6 @@ using CmpCluster.Protocol.Messages;
 using CmpCluster.Protocol.Validation;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
-using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Transactions;
@@ -26,7 +25,7 @@ public sealed class CmpRejectionGrain(IOptionsMonitor<CmpOptions> options, PkiKe
             ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
         CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca) ?? keys.Authorities.First(); // KeyID aliases name no CA
         CmpFailure failure = new(PkiFailureInfo.BadRequest, "transactionID is missing");
-        ResponseContext context = new(2, new GeneralName(X509Name.GetInstance(new DerSequence())), [], null, null);
+        ResponseContext context = ResponseContext.Undecoded([]);
         try
         {
             DecodedRequest decoded = DecodedRequest.Decode(request.Der, settings.Limits);

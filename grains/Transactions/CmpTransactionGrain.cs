@@ -10,7 +10,6 @@ using CmpCluster.Protocol.Messages;
 using CmpCluster.Protocol.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
 using Org.BouncyCastle.Asn1.Crmf;
 using Org.BouncyCastle.Asn1.X509;
@@ -42,7 +41,7 @@ public sealed partial class CmpTransactionGrain(
         byte[] requestHash = SHA256.HashData(request.Der);
         if (state.State.LastRequestHash is { } last && state.State.LastResponse is { } stored && CryptographicOperations.FixedTimeEquals(last, requestHash))
         {
-            LogRequest(logger, request.Alias, TransactionHex, "duplicate", "replayed");
+            LogRequest(logger, request.Alias, TransactionKey, "duplicate", "replayed");
             return stored;
         }
 
@@ -87,11 +86,11 @@ public sealed partial class CmpTransactionGrain(
             await state.ReadStateAsync();
             var failure = new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
             outcome = new Outcome(CmpResponseBuilder.Error(failure), Persist: false, Failure: failure);
-            LogFailure(logger, e, request.Alias, TransactionHex);
+            LogFailure(logger, e, request.Alias, TransactionKey);
         }
 
         ResponseContext context = decoded is null
-            ? new ResponseContext(2, new GeneralName(X509Name.GetInstance(new DerSequence())), DecodeTransactionId(), null, null)
+            ? ResponseContext.Undecoded(KeyTransactionId())
             : ResponseContext.For(decoded);
         BuiltResponse response = await CmpResponseBuilder.BuildAsync(
             context, outcome.Body, protectors.For(alias, ca, authenticated), time.GetUtcNow(), outcome.ImplicitConfirm);
@@ -122,7 +121,7 @@ public sealed partial class CmpTransactionGrain(
                 await SyncReminderAsync();
             }
         }
-        LogRequest(logger, request.Alias, TransactionHex, decoded?.BodyType.ToString() ?? "undecodable", outcome.Failure?.ToString() ?? "ok");
+        LogRequest(logger, request.Alias, TransactionKey, decoded?.BodyType.ToString() ?? "undecodable", outcome.Failure?.ToString() ?? "ok");
         return response.Der;
     }
 
@@ -243,7 +242,7 @@ public sealed partial class CmpTransactionGrain(
             state.State.Pending = [];
             state.State.ConfirmDeadline = null;
             await state.WriteStateAsync();
-            LogRequest(logger, "-", TransactionHex, "confirm-timeout", "revoked unconfirmed");
+            LogRequest(logger, "-", TransactionKey, "confirm-timeout", "revoked unconfirmed");
         }
         await SyncReminderAsync();
     }
@@ -272,13 +271,8 @@ public sealed partial class CmpTransactionGrain(
         }
     }
 
-    private string TransactionHex => this.GetPrimaryKeyString();
-
-    private byte[] DecodeTransactionId()
-    {
-        string key = this.GetPrimaryKeyString();
-        return Convert.FromHexString(key[(key.LastIndexOf('/') + 1)..]);
-    }
+    /// <summary>The transactionID from this grain's key (alias/HEX), for answers to requests that could not be decoded.</summary>
+    private byte[] KeyTransactionId() => Convert.FromHexString(TransactionKey[(TransactionKey.LastIndexOf('/') + 1)..]);
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "cmp alias={Alias} transaction={Transaction} failed internally")]
     private static partial void LogFailure(ILogger logger, Exception exception, string alias, string transaction);

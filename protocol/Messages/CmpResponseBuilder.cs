@@ -13,6 +13,10 @@ public sealed record ResponseContext(
     byte[]? RecipNonce,
     byte[]? RecipKid)
 {
+    /// <summary>For a request whose header could not be read: NULL-DN recipient, no nonces to echo.</summary>
+    public static ResponseContext Undecoded(byte[] transactionId) =>
+        new(2, new GeneralName(X509Name.GetInstance(new DerSequence())), transactionId, null, null);
+
     public static ResponseContext For(DecodedRequest request) => new(
         request.Pvno is 2 or 3 ? request.Pvno : 2,
         request.Header.Sender,
