@@ -16,6 +16,15 @@ public static class GrainKeys
     /// <summary>ISignerGrain for a CA's CMP signer (protects responses; digitalSignature, id-kp-cmcCA).</summary>
     public static string CmpSigner(string ca) => $"{ca}/cmp";
 
+    /// <summary>ISignerGrain for a CA's delegated OCSP signer (id-kp-OCSPSigning, RFC 6960 §4.2.2.2).</summary>
+    public static string OcspSigner(string ca) => $"{ca}/ocsp";
+
+    /// <summary>ICertificateAuthorityGrain: one per CA name (CRL number, revoked serials, current CRL).</summary>
+    public static string CertificateAuthority(string ca) => ca;
+
+    /// <summary>IOcspResponderGrain: a stateless worker, so one key serves every silo.</summary>
+    public const string OcspResponder = "responder";
+
     /// <summary>IEndEntityGrain: one per username (case-sensitive, as registered).</summary>
     public static string EndEntity(string username) => username;
 

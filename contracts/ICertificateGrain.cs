@@ -18,11 +18,37 @@ public interface ICertificateGrain : IGrainWithStringKey
     [Alias("Confirm")]
     Task<CertificateStatus> ConfirmAsync();
 
+    /// <summary>
+    /// Revokes an issued certificate exactly once (time, reason and cause recorded and audited), or takes a
+    /// certificateHold off with <see cref="RevocationReason.RemoveFromCrl"/>. The CA's CRL follows.
+    /// </summary>
     [Alias("Revoke")]
-    Task<CertificateStatus> RevokeAsync(RevocationReason reason, string cause);
+    Task<RevocationResult> RevokeAsync(RevocationRequest request);
 
     [Alias("Get")]
     Task<CertificateRecord?> GetAsync();
+}
+
+/// <summary>What a revocation asks for. <see cref="Cause"/> is for the audit log (never client text).</summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.RevocationRequest")]
+public sealed record RevocationRequest(
+    [property: Id(0)] RevocationReason Reason,
+    [property: Id(1)] string Cause,
+    [property: Id(2)] DateTimeOffset? InvalidityDate = null);
+
+public enum RevocationResult
+{
+    /// <summary>Revoked now.</summary>
+    Revoked = 0,
+    /// <summary>It was revoked before (seed: certRevoked); nothing changed.</summary>
+    AlreadyRevoked = 1,
+    /// <summary>No issued certificate has this serial (unknown, or reserved and never signed): badCertId.</summary>
+    NotIssued = 2,
+    /// <summary>removeFromCRL took a certificateHold off: the certificate is valid again.</summary>
+    Released = 3,
+    /// <summary>removeFromCRL for a certificate that is not on hold.</summary>
+    NotOnHold = 4,
 }
 
 [GenerateSerializer, Immutable]
@@ -43,4 +69,5 @@ public sealed record CertificateRecord(
     [property: Id(2)] byte[]? Der,
     [property: Id(3)] RevocationReason? RevocationReason,
     [property: Id(4)] DateTimeOffset? RevokedAt,
-    [property: Id(5)] string? RevocationCause);
+    [property: Id(5)] string? RevocationCause,
+    [property: Id(6)] DateTimeOffset? InvalidityDate = null);

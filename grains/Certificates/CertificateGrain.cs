@@ -13,6 +13,7 @@ public sealed class CertificateState
     [Id(3)] public RevocationReason? RevocationReason { get; set; }
     [Id(4)] public DateTimeOffset? RevokedAt { get; set; }
     [Id(5)] public string? RevocationCause { get; set; }
+    [Id(6)] public DateTimeOffset? InvalidityDate { get; set; }
 }
 
 /// <summary>
@@ -60,24 +61,55 @@ public sealed partial class CertificateGrain(
         return state.State.Status;
     }
 
-    public async Task<CertificateStatus> RevokeAsync(RevocationReason reason, string cause)
+    public async Task<RevocationResult> RevokeAsync(RevocationRequest request)
     {
-        if (state.State.Status is CertificateStatus.AwaitingConfirmation or CertificateStatus.Confirmed)
+        switch (state.State.Status)
         {
-            state.State.Status = CertificateStatus.Revoked;
-            state.State.RevocationReason = reason;
-            state.State.RevokedAt = time.GetUtcNow();
-            state.State.RevocationCause = cause;
-            await state.WriteStateAsync();
-            LogAudit(logger, "revoked:" + cause, this.GetPrimaryKeyString(), state.State.Intent!.SubjectDn, state.State.Intent.Owner);
+            case CertificateStatus.Unknown or CertificateStatus.Reserved:
+                return RevocationResult.NotIssued;
+            case CertificateStatus.Revoked when request.Reason == RevocationReason.RemoveFromCrl:
+                if (state.State.RevocationReason != RevocationReason.CertificateHold)
+                {
+                    return RevocationResult.NotOnHold;
+                }
+                // RFC 5280 §5.3.1: removeFromCRL ends a hold; the certificate is valid again and leaves the next CRL.
+                await WriteRevocationAsync(CertificateStatus.Confirmed, null, null, null, "hold released: " + request.Cause);
+                return RevocationResult.Released;
+            case CertificateStatus.Revoked when state.State.RevocationReason == RevocationReason.CertificateHold
+                && request.Reason is not (RevocationReason.CertificateHold or RevocationReason.RemoveFromCrl):
+                // A certificate on hold may be revoked for good; the revocation time is the new one.
+                break;
+            case CertificateStatus.Revoked:
+                return RevocationResult.AlreadyRevoked;
+            default:
+                if (request.Reason == RevocationReason.RemoveFromCrl)
+                {
+                    return RevocationResult.NotOnHold;
+                }
+                break;
         }
-        return state.State.Status;
+        await WriteRevocationAsync(CertificateStatus.Revoked, request.Reason, time.GetUtcNow(), request.InvalidityDate, request.Cause);
+        return RevocationResult.Revoked;
+    }
+
+    /// <summary>The one place a certificate's revocation state changes: written before the call returns, then audited.</summary>
+    private async Task WriteRevocationAsync(
+        CertificateStatus status, RevocationReason? reason, DateTimeOffset? revokedAt, DateTimeOffset? invalidityDate, string cause)
+    {
+        state.State.Status = status;
+        state.State.RevocationReason = reason;
+        state.State.RevokedAt = revokedAt;
+        state.State.InvalidityDate = invalidityDate;
+        state.State.RevocationCause = cause;
+        await state.WriteStateAsync();
+        LogAudit(logger, (status == CertificateStatus.Revoked ? $"revoked:{reason}:" : "released:") + cause,
+            this.GetPrimaryKeyString(), state.State.Intent!.SubjectDn, state.State.Intent.Owner);
     }
 
     public Task<CertificateRecord?> GetAsync() => Task.FromResult(state.State.Intent is null
         ? null
         : new CertificateRecord(state.State.Intent, state.State.Status, state.State.Der, state.State.RevocationReason,
-            state.State.RevokedAt, state.State.RevocationCause));
+            state.State.RevokedAt, state.State.RevocationCause, state.State.InvalidityDate));
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "audit certificate {Event} {Certificate} subject={Subject} owner={Owner}")]
     private static partial void LogAudit(ILogger logger, string @event, string certificate, string subject, string owner);

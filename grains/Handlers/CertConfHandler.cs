@@ -35,7 +35,7 @@ public sealed class CertConfHandler(IGrainFactory grains)
         {
             foreach (PendingCertificate certificate in pending)
             {
-                await grains.GetGrain<ICertificateGrain>(certificate.Key).RevokeAsync(RevocationReason.CessationOfOperation, "malformed certConf");
+                await grains.GetGrain<ICertificateGrain>(certificate.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "malformed certConf"));
             }
             return new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue");
         }
@@ -46,20 +46,20 @@ public sealed class CertConfHandler(IGrainFactory grains)
             CertStatus? status = statuses.FirstOrDefault(s => s.CertReqID.HasValue(certificate.CertReqId));
             if (status is null)
             {
-                await record.RevokeAsync(RevocationReason.CessationOfOperation, "not confirmed by certConf");
+                await record.RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "not confirmed by certConf"));
                 failure ??= new CmpFailure(PkiFailureInfo.BadCertId, "certConf does not name the issued certificate");
                 continue;
             }
             if (!HashMatches(status, certificate.Der))
             {
-                await record.RevokeAsync(RevocationReason.CessationOfOperation, "certHash mismatch");
+                await record.RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "certHash mismatch"));
                 failure ??= new CmpFailure(PkiFailureInfo.BadCertId, "certHash does not match the issued certificate");
                 continue;
             }
             if (status.StatusInfo is { } info && info.Status.IntValueExact != (int)PkiStatus.Granted && info.Status.IntValueExact != (int)PkiStatus.GrantedWithMods)
             {
                 // The client refused the certificate: revoke it; the answer is still pkiConf (RFC 9810 §5.3.18).
-                await record.RevokeAsync(RevocationReason.CessationOfOperation, "rejected by client");
+                await record.RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "rejected by client"));
                 continue;
             }
             await record.ConfirmAsync();

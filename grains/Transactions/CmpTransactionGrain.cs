@@ -235,7 +235,7 @@ public sealed partial class CmpTransactionGrain(
         {
             foreach (PendingCertificate pending in state.State.Pending)
             {
-                await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(RevocationReason.CessationOfOperation, "confirm wait time expired");
+                await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "confirm wait time expired"));
             }
             state.State.Phase = TransactionPhase.Closed;
             state.State.Outcome = "confirmation timed out";

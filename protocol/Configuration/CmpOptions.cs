@@ -155,6 +155,14 @@ public sealed class CmpAliasOptions
 
     /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>
     public bool IncludeRootInCaPubs { get; set; } = true;
+
+    /// <summary>kur may certify the key of the certificate it updates (seed error table: refused with badMessageCheck
+    /// unless allowed).</summary>
+    public bool AllowKeyUpdateWithSameKey { get; set; }
+
+    /// <summary>After a kur's new certificate is confirmed, revoke the certificate it updated (reason superseded).
+    /// Off by default: the old certificate then stays valid until it expires, which eases a device's switch-over.</summary>
+    public bool RevokeUpdatedCertificate { get; set; }
 }
 
 /// <summary>What an issued certificate looks like (EJBCA's certificate profile, the parts built so far).</summary>
@@ -181,4 +189,15 @@ public sealed class CertificateProfileOptions
 
     /// <summary>Back-date notBefore by this much, for device clocks that run a little slow.</summary>
     public TimeSpan NotBeforeSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Accept revocation with reason certificateHold (and removeFromCRL to release it). RFC 5280 §5.3.1 allows
+    /// holds; many operators forbid them, so they are refused unless the profile allows them.</summary>
+    public bool AllowCertificateHold { get; set; }
+
+    /// <summary>Put a CRL distribution point (RFC 5280 §4.2.1.13) with the CA's CRL URL into issued certificates.</summary>
+    public bool IncludeCrlDistributionPoint { get; set; } = true;
+
+    /// <summary>Put an authority information access extension with the OCSP responder URL (RFC 5280 §4.2.2.1) into
+    /// issued certificates.</summary>
+    public bool IncludeOcspUrl { get; set; } = true;
 }

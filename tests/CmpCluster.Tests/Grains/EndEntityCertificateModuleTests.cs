@@ -49,7 +49,7 @@ public sealed class EndEntityCertificateModuleTests(CmpClusterFixture cluster)
     {
         (string username, X509Name subject, byte[] certificate) = await EnrolledAsync();
         string key = (await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync())!.CertificateKeys[0];
-        await cluster.Client.GetGrain<ICertificateGrain>(key).RevokeAsync(RevocationReason.KeyCompromise, "test");
+        await cluster.Client.GetGrain<ICertificateGrain>(key).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
 
         ProtocolAssert.Rejected((await SignedCrAsync(subject, _key, certificate)).View, PkiFailureInfo.BadRequest);
     }
