@@ -59,7 +59,11 @@ public sealed record CertificateIntent(
     [property: Id(2)] string SubjectDn,
     [property: Id(3)] string Owner,
     [property: Id(4)] string TransactionKey,
-    [property: Id(5)] DateTimeOffset RequestedAt);
+    [property: Id(5)] DateTimeOffset RequestedAt,
+    /// <summary>The end entity the certificate belongs to (null for certificates issued before this was recorded).</summary>
+    [property: Id(6)] string? EndEntity = null,
+    /// <summary>The certificate profile it was issued under (its revocation policy, e.g. certificateHold, comes from it).</summary>
+    [property: Id(7)] string? Profile = null);
 
 [GenerateSerializer, Immutable]
 [Alias("CmpCluster.CertificateRecord")]

@@ -47,9 +47,13 @@ public interface IEndEntityGrain : IGrainWithStringKey
     [Alias("VerifyFollowUp")]
     Task<EnrollmentGrant> VerifyFollowUpAsync(string transactionKey, EnrollmentProof proof);
 
-    /// <summary>The certificate was issued: link it, status GENERATED (the code no longer works), enrollment closed.</summary>
+    /// <summary>
+    /// The certificate was issued: link it, status GENERATED (the code no longer works), enrollment closed — or, with
+    /// <paramref name="holdUntil"/> (a key update awaiting certConf), kept open for this transaction until then or until
+    /// <see cref="AbortEnrollmentAsync"/> releases it, so no second update can start meanwhile.
+    /// </summary>
     [Alias("CompleteEnrollment")]
-    Task CompleteEnrollmentAsync(string transactionKey, string certificateKey);
+    Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null);
 
     /// <summary>
     /// RA mode: the RA was authenticated and a certificate issued for this end entity. It is created (with a random code
@@ -58,7 +62,8 @@ public interface IEndEntityGrain : IGrainWithStringKey
     [Alias("RecordRaIssuance")]
     Task RecordRaIssuanceAsync(EndEntityRegistration registration, string certificateKey);
 
-    /// <summary>Nothing was issued: the enrollment is closed and the end entity stays as it was.</summary>
+    /// <summary>Closes the enrollment this transaction holds open, if any (nothing was issued, or a held key update ended);
+    /// the end entity stays as it was.</summary>
     [Alias("AbortEnrollment")]
     Task AbortEnrollmentAsync(string transactionKey);
 }

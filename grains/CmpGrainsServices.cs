@@ -22,6 +22,7 @@ public static class CmpGrainsServices
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();
+        services.AddSingleton<RevocationHandler>();
         services.AddSingleton<IValidateOptions<CmpOptions>, CmpOptionsValidator>();
         return services;
     }

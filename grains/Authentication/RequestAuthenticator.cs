@@ -23,7 +23,14 @@ public enum ProtectionKind
 /// Who sent a request and how. <see cref="Mac"/> is set for MAC protection; <see cref="EndEntity"/> in client mode,
 /// where the grant also opened the end entity's enrollment for this transaction.
 /// </summary>
-public sealed record Authenticated(string Principal, ProtectionKind Kind, byte[]? SenderKid, PasswordBasedMac? Mac, EndEntityView? EndEntity = null);
+public sealed record Authenticated(
+    string Principal, ProtectionKind Kind, byte[]? SenderKid, PasswordBasedMac? Mac, EndEntityView? EndEntity = null, CertificateRef? Updated = null);
+
+/// <summary>A certificate of this cluster by grain key, with its DER (the certificate a kur updates).</summary>
+public sealed record CertificateRef(string Key, byte[] Der);
+
+/// <summary>A signature-protecting certificate that verified and is ours, confirmed, unexpired and unrevoked.</summary>
+public sealed record SignerCertificate(string Key, CertificateRecord Record, X509CertificateStructure Certificate);
 
 /// <summary>The module names of the seed ("CMP Message Authentication").</summary>
 public static class AuthenticationModules
@@ -42,12 +49,21 @@ public static class AuthenticationModules
 /// one module"). Seed error table: a wrong user or enrollment code is <c>notAuthorized</c>; a request no module can
 /// authenticate is <c>badMessageCheck</c>.
 /// </summary>
-public sealed class RequestAuthenticator(
+public sealed partial class RequestAuthenticator(
     IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, TimeProvider time)
 {
     /// <summary>Authenticates a request that opens a transaction.</summary>
     public async Task<Authenticated> AuthenticateAsync(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
     {
+        // Key update is authenticated by certificates in both modes; client-mode revocation by the owner's certificate.
+        if (request.BodyType == PkiBodyType.Kur)
+        {
+            return await AuthenticateKeyUpdateAsync(request, alias, transactionKey);
+        }
+        if (request.BodyType == PkiBodyType.Rr && alias.Mode == AliasMode.Client)
+        {
+            return await AuthenticateOwnerRevocationAsync(request, alias);
+        }
         CmpFailure? notAuthorized = null, other = null;
         foreach (string module in alias.Modules)
         {
@@ -90,7 +106,7 @@ public sealed class RequestAuthenticator(
         }
         if (first == ProtectionKind.Signature)
         {
-            string certificateKey = await VerifySignerAsync(request, requiredCa: null);
+            string certificateKey = (await VerifySignerAsync(request, requiredCa: null)).Key;
             EnrollmentGrant byCertificate = await EndEntity(username).VerifyFollowUpAsync(transactionKey, new EnrollmentProof(null, null, null, null, certificateKey));
             return FromGrant(byCertificate, request, username, ProtectionKind.Signature);
         }
@@ -145,7 +161,7 @@ public sealed class RequestAuthenticator(
         (EnrollmentProof proof, ProtectionKind kind) = module switch
         {
             AuthenticationModules.EndEntityCertificate =>
-                (new EnrollmentProof(null, null, null, null, await VerifySignerAsync(request, requiredCa: null)), ProtectionKind.Signature),
+                (new EnrollmentProof(null, null, null, null, (await VerifySignerAsync(request, requiredCa: null)).Key), ProtectionKind.Signature),
             AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request), ProtectionKind.PasswordBasedMac),
             AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
             AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
@@ -168,7 +184,7 @@ public sealed class RequestAuthenticator(
     /// </summary>
     private async Task<Authenticated> RaAdministratorAsync(DecodedRequest request, CmpAliasOptions alias)
     {
-        string certificateKey = await VerifySignerAsync(request, alias.Ca == CmpAliasOptions.KeyId ? null : alias.Ca);
+        string certificateKey = (await VerifySignerAsync(request, alias.Ca == CmpAliasOptions.KeyId ? null : alias.Ca)).Key;
         foreach (string administrator in alias.RaAdministrators ?? [])
         {
             if (await EndEntity(administrator).GetAsync() is { } view && view.CertificateKeys.Contains(certificateKey))
@@ -182,9 +198,9 @@ public sealed class RequestAuthenticator(
     /// <summary>
     /// Signature protection with the signer certificate first in extraCerts (RFC 9483 §3.3): the signature verifies,
     /// and the certificate is one this cluster issued, stored byte for byte, confirmed, unexpired and unrevoked (seed:
-    /// a revoked or expired RA signing certificate is badRequest). Returns the certificate's grain key.
+    /// a revoked or expired RA signing certificate is badRequest).
     /// </summary>
-    private async Task<string> VerifySignerAsync(DecodedRequest request, string? requiredCa)
+    private async Task<SignerCertificate> VerifySignerAsync(DecodedRequest request, string? requiredCa)
     {
         if (request.ProtectionAlg is not { } algorithm || PasswordBasedMac.IsPasswordBasedMac(algorithm) || !SignatureVerifier.IsSupported(algorithm))
         {
@@ -215,7 +231,7 @@ public sealed class RequestAuthenticator(
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "the signer certificate is revoked, unconfirmed or expired");
         }
-        return key;
+        return new SignerCertificate(key, record, signer);
     }
 
     private static Authenticated FromGrant(EnrollmentGrant grant, DecodedRequest request, string username, ProtectionKind kind) => grant.Refusal switch
@@ -255,7 +271,7 @@ public sealed class RequestAuthenticator(
 
     private static CertRequest SingleCertRequest(DecodedRequest request)
     {
-        if (request.BodyType is not (PkiBodyType.Ir or PkiBodyType.Cr))
+        if (request.BodyType is not (PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur))
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} cannot open a client-mode transaction");
         }

@@ -18,7 +18,10 @@ public sealed record IssuanceRequest(
     X509Extension? SubjectAltName,
     string Owner,
     string TransactionKey,
-    bool Confirmed);
+    bool Confirmed,
+    /// <summary>The end entity the certificate belongs to, when known (client mode, RA name generation, key update).</summary>
+    string? EndEntity = null,
+    string? ProfileName = null);
 
 public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der);
 
@@ -58,7 +61,8 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time)
             var serial = new BigInteger(1, bytes);
             string serialHex = serial.ToString(16).ToUpperInvariant();
             ICertificateGrain record = grains.GetGrain<ICertificateGrain>(GrainKeys.Certificate(request.Ca.Name, serialHex));
-            var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now);
+            var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now,
+                request.EndEntity, request.ProfileName);
             if (await record.ReserveAsync(intent))
             {
                 return (serial, serialHex, record);

@@ -25,6 +25,8 @@ public sealed class EndEntityState
     [Id(6)] public DateTimeOffset? OpenSince { get; set; }
     /// <summary>The transaction of the last completed enrollment: its certConf may still use the consumed code.</summary>
     [Id(7)] public string? LastTransaction { get; set; }
+    /// <summary>A held enrollment (key update awaiting certConf) blocks others until this time, not just for the abandon period.</summary>
+    [Id(8)] public DateTimeOffset? OpenUntil { get; set; }
 }
 
 /// <summary>
@@ -105,6 +107,7 @@ public sealed partial class EndEntityGrain(
         state.State.Status = EndEntityStatus.New;
         state.State.OpenTransaction = null;
         state.State.OpenSince = null;
+        state.State.OpenUntil = null;
         state.State.Modified = time.GetUtcNow();
         await state.WriteStateAsync();
         LogAudit(logger, "reset", Username, current.SubjectDn);
@@ -120,7 +123,7 @@ public sealed partial class EndEntityGrain(
         {
             return Refuse(EnrollmentRefusal.NotAuthorized);
         }
-        if (state.State.OpenTransaction is { } open && open != transactionKey && now - state.State.OpenSince < AbandonedEnrollment)
+        if (state.State.OpenTransaction is { } open && open != transactionKey && now < (state.State.OpenUntil ?? state.State.OpenSince + AbandonedEnrollment))
         {
             return Refuse(EnrollmentRefusal.EnrollmentOpen);
         }
@@ -131,6 +134,7 @@ public sealed partial class EndEntityGrain(
         }
         state.State.OpenTransaction = transactionKey;
         state.State.OpenSince = now;
+        state.State.OpenUntil = null;
         await state.WriteStateAsync();
         return new EnrollmentGrant(EnrollmentRefusal.None, View(), macKey);
     }
@@ -146,7 +150,7 @@ public sealed partial class EndEntityGrain(
         return Task.FromResult(refusal == EnrollmentRefusal.None ? new EnrollmentGrant(refusal, View(), macKey) : Refuse(refusal));
     }
 
-    public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey)
+    public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null)
     {
         if (state.State.OpenTransaction != transactionKey || state.State.Registration is null)
         {
@@ -156,8 +160,9 @@ public sealed partial class EndEntityGrain(
         state.State.Status = EndEntityStatus.Generated;
         state.State.CertificateKeys.Add(certificateKey);
         state.State.LastTransaction = transactionKey;
-        state.State.OpenTransaction = null;
-        state.State.OpenSince = null;
+        state.State.OpenTransaction = holdUntil is null ? null : transactionKey;
+        state.State.OpenSince = holdUntil is null ? null : state.State.OpenSince;
+        state.State.OpenUntil = holdUntil;
         state.State.Modified = time.GetUtcNow();
         await state.WriteStateAsync();
         LogAudit(logger, "generated", Username, state.State.Registration.SubjectDn);
@@ -187,6 +192,7 @@ public sealed partial class EndEntityGrain(
         {
             state.State.OpenTransaction = null;
             state.State.OpenSince = null;
+            state.State.OpenUntil = null;
             await state.WriteStateAsync();
         }
     }

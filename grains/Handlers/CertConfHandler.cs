@@ -22,8 +22,8 @@ public sealed record PendingCertificate(
 /// </summary>
 public sealed class CertConfHandler(IGrainFactory grains)
 {
-    /// <summary>Returns null when every certificate was confirmed; otherwise the failure to answer with.</summary>
-    public async Task<CmpFailure?> HandleAsync(CertConfirmContent content, IReadOnlyList<PendingCertificate> pending)
+    /// <summary>The failure to answer with (null: pkiConf), and the keys of the certificates that are now confirmed.</summary>
+    public async Task<(CmpFailure? Failure, IReadOnlyList<string> Confirmed)> HandleAsync(CertConfirmContent content, IReadOnlyList<PendingCertificate> pending)
     {
         CertStatus[] statuses = content.ToCertStatusArray();
         // A certConf that names a certificate we did not issue, or one twice, is malformed: nothing in it is trusted,
@@ -37,9 +37,10 @@ public sealed class CertConfHandler(IGrainFactory grains)
             {
                 await grains.GetGrain<ICertificateGrain>(certificate.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "malformed certConf"));
             }
-            return new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue");
+            return (new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue"), []);
         }
         CmpFailure? failure = null;
+        var confirmed = new List<string>();
         foreach (PendingCertificate certificate in pending)
         {
             ICertificateGrain record = grains.GetGrain<ICertificateGrain>(certificate.Key);
@@ -62,9 +63,12 @@ public sealed class CertConfHandler(IGrainFactory grains)
                 await record.RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "rejected by client"));
                 continue;
             }
-            await record.ConfirmAsync();
+            if (await record.ConfirmAsync() == CertificateStatus.Confirmed)
+            {
+                confirmed.Add(certificate.Key);
+            }
         }
-        return failure;
+        return (failure, confirmed);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using CmpCluster.Contracts;
+using CmpCluster.Grains.Authentication;
 using CmpCluster.Grains.Certificates;
 using CmpCluster.Grains.EndEntities;
 using CmpCluster.Grains.Pki;
@@ -14,7 +15,7 @@ using Org.BouncyCastle.Asn1.X9;
 
 namespace CmpCluster.Grains.Handlers;
 
-/// <summary>One normalized enrollment: ir and cr (later p10cr and kur) become this (STYLE §4).</summary>
+/// <summary>One normalized enrollment: ir, cr and kur (later p10cr) become this (STYLE §4).</summary>
 public sealed record EnrollmentRequest(
     CertReqMessages Messages,
     CmpAliasOptions Alias,
@@ -23,11 +24,16 @@ public sealed record EnrollmentRequest(
     string Owner,
     string TransactionKey,
     bool ImplicitConfirm,
-    EndEntityView? EndEntity = null);
+    EndEntityView? EndEntity = null,
+    /// <summary>kur: the certificate being updated; its subject and subjectAltName carry over to the new certificate.</summary>
+    CertificateRef? Updated = null,
+    /// <summary>The end entity the certificate is for (client mode, RA name generation, key update).</summary>
+    string? Username = null,
+    string? ProfileName = null);
 
 public sealed record EnrollmentResult(DerInteger CertReqId, IssuedCertificate Certificate);
 
-/// <summary>Business decisions of ir / cr: template policy, POP, then the issuance cycle.</summary>
+/// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
 public sealed class EnrollmentHandler(CertificateIssuer issuer)
 {
     public async Task<EnrollmentResult> HandleAsync(EnrollmentRequest request)
@@ -51,31 +57,53 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         {
             throw new CmpFailureException(PkiFailureInfo.WrongAuthority, "the requested issuer is not the CA of this alias");
         }
-        if (template.Subject is null || template.Subject.GetOidList().Count == 0)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no subject");
-        }
-        // Client mode issues the registered subject; RA mode the requested one.
-        X509Name subject = request.EndEntity is { } endEntity
-            ? CheckRegistration(endEntity, template, request.Ca, request.Alias.DnPartPwdComponent)
-            : template.Subject;
+        X509CertificateStructure? updated = request.Updated is { } reference ? X509CertificateStructure.GetInstance(reference.Der) : null;
+        X509Name subject = updated is not null ? CheckUpdate(updated, template, request.Ca)
+            // Client mode issues the registered subject; RA mode the requested one.
+            : request.EndEntity is { } endEntity ? CheckRegistration(endEntity, template, request.Ca, request.Alias.DnPartPwdComponent)
+            : template.Subject is { } requested && requested.GetOidList().Count > 0 ? requested
+            : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no subject");
         if (template.PublicKey is null)
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
         }
         CheckKey(template.PublicKey);
+        // Seed error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
+        if (updated is not null && !request.Alias.AllowKeyUpdateWithSameKey && template.PublicKey.Equals(updated.SubjectPublicKeyInfo))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the key update request uses the key of the certificate it updates");
+        }
 
         // RFC 4211 §4: proof of possession before anything is recorded.
         PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
 
-        // Registered names win (client mode); otherwise the requested ones, where the profile allows them.
-        X509Extension? subjectAltName = request.EndEntity is { SubjectAltNames.Count: > 0 } registeredNames
+        // A key update keeps the names of the certificate it updates. Otherwise registered names win (client mode), else
+        // the requested ones where the profile allows them.
+        X509Extension? subjectAltName = updated is not null ? updated.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName)
+            : request.EndEntity is { SubjectAltNames.Count: > 0 } registeredNames
             ? new X509Extension(false, new DerOctetString(AltNames(registeredNames.SubjectAltNames)))
             : request.Profile.AllowSubjectAltNameFromRequest ? template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName) : null;
         IssuedCertificate issued = await issuer.IssueAsync(new IssuanceRequest(
             request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
-            request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm));
+            request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName));
         return new EnrollmentResult(message.CertReq.CertReqID, issued);
+    }
+
+    /// <summary>
+    /// kur (RFC 9483 §4.1.3): the new certificate comes from the same CA and keeps the subject of the one it updates; a
+    /// subject in the template, if any, must be that subject.
+    /// </summary>
+    private static X509Name CheckUpdate(X509CertificateStructure updated, CertTemplate template, CertificateAuthorityKeys ca)
+    {
+        if (!updated.Issuer.Equivalent(ca.Ca.Certificate.Subject))
+        {
+            throw new CmpFailureException(PkiFailureInfo.WrongAuthority, "the certificate to update was issued by another CA");
+        }
+        if (template.Subject is { } requested && requested.GetOidList().Count > 0 && !requested.Equivalent(updated.Subject, inOrder: false))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template's subject differs from the certificate to update");
+        }
+        return updated.Subject;
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ public enum BodyRoute
     NotSupportedYet = 2,
     /// <summary>A response or announcement type: a client never sends it; answered with badRequest.</summary>
     NotARequest = 3,
+    Revocation = 4,
 }
 
 /// <summary>Where each PKIBody type goes (STYLE §4): one exhaustive switch, so a new type cannot slip through unrouted.</summary>
@@ -17,9 +18,10 @@ public static class BodyDispatch
 {
     public static BodyRoute Route(PkiBodyType body) => body switch
     {
-        PkiBodyType.Ir or PkiBodyType.Cr => BodyRoute.Enrollment,
+        PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur => BodyRoute.Enrollment,
         PkiBodyType.CertConf => BodyRoute.Confirmation,
-        PkiBodyType.P10Cr or PkiBodyType.Kur or PkiBodyType.Rr or PkiBodyType.Genm or PkiBodyType.PollReq
+        PkiBodyType.Rr => BodyRoute.Revocation,
+        PkiBodyType.P10Cr or PkiBodyType.Genm or PkiBodyType.PollReq
             or PkiBodyType.Nested or PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
         PkiBodyType.Ip or PkiBodyType.Cp or PkiBodyType.Kup or PkiBodyType.Krp or PkiBodyType.Rp or PkiBodyType.Ccp
             or PkiBodyType.Popdecc or PkiBodyType.Popdecr or PkiBodyType.Ckuann or PkiBodyType.Cann or PkiBodyType.Rann

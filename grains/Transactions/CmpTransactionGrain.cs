@@ -28,6 +28,7 @@ public sealed partial class CmpTransactionGrain(
     RequestAuthenticator authenticator,
     EnrollmentHandler enrollment,
     CertConfHandler certConf,
+    RevocationHandler revocation,
     TimeProvider time,
     ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, IRemindable
 {
@@ -130,7 +131,8 @@ public sealed partial class CmpTransactionGrain(
         BodyDispatch.Route(request.BodyType) switch
         {
             BodyRoute.Enrollment => await EnrollAsync(request, alias, ca, authenticated),
-            BodyRoute.Confirmation => await ConfirmAsync(request),
+            BodyRoute.Confirmation => await ConfirmAsync(request, alias),
+            BodyRoute.Revocation => await RevokeAsync(request, alias, authenticated),
             BodyRoute.NotSupportedYet => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet"),
             _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request"),
         };
@@ -146,16 +148,23 @@ public sealed partial class CmpTransactionGrain(
         bool implicitConfirm = request.ImplicitConfirmRequested && alias.AllowImplicitConfirm;
         var messages = CertReqMessages.GetInstance(request.Message.Body.Content);
         // RA mode: the end entity is named before anything is issued, so a name that cannot be made refuses the request.
-        string? raUsername = alias.Mode == AliasMode.Ra && messages.ToCertReqMsgArray() is [{ CertReq.CertTemplate.Subject: { } subject }]
+        string? raUsername = alias.Mode == AliasMode.Ra && authenticated.EndEntity is null && messages.ToCertReqMsgArray() is [{ CertReq.CertTemplate.Subject: { } subject }]
             ? RaNames.Generate(alias, subject)
             : null;
         EnrollmentResult result = await enrollment.HandleAsync(new EnrollmentRequest(
-            messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity));
+            messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
+            authenticated.Updated, raUsername, profileName));
+        bool keyUpdate = authenticated.Updated is not null;
+        DateTimeOffset confirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
         if (authenticated.EndEntity is { } endEntity)
         {
-            // Issued: the one-time code is consumed before the answer leaves (status GENERATED).
-            await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username)).CompleteEnrollmentAsync(TransactionKey, result.Certificate.Key);
+            // Issued: the one-time code is consumed before the answer leaves (status GENERATED). A key update keeps the end
+            // entity's enrollment open until certConf or the timeout, so a second update cannot overlap it.
+            DateTimeOffset? holdUntil = keyUpdate && !implicitConfirm ? confirmDeadline + options.CurrentValue.ConfirmCheckPeriod + TimeSpan.FromMinutes(1) : null;
+            await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username))
+                .CompleteEnrollmentAsync(TransactionKey, result.Certificate.Key, holdUntil);
             state.State.Username = endEntity.Username;
+            state.State.UpdatedCertificateKey = authenticated.Updated?.Key;
         }
         else if (raUsername is not null)
         {
@@ -166,7 +175,12 @@ public sealed partial class CmpTransactionGrain(
             state.State.Username = raUsername;
         }
 
-        PkiBodyType responseType = request.BodyType == PkiBodyType.Ir ? PkiBodyType.Ip : PkiBodyType.Cp;
+        PkiBodyType responseType = request.BodyType switch
+        {
+            PkiBodyType.Ir => PkiBodyType.Ip,
+            PkiBodyType.Kur => PkiBodyType.Kup,
+            _ => PkiBodyType.Cp,
+        };
         X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
         X509CertificateStructure[] caPubs = alias.IncludeRootInCaPubs ? [ca.Root] : [];
         state.State.CertificateKeys.Add(result.Certificate.Key);
@@ -174,19 +188,22 @@ public sealed partial class CmpTransactionGrain(
         {
             state.State.Phase = TransactionPhase.Closed;
             state.State.Outcome = "implicitly confirmed";
+            await FinishKeyUpdateAsync(alias, newCertificateConfirmed: true);
         }
         else
         {
             state.State.Phase = TransactionPhase.AwaitingConfirmation;
             state.State.Pending = [new PendingCertificate(result.CertReqId.LongValueExact, result.Certificate.Key, result.Certificate.Der)];
-            state.State.ConfirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
+            state.State.ConfirmDeadline = confirmDeadline;
         }
         return new Outcome(CmpResponseBuilder.CertResponse(responseType, result.CertReqId, certificate, caPubs), Persist: true, implicitConfirm);
     }
 
-    private async Task<Outcome> ConfirmAsync(DecodedRequest request)
+    private async Task<Outcome> ConfirmAsync(DecodedRequest request, CmpAliasOptions alias)
     {
-        CmpFailure? failure = await certConf.HandleAsync(CertConfirmContent.GetInstance(request.Message.Body.Content), state.State.Pending);
+        (CmpFailure? failure, IReadOnlyList<string> confirmed) = await certConf.HandleAsync(
+            CertConfirmContent.GetInstance(request.Message.Body.Content), state.State.Pending);
+        await FinishKeyUpdateAsync(alias, newCertificateConfirmed: confirmed.Count > 0);
         state.State.Phase = TransactionPhase.Closed;
         state.State.Outcome = failure is null ? "confirmed" : "confirmation failed";
         state.State.Pending = [];
@@ -194,6 +211,37 @@ public sealed partial class CmpTransactionGrain(
         return failure is null
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
             : new Outcome(CmpResponseBuilder.Error(failure), Persist: true, Failure: failure);
+    }
+
+    /// <summary>rr: the handler decides; the transaction closes with its rp, accepted or rejected (RFC 9483 §4.2).</summary>
+    private async Task<Outcome> RevokeAsync(DecodedRequest request, CmpAliasOptions alias, Authenticated authenticated)
+    {
+        RevocationOutcome result = await revocation.HandleAsync(RevReqContent.GetInstance(request.Message.Body.Content), alias, authenticated, TransactionKey);
+        state.State.Phase = TransactionPhase.Closed;
+        state.State.Outcome = result.Failure is null ? $"revoked ({result.Reason})" : "revocation refused";
+        if (result.CertificateKey is { } key)
+        {
+            state.State.CertificateKeys.Add(key);
+        }
+        return new Outcome(CmpResponseBuilder.RevocationResponse(result.Failure), Persist: true, Failure: result.Failure);
+    }
+
+    /// <summary>
+    /// The end of a key update's confirmation: the updated certificate is revoked as superseded when the new one was
+    /// confirmed and the alias asks for it, and the end entity's held enrollment is released either way.
+    /// </summary>
+    private async Task FinishKeyUpdateAsync(CmpAliasOptions? alias, bool newCertificateConfirmed)
+    {
+        if (state.State.UpdatedCertificateKey is not { } updated || state.State.Username is not { } username)
+        {
+            return;
+        }
+        if (newCertificateConfirmed && alias?.RevokeUpdatedCertificate == true)
+        {
+            await GrainFactory.GetGrain<ICertificateGrain>(updated).RevokeAsync(
+                new RevocationRequest(RevocationReason.Superseded, $"updated by {TransactionKey}"));
+        }
+        await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).AbortEnrollmentAsync(TransactionKey);
     }
 
     /// <summary>The alias's CA, or with KeyID the CA the request's senderKID names (seed: "KeyID"); unknown: wrongAuthority.</summary>
@@ -237,6 +285,7 @@ public sealed partial class CmpTransactionGrain(
             {
                 await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "confirm wait time expired"));
             }
+            await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
             state.State.Phase = TransactionPhase.Closed;
             state.State.Outcome = "confirmation timed out";
             state.State.Pending = [];

@@ -34,4 +34,7 @@ public sealed class TransactionState
 
     /// <summary>Client mode: the end entity this transaction enrolls.</summary>
     [Id(10)] public string? Username { get; set; }
+
+    /// <summary>kur: the certificate being updated; superseded (if the alias says so) once the new one is confirmed.</summary>
+    [Id(11)] public string? UpdatedCertificateKey { get; set; }
 }

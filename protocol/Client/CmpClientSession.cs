@@ -61,15 +61,74 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         bool initial, X509Name subject, AsymmetricAlgorithm key, bool implicitConfirm = false,
         PopKind pop = PopKind.Signature, X509Name? issuer = null, RequestOverrides? overrides = null, string? regToken = null)
     {
-        var template = new CertTemplateBuilder().SetSubject(subject)
-            .SetSubjectPublicKeyInfo(SubjectPublicKeyInfo.GetInstance(ExportPublicKey(key)));
+        // RFC 4211 §6.1: the one-time secret as the id-regCtrl-regToken control (EJBCA's RegTokenPwd).
+        Controls? controls = regToken is null ? null
+            : new Controls(new AttributeTypeAndValue(CrmfObjectIdentifiers.id_regCtrl_regToken, new DerUtf8String(regToken)));
+        return BuildCertRequest(initial ? PkiBody.TYPE_INIT_REQ : PkiBody.TYPE_CERT_REQ, subject, key, implicitConfirm, pop, issuer, overrides, controls);
+    }
+
+    /// <summary>
+    /// kur (RFC 9483 §4.1.3) for a new key. With <paramref name="updatedCertificateDer"/> the template takes its subject and
+    /// the oldCertID control names it (RFC 4211 §6.5); an RA names the end entity by <paramref name="subject"/> instead.
+    /// </summary>
+    public byte[] BuildKeyUpdate(
+        AsymmetricAlgorithm newKey, byte[]? updatedCertificateDer, X509Name? subject = null, bool implicitConfirm = false,
+        bool includeOldCertId = true, PopKind pop = PopKind.Signature, X509Name? issuer = null, RequestOverrides? overrides = null)
+    {
+        X509CertificateStructure? updated = updatedCertificateDer is null ? null : X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(updatedCertificateDer));
+        Controls? controls = updated is null || !includeOldCertId ? null
+            : new Controls(new AttributeTypeAndValue(CrmfObjectIdentifiers.id_regCtrl_oldCertID,
+                new CertId(new GeneralName(updated.Issuer), updated.SerialNumber)));
+        return BuildCertRequest(PkiBody.TYPE_KEY_UPDATE_REQ, subject ?? updated?.Subject, newKey, implicitConfirm, pop, issuer, overrides, controls);
+    }
+
+    /// <summary>rr (RFC 9483 §4.2) for a certificate, with a CRLReason (RFC 5280 §5.3.1).</summary>
+    public byte[] BuildRevocation(byte[] certificateDer, int? reason, RequestOverrides? overrides = null)
+    {
+        var certificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
+        return BuildRevocation(certificate.Issuer, certificate.SerialNumber, reason is null ? null : new DerEnumerated(reason.Value), null, overrides);
+    }
+
+    /// <summary>rr with any template fields left out and any reasonCode value, to probe the server.</summary>
+    public byte[] BuildRevocation(X509Name? issuer, DerInteger? serial, Asn1Encodable? reasonCode, X509Name? subject = null, RequestOverrides? overrides = null)
+    {
+        var template = new CertTemplateBuilder();
         if (issuer is not null)
         {
             template.SetIssuer(issuer);
         }
-        // RFC 4211 §6.1: the one-time secret as the id-regCtrl-regToken control (EJBCA's RegTokenPwd).
-        Controls? controls = regToken is null ? null
-            : new Controls(new AttributeTypeAndValue(CrmfObjectIdentifiers.id_regCtrl_regToken, new DerUtf8String(regToken)));
+        if (serial is not null)
+        {
+            template.SetSerialNumber(serial);
+        }
+        if (subject is not null)
+        {
+            template.SetSubject(subject);
+        }
+        X509Extensions? entryDetails = null;
+        if (reasonCode is not null)
+        {
+            var extensions = new X509ExtensionsGenerator();
+            extensions.AddExtension(X509Extensions.ReasonCode, false, reasonCode);
+            entryDetails = extensions.Generate();
+        }
+        var body = new PkiBody(PkiBody.TYPE_REVOCATION_REQ, new RevReqContent(new RevDetails(template.Build(), entryDetails)));
+        return Protect(body, implicitConfirm: false, overrides);
+    }
+
+    private byte[] BuildCertRequest(
+        int bodyType, X509Name? subject, AsymmetricAlgorithm key, bool implicitConfirm, PopKind pop, X509Name? issuer,
+        RequestOverrides? overrides, Controls? controls)
+    {
+        var template = new CertTemplateBuilder().SetSubjectPublicKeyInfo(SubjectPublicKeyInfo.GetInstance(ExportPublicKey(key)));
+        if (subject is not null)
+        {
+            template.SetSubject(subject);
+        }
+        if (issuer is not null)
+        {
+            template.SetIssuer(issuer);
+        }
         var request = new CertRequest(0, template.Build(), controls);
         ProofOfPossession? proof = pop switch
         {
@@ -78,8 +137,7 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
             PopKind.RaVerified => new ProofOfPossession(),
             _ => null,
         };
-        var body = new PkiBody(initial ? PkiBody.TYPE_INIT_REQ : PkiBody.TYPE_CERT_REQ,
-            new CertReqMessages(new CertReqMsg(request, proof, null)));
+        var body = new PkiBody(bodyType, new CertReqMessages(new CertReqMsg(request, proof, null)));
         return Protect(body, implicitConfirm, overrides);
     }
 

@@ -21,6 +21,9 @@ public sealed class CmpResponseView
             case ErrorMsgContent error:
                 Status = error.PkiStatusInfo;
                 break;
+            case RevRepContent revocation:
+                Status = revocation.GetStatus().FirstOrDefault();
+                break;
             case CertRepMessage rep:
                 CertResponse response = rep.GetResponse()[0];
                 Status = response.Status;

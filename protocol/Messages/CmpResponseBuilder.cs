@@ -78,6 +78,19 @@ public static class CmpResponseBuilder
         return new PkiBody(PkiBody.TYPE_ERROR, new ErrorMsgContent(status));
     }
 
+    /// <summary>
+    /// rp, RFC 9810 §5.3.10 and RFC 9483 §4.2: one PKIStatusInfo, accepted; or rejection with the failure's failInfo bit,
+    /// which is how a CA that understood the request says why it did not revoke (an error message is for the rest).
+    /// </summary>
+    public static PkiBody RevocationResponse(CmpFailure? failure)
+    {
+        PkiStatusInfo status = failure is null
+            ? new PkiStatusInfo((int)PkiStatus.Granted)
+            : new PkiStatusInfo((int)PkiStatus.Rejection, new PkiFreeText(failure.ClientText),
+                new Org.BouncyCastle.Asn1.Cmp.PkiFailureInfo(FailInfoBits(failure.FailInfo)));
+        return new PkiBody(PkiBody.TYPE_REVOCATION_REP, new RevRepContentBuilder().Add(status).Build());
+    }
+
     /// <summary>pkiConf, RFC 9810 §5.3.17: the body is NULL.</summary>
     public static PkiBody PkiConf() => new(PkiBody.TYPE_CONFIRM, DerNull.Instance);
 

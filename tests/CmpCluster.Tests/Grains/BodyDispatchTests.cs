@@ -26,14 +26,15 @@ public sealed class BodyDispatchTests
 
     [Theory]
     [MemberData(nameof(AllBodyTypes))]
-    public void Every_body_type_has_a_route_and_only_ir_cr_certConf_are_served(PkiBodyType type)
+    public void Every_body_type_has_a_route_and_only_ir_cr_kur_rr_certConf_are_served(PkiBodyType type)
     {
         BodyRoute route = BodyDispatch.Route(type);
 
         BodyRoute expected = type switch
         {
-            PkiBodyType.Ir or PkiBodyType.Cr => BodyRoute.Enrollment,
+            PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur => BodyRoute.Enrollment,
             PkiBodyType.CertConf => BodyRoute.Confirmation,
+            PkiBodyType.Rr => BodyRoute.Revocation,
             _ when TransactionRules.Opens(type) || type == PkiBodyType.PollReq => BodyRoute.NotSupportedYet,
             _ => BodyRoute.NotARequest,
         };

@@ -55,6 +55,16 @@ public static class Aliases
 
     /// <summary>RA mode taking the certificate profile from the senderKID.</summary>
     public const string KeyIdProfile = "ra-keyid-profile";
+
+    /// <summary>Client mode by certificate that allows kur with the same key and revokes the updated certificate.</summary>
+    public const string ClientRenewSupersedes = "client-cert-supersede";
+
+    /// <summary>RA mode: an RA administrator's certificate (end entity <see cref="RaAdministrator"/>) or the HMAC secret.</summary>
+    public const string RaAdmin = "ra-admin";
+    public const string RaAdministrator = "ra-administrator";
+
+    /// <summary>RA mode HMAC issuing under the profile "hold", which allows certificateHold.</summary>
+    public const string Hold = "ra-hold";
 }
 
 /// <summary>
@@ -136,6 +146,20 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.ClientByCertificate] = new CmpAliasOptions
         {
             Mode = AliasMode.Client, UserLookup = UserLookup.Cn, AuthenticationModules = ["EndEntityCertificate"],
+        };
+        options.Profiles["hold"] = new CertificateProfileOptions { AllowCertificateHold = true };
+        options.Aliases[Aliases.ClientRenewSupersedes] = new CmpAliasOptions
+        {
+            Mode = AliasMode.Client, UserLookup = UserLookup.Cn, AuthenticationModules = ["EndEntityCertificate"],
+            AllowKeyUpdateWithSameKey = true, RevokeUpdatedCertificate = true,
+        };
+        options.Aliases[Aliases.RaAdmin] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, AuthenticationModules = ["EndEntityCertificate", "HMAC"], RaAdministrators = [Aliases.RaAdministrator],
+        };
+        options.Aliases[Aliases.Hold] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, CertificateProfile = "hold",
         };
         options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
         {

@@ -63,3 +63,21 @@ public static class ProtocolAssert
         Assert.Equal(subjectPublicKeyInfo, certificate.CertificateStructure.SubjectPublicKeyInfo.GetEncoded("DER"));
     }
 }
+
+/// <summary>Assertions on rp (RFC 9483 §4.2): one PKIStatusInfo, accepted or rejected with one failInfo bit.</summary>
+public static class RevocationAssert
+{
+    public static void Granted(CmpResponseView view)
+    {
+        Assert.Equal(PkiBodyType.Rp, view.BodyType);
+        Assert.Equal((int)PkiStatus.Granted, view.Status!.Status.IntValueExact);
+        Assert.Empty(view.FailInfo);
+    }
+
+    public static void Rejected(CmpResponseView view, PkiFailureInfo expected)
+    {
+        Assert.Equal(PkiBodyType.Rp, view.BodyType);
+        Assert.Equal((int)PkiStatus.Rejection, view.Status!.Status.IntValueExact);
+        Assert.Equal(new[] { expected }, view.FailInfo);
+    }
+}
