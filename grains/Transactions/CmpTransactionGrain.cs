@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using CmpCluster.Contracts;
 using CmpCluster.Grains.Authentication;
 using CmpCluster.Grains.EndEntities;
 using CmpCluster.Grains.Handlers;
 using CmpCluster.Grains.Pki;
+using CmpCluster.Grains.Telemetry;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Messages;
@@ -36,13 +38,21 @@ public sealed partial class CmpTransactionGrain(
 
     private sealed record Outcome(PkiBody Body, bool Persist, bool ImplicitConfirm = false, CmpFailure? Failure = null);
 
+    /// <summary>The diagnostic id of the request being handled (the grain is not reentrant: one request at a time).</summary>
+    private string _diagnosticId = "";
+
     public async Task<byte[]> HandleAsync(CmpRequest request)
     {
+        long started = Stopwatch.GetTimestamp();
+        using Activity? activity = GrainTelemetry.Source.StartActivity("cmp.request");
+        _diagnosticId = GrainTelemetry.NewDiagnosticId(activity ?? Activity.Current);
+        activity?.SetTag("cmp.alias", request.Alias);
+        activity?.SetTag("cmp.transaction", TransactionKey);
         // An identical retransmission of the last request gets the identical stored response: no crypto, no new certificate.
         byte[] requestHash = SHA256.HashData(request.Der);
         if (state.State.LastRequestHash is { } last && state.State.LastResponse is { } stored && CryptographicOperations.FixedTimeEquals(last, requestHash))
         {
-            LogRequest(logger, request.Alias, TransactionKey, "duplicate", "replayed");
+            Summarize(activity, request.Alias, "-", "duplicate", "duplicate", null, started);
             return stored;
         }
 
@@ -77,7 +87,7 @@ public sealed partial class CmpTransactionGrain(
             await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             // An authenticated request that fails closes a new transaction (its retransmission gets the same error);
             // a failing follow-up never overwrites what an open transaction stored.
-            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure), Persist: authenticated is not null && phaseBefore == TransactionPhase.New,
+            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure, _diagnosticId), Persist: authenticated is not null && phaseBefore == TransactionPhase.New,
                 Failure: e.Failure);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -86,8 +96,8 @@ public sealed partial class CmpTransactionGrain(
             await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             await state.ReadStateAsync();
             var failure = new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
-            outcome = new Outcome(CmpResponseBuilder.Error(failure), Persist: false, Failure: failure);
-            LogFailure(logger, e, request.Alias, TransactionKey);
+            outcome = new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: false, Failure: failure);
+            LogFailure(logger, e, request.Alias, TransactionKey, _diagnosticId);
         }
 
         ResponseContext context = decoded is null
@@ -122,8 +132,27 @@ public sealed partial class CmpTransactionGrain(
                 await SyncReminderAsync();
             }
         }
-        LogRequest(logger, request.Alias, TransactionKey, decoded?.BodyType.ToString() ?? "undecodable", outcome.Failure?.ToString() ?? "ok");
+        string body = decoded?.BodyType.ToString() ?? "undecodable";
+        string result = outcome.Failure is null ? "ok" : outcome.Failure.FailInfo == PkiFailureInfo.SystemFailure ? "failed" : "rejected";
+        activity?.SetTag("cmp.body", body);
+        activity?.SetTag("cmp.ca", ca.Name);
+        Summarize(activity, request.Alias, body, result, outcome.Failure?.ToString() ?? "ok", outcome.Failure, started);
         return response.Der;
+    }
+
+    /// <summary>One summary event, metric and span status per request (STYLE §12), all carrying the same diagnostic id.</summary>
+    private void Summarize(Activity? activity, string alias, string body, string result, string detail, CmpFailure? failure, long started)
+    {
+        double elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        string failInfo = failure?.FailInfo.ToString() ?? "none";
+        GrainTelemetry.Requests.Add(1, new("alias", alias), new("body", body), new("outcome", result), new("fail_info", failInfo));
+        GrainTelemetry.RequestDuration.Record(elapsed, new("alias", alias), new("body", body), new("outcome", result));
+        if (failure is not null)
+        {
+            activity?.SetTag("cmp.fail_info", failInfo);
+            activity?.SetStatus(ActivityStatusCode.Error, failInfo);
+        }
+        LogRequest(logger, alias, TransactionKey, body, result, detail, _diagnosticId, elapsed);
     }
 
     /// <summary>One dispatch over the body type (STYLE §4); <see cref="BodyDispatch"/> proves every type has a route.</summary>
@@ -210,7 +239,7 @@ public sealed partial class CmpTransactionGrain(
         state.State.ConfirmDeadline = null;
         return failure is null
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
-            : new Outcome(CmpResponseBuilder.Error(failure), Persist: true, Failure: failure);
+            : new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: true, Failure: failure);
     }
 
     /// <summary>rr: the handler decides; the transaction closes with its rp, accepted or rejected (RFC 9483 §4.2).</summary>
@@ -223,7 +252,7 @@ public sealed partial class CmpTransactionGrain(
         {
             state.State.CertificateKeys.Add(key);
         }
-        return new Outcome(CmpResponseBuilder.RevocationResponse(result.Failure), Persist: true, Failure: result.Failure);
+        return new Outcome(CmpResponseBuilder.RevocationResponse(result.Failure, _diagnosticId), Persist: true, Failure: result.Failure);
     }
 
     /// <summary>
@@ -291,7 +320,7 @@ public sealed partial class CmpTransactionGrain(
             state.State.Pending = [];
             state.State.ConfirmDeadline = null;
             await state.WriteStateAsync();
-            LogRequest(logger, "-", TransactionKey, "confirm-timeout", "revoked unconfirmed");
+            LogTimeout(logger, TransactionKey);
         }
         await SyncReminderAsync();
     }
@@ -323,9 +352,13 @@ public sealed partial class CmpTransactionGrain(
     /// <summary>The transactionID from this grain's key (alias/HEX), for answers to requests that could not be decoded.</summary>
     private byte[] KeyTransactionId() => Convert.FromHexString(TransactionKey[(TransactionKey.LastIndexOf('/') + 1)..]);
 
-    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "cmp alias={Alias} transaction={Transaction} failed internally")]
-    private static partial void LogFailure(ILogger logger, Exception exception, string alias, string transaction);
+    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "cmp alias={Alias} transaction={Transaction} failed internally diagnostic={DiagnosticId}")]
+    private static partial void LogFailure(ILogger logger, Exception exception, string alias, string transaction, string diagnosticId);
 
-    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "cmp alias={Alias} transaction={Transaction} body={Body} outcome={Outcome}")]
-    private static partial void LogRequest(ILogger logger, string alias, string transaction, string body, string outcome);
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information,
+        Message = "cmp alias={Alias} transaction={Transaction} body={Body} outcome={Outcome} detail={Detail} diagnostic={DiagnosticId} ms={ElapsedMs:F2}")]
+    private static partial void LogRequest(ILogger logger, string alias, string transaction, string body, string outcome, string detail, string diagnosticId, double elapsedMs);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "cmp transaction={Transaction} confirm wait time expired: unconfirmed certificates revoked")]
+    private static partial void LogTimeout(ILogger logger, string transaction);
 }

@@ -68,26 +68,25 @@ public static class CmpResponseBuilder
         return new BuiltResponse(message.GetEncoded(Asn1Encodable.Der), senderNonce);
     }
 
-    /// <summary>RFC 9810 §5.3.21 error message: status rejection, the failInfo bit and a client-safe text.</summary>
-    public static PkiBody Error(CmpFailure failure)
-    {
-        var status = new PkiStatusInfo(
-            (int)PkiStatus.Rejection,
-            new PkiFreeText(failure.ClientText),
-            new Org.BouncyCastle.Asn1.Cmp.PkiFailureInfo(FailInfoBits(failure.FailInfo)));
-        return new PkiBody(PkiBody.TYPE_ERROR, new ErrorMsgContent(status));
-    }
+    /// <summary>
+    /// RFC 9810 §5.3.21 error message: status rejection, the failInfo bit and a client-safe text, followed by the
+    /// diagnostic id under which the server logged the request (so an operator can find why a device was refused).
+    /// </summary>
+    public static PkiBody Error(CmpFailure failure, string? diagnosticId = null) =>
+        new(PkiBody.TYPE_ERROR, new ErrorMsgContent(Rejection(failure, diagnosticId)));
+
+    private static PkiStatusInfo Rejection(CmpFailure failure, string? diagnosticId) => new(
+        (int)PkiStatus.Rejection,
+        new PkiFreeText(diagnosticId is null ? failure.ClientText : $"{failure.ClientText} (diagnostic id {diagnosticId})"),
+        new Org.BouncyCastle.Asn1.Cmp.PkiFailureInfo(FailInfoBits(failure.FailInfo)));
 
     /// <summary>
     /// rp, RFC 9810 §5.3.10 and RFC 9483 §4.2: one PKIStatusInfo, accepted; or rejection with the failure's failInfo bit,
     /// which is how a CA that understood the request says why it did not revoke (an error message is for the rest).
     /// </summary>
-    public static PkiBody RevocationResponse(CmpFailure? failure)
+    public static PkiBody RevocationResponse(CmpFailure? failure, string? diagnosticId = null)
     {
-        PkiStatusInfo status = failure is null
-            ? new PkiStatusInfo((int)PkiStatus.Granted)
-            : new PkiStatusInfo((int)PkiStatus.Rejection, new PkiFreeText(failure.ClientText),
-                new Org.BouncyCastle.Asn1.Cmp.PkiFailureInfo(FailInfoBits(failure.FailInfo)));
+        PkiStatusInfo status = failure is null ? new PkiStatusInfo((int)PkiStatus.Granted) : Rejection(failure, diagnosticId);
         return new PkiBody(PkiBody.TYPE_REVOCATION_REP, new RevRepContentBuilder().Add(status).Build());
     }
 
