@@ -23,6 +23,8 @@ public static class CmpGrainsServices
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();
         services.AddSingleton<IValidateOptions<CmpOptions>, CmpOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PkiOptions>, PkiOptionsValidator>();
+        services.AddSingleton<Revocation.OcspIssuerIndex>();
         return services;
     }
 }
