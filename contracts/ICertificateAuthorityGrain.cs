@@ -12,11 +12,14 @@ public interface ICertificateAuthorityGrain : IGrainWithStringKey
     /// Called by a certificate grain before it writes a revocation (or a hold release): the serial is remembered
     /// durably first, so a crash between the two writes can only leave an extra entry to read, never a missing one.
     /// </summary>
+    /// <remarks>Interleaves: the CA grain may be reading this certificate's grain for a CRL at the same moment.</remarks>
     [Alias("TrackRevocation")]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task TrackRevocationAsync(string serialHex);
 
     /// <summary>Called after the certificate's revocation state was written: a new CRL is issued soon (debounced).</summary>
     [Alias("RevocationChanged")]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task RevocationChangedAsync(string serialHex);
 
     /// <summary>The current CRL; one is issued first when there is none or it is past its nextUpdate.</summary>

@@ -88,7 +88,7 @@ public static partial class CmpHttpEndpoints
     }
 
     /// <summary>Reads at most <paramref name="limit"/> bytes; null when the body is longer (never buffers more than limit + 1).</summary>
-    private static async Task<byte[]?> ReadBoundedAsync(Stream body, int limit, CancellationToken cancel)
+    internal static async Task<byte[]?> ReadBoundedAsync(Stream body, int limit, CancellationToken cancel)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
         try
@@ -111,7 +111,7 @@ public static partial class CmpHttpEndpoints
         }
     }
 
-    private static Task FaultAsync(HttpContext http, int status, string reason)
+    internal static Task FaultAsync(HttpContext http, int status, string reason)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "text/plain";

@@ -24,6 +24,8 @@ public static class CmpGrainsServices
         services.AddSingleton<CertConfHandler>();
         services.AddSingleton<RevocationHandler>();
         services.AddSingleton<IValidateOptions<CmpOptions>, CmpOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PkiOptions>, PkiOptionsValidator>();
+        services.AddSingleton<Revocation.OcspIssuerIndex>();
         return services;
     }
 }

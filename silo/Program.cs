@@ -3,6 +3,7 @@ using CmpCluster.Gateway;
 using CmpCluster.Gateway.Admin;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
+using CmpCluster.Grains.Revocation;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Silo;
 using CmpCluster.Silo.Storage;
@@ -53,7 +54,10 @@ builder.UseOrleans(silo =>
     silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
     silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
     TimeSpan confirmCheck = builder.Configuration.GetSection(CmpOptions.Section).Get<CmpOptions>()?.ConfirmCheckPeriod ?? TimeSpan.FromMinutes(1);
-    silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = confirmCheck < o.MinimumReminderPeriod ? confirmCheck : o.MinimumReminderPeriod);
+    TimeSpan crlCheck = builder.Configuration.GetSection(PkiOptions.Section).Get<PkiOptions>()?.Crl.CheckPeriod ?? TimeSpan.FromMinutes(1);
+    TimeSpan shortest = confirmCheck < crlCheck ? confirmCheck : crlCheck;
+    silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod);
+    silo.AddRevocationPublishing();
 });
 
 WebApplication app = builder.Build();
@@ -72,6 +76,7 @@ try
         }
     }
     app.MapCmpEndpoints();
+    app.MapRevocationEndpoints();
     app.MapAdminApi();
     app.Run();
     return 0;

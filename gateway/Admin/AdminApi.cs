@@ -47,6 +47,7 @@ public static class AdminApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapEndEntityEndpoints();
         api.MapPkiEndpoints();
+        api.MapRevocationAdminEndpoints();
         return endpoints;
     }
 }

@@ -31,4 +31,10 @@ internal static partial class AdminLog
 
     [LoggerMessage(EventId = 306, Level = LogLevel.Warning, Message = "Admin API: the cluster did not answer {Method} {Path}")]
     public static partial void ClusterUnavailable(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(EventId = 307, Level = LogLevel.Information, Message = "Admin API: revoked certificate {Ca}/{Serial} reason={Reason}")]
+    public static partial void CertificateRevoked(ILogger logger, string ca, string serial, string reason);
+
+    [LoggerMessage(EventId = 308, Level = LogLevel.Information, Message = "Admin API: issued CRL {Number} of CA {Ca}")]
+    public static partial void CrlIssued(ILogger logger, string ca, long number);
 }

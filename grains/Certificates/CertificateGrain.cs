@@ -96,12 +96,26 @@ public sealed partial class CertificateGrain(
     private async Task WriteRevocationAsync(
         CertificateStatus status, RevocationReason? reason, DateTimeOffset? revokedAt, DateTimeOffset? invalidityDate, string cause)
     {
+        // The CA learns the serial durably before the change, so a crash in between can only leave an extra CRL entry
+        // to read, never a revoked certificate missing from the CRL (RFC 5280 §5: the CRL lists every revocation).
+        CertificateIntent intent = state.State.Intent!;
+        ICertificateAuthorityGrain authority = GrainFactory.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(intent.Ca));
+        await authority.TrackRevocationAsync(intent.SerialHex);
         state.State.Status = status;
         state.State.RevocationReason = reason;
         state.State.RevokedAt = revokedAt;
         state.State.InvalidityDate = invalidityDate;
         state.State.RevocationCause = cause;
         await state.WriteStateAsync();
+        try
+        {
+            await authority.RevocationChangedAsync(intent.SerialHex);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            // The change is durable and TrackRevocation left the CA dirty: its reminder issues the CRL within a check period.
+            LogCrlNotNotified(logger, e, this.GetPrimaryKeyString());
+        }
         LogAudit(logger, (status == CertificateStatus.Revoked ? $"revoked:{reason}:" : "released:") + cause,
             this.GetPrimaryKeyString(), state.State.Intent!.SubjectDn, state.State.Intent.Owner);
     }
@@ -110,6 +124,9 @@ public sealed partial class CertificateGrain(
         ? null
         : new CertificateRecord(state.State.Intent, state.State.Status, state.State.Der, state.State.RevocationReason,
             state.State.RevokedAt, state.State.RevocationCause, state.State.InvalidityDate));
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "certificate {Certificate}: the CA did not take the revocation change; its reminder will publish it")]
+    private static partial void LogCrlNotNotified(ILogger logger, Exception exception, string certificate);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "audit certificate {Event} {Certificate} subject={Subject} owner={Owner}")]
     private static partial void LogAudit(ILogger logger, string @event, string certificate, string subject, string owner);

@@ -26,8 +26,10 @@ public sealed record IssuanceRequest(
 public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der);
 
 /// <summary>The issuance cycle of DESIGN.md §4, linear and numbered (STYLE §7).</summary>
-public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time)
+public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki)
 {
+    private readonly string _publicBaseUrl = pki.Value.BaseUrl;
+
     private const int MaxSerialAttempts = 4;
 
     public async Task<IssuedCertificate> IssueAsync(IssuanceRequest request)
@@ -39,7 +41,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time)
         (BigInteger serial, string serialHex, ICertificateGrain record) = await ReserveSerialAsync(request, now);
 
         // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
-        byte[] tbs = BuildTbs(request, serial, now).GetEncoded(Asn1Encodable.Der);
+        byte[] tbs = BuildTbs(request, serial, now, _publicBaseUrl).GetEncoded(Asn1Encodable.Der);
 
         // 4. Sign once. A retransmitted request is answered from the transaction's stored response, never re-signed.
         byte[] der = await grains.GetGrain<ISignerGrain>(GrainKeys.CaSigner(request.Ca.Name)).SignCertificateAsync(tbs);
@@ -71,7 +73,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time)
         throw new InvalidOperationException("could not reserve a fresh serial number");
     }
 
-    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now)
+    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now, string publicBaseUrl)
     {
         X509CertificateStructure caCertificate = request.Ca.Ca.Certificate;
         DateTimeOffset notBefore = now - request.Profile.NotBeforeSkew;
@@ -90,7 +92,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time)
         generator.SetEndDate(new Time(notAfter.UtcDateTime));
         generator.SetSubject(request.Subject);
         generator.SetSubjectPublicKeyInfo(request.PublicKey);
-        generator.SetExtensions(ProfileExtensions.Build(request, caCertificate));
+        generator.SetExtensions(ProfileExtensions.Build(request, caCertificate, publicBaseUrl));
         return generator.GenerateTbsCertificate();
     }
 }

@@ -6,14 +6,18 @@ using Microsoft.Extensions.Logging;
 namespace CmpCluster.Grains.Pki;
 
 /// <summary>
-/// Creates the development PKI on first start (root CA → issuing CA → CMP signer) and loads it on every start.
-/// Everything is written to a temporary folder that is renamed into place at the end, so a crash during
-/// creation leaves either nothing or a complete PKI; later starts reuse the same keys.
+/// Creates the development PKI on first start (root CA → issuing CA → CMP signer, OCSP signer) and loads it on every
+/// start. Everything is written to a temporary folder that is renamed into place at the end, so a crash during
+/// creation leaves either nothing or a complete PKI; later starts reuse the same keys. A folder from a version without
+/// the OCSP signer gets one added next to the other files (temporary files, then renames), the rest untouched.
 /// </summary>
 public static partial class DevelopmentPki
 {
     public const string FolderName = "pki";
     private const string CmcCaEku = "1.3.6.1.5.5.7.3.27"; // id-kp-cmcCA, RFC 6402 §2.10
+    private const string OcspSigningEku = "1.3.6.1.5.5.7.3.9"; // id-kp-OCSPSigning, RFC 5280 §4.2.1.12
+    private const string OcspNoCheck = "1.3.6.1.5.5.7.48.1.5"; // id-pkix-ocsp-nocheck, RFC 6960 §4.2.2.2.1
+    private const string OcspSignerFile = "ocsp-signer";
 
     public static PkiKeyRing LoadOrCreate(PkiOptions options, string dataDirectory, ILogger logger)
     {
@@ -29,6 +33,11 @@ public static partial class DevelopmentPki
             Create(options, folder, passphrase);
             LogCreated(logger, folder);
         }
+        else if (!File.Exists(Path.Combine(folder, OcspSignerFile + ".pem")) || !File.Exists(Path.Combine(folder, OcspSignerFile + ".key.pem")))
+        {
+            AddOcspSigner(options, folder, passphrase);
+            LogOcspSignerAdded(logger, Path.Combine(folder, OcspSignerFile + ".pem"));
+        }
         var ring = new PkiKeyRing([Load(options.CaName, folder, passphrase)]);
         LogCertificates(logger, Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "issuing-ca.pem"),
             Path.Combine(folder, "cmp-signer.pem"), Path.Combine(folder, "ca-chain.pem"));
@@ -40,7 +49,8 @@ public static partial class DevelopmentPki
         X509Certificate2 root = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(folder, "root-ca.pem")));
         var ca = new KeyHolder(caName, LoadKey(folder, "issuing-ca", passphrase), LoadCertificateDer(folder, "issuing-ca"));
         var signer = new KeyHolder(caName + "/cmp", LoadKey(folder, "cmp-signer", passphrase), LoadCertificateDer(folder, "cmp-signer"));
-        return new CertificateAuthorityKeys(ca, signer,
+        var ocsp = new KeyHolder(caName + "/ocsp", LoadKey(folder, OcspSignerFile, passphrase), LoadCertificateDer(folder, OcspSignerFile));
+        return new CertificateAuthorityKeys(ca, signer, ocsp,
             Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root.RawData)));
     }
 
@@ -109,6 +119,14 @@ public static partial class DevelopmentPki
         signerRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         using X509Certificate2 signer = signerRequest.Create(caWithKey, now, now.AddYears(options.CmpSignerValidityYears), NewSerial());
 
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, caWithKey, caKey, now);
+        using (ocsp)
+        using (ocspKey)
+        {
+            WriteCertificate(staging, OcspSignerFile, ocsp);
+            WriteKey(staging, OcspSignerFile, ocspKey, passphrase);
+        }
+
         WriteCertificate(staging, "root-ca", root);
         WriteCertificate(staging, "issuing-ca", ca);
         WriteCertificate(staging, "cmp-signer", signer);
@@ -117,6 +135,57 @@ public static partial class DevelopmentPki
         WriteKey(staging, "issuing-ca", caKey, passphrase);
         WriteKey(staging, "cmp-signer", signerKey, passphrase);
         Directory.Move(staging, folder);
+    }
+
+    /// <summary>
+    /// RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by the CA, carries id-kp-OCSPSigning,
+    /// and (§4.2.2.2.1) id-pkix-ocsp-nocheck so clients do not ask about the responder itself. Same key type as the CA.
+    /// </summary>
+    private static (X509Certificate2, AsymmetricAlgorithm) IssueOcspSigner(PkiOptions options, X509Certificate2 caWithKey, AsymmetricAlgorithm caKey, DateTimeOffset notBefore)
+    {
+        AsymmetricAlgorithm key = caKey switch
+        {
+            ECDsa ec => ec.KeySize > 256 ? ECDsa.Create(ECCurve.NamedCurves.nistP384) : ECDsa.Create(ECCurve.NamedCurves.nistP256),
+            RSA rsa => RSA.Create(rsa.KeySize),
+            _ => throw new NotSupportedException(),
+        };
+        CertificateRequest request = NewRequest(options.OcspSignerSubject, key);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OcspSigningEku)], false));
+        request.CertificateExtensions.Add(new X509Extension(OcspNoCheck, [0x05, 0x00], false)); // value NULL
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(caWithKey, true, false));
+        DateTimeOffset notAfter = notBefore.AddYears(options.CmpSignerValidityYears);
+        if (notAfter > caWithKey.NotAfter)
+        {
+            notAfter = caWithKey.NotAfter; // RFC 5280 §6.1: never outlive the issuer.
+        }
+        return (request.Create(caWithKey, notBefore, notAfter, NewSerial()), key);
+    }
+
+    /// <summary>
+    /// Upgrade of a PKI folder made before the OCSP signer existed: issue one with the existing CA key. Both files are
+    /// written under temporary names and renamed, key first: a crash leaves at worst a key without a certificate, which
+    /// the next start replaces.
+    /// </summary>
+    private static void AddOcspSigner(PkiOptions options, string folder, string passphrase)
+    {
+        using AsymmetricAlgorithm caKey = LoadKey(folder, "issuing-ca", passphrase);
+        using X509Certificate2 ca = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
+        using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, caWithKey, caKey, DateTimeOffset.UtcNow.AddMinutes(-5));
+        using (ocsp)
+        using (ocspKey)
+        {
+            string staging = Path.Combine(folder, ".ocsp-signer.tmp");
+            Directory.CreateDirectory(staging);
+            WriteCertificate(staging, OcspSignerFile, ocsp);
+            WriteKey(staging, OcspSignerFile, ocspKey, passphrase);
+            File.Move(Path.Combine(staging, OcspSignerFile + ".key.pem"), Path.Combine(folder, OcspSignerFile + ".key.pem"), overwrite: true);
+            File.Move(Path.Combine(staging, OcspSignerFile + ".pem"), Path.Combine(folder, OcspSignerFile + ".pem"), overwrite: true);
+            Directory.Delete(staging, recursive: true);
+        }
     }
 
     private static X509Certificate2 CopyWithKey(X509Certificate2 certificate, AsymmetricAlgorithm key) => key switch
@@ -178,4 +247,7 @@ public static partial class DevelopmentPki
     [LoggerMessage(EventId = 102, Level = LogLevel.Information,
         Message = "CA certificates: root {Root}, issuing {Issuing}, CMP signer {Signer}, chain {Chain}")]
     private static partial void LogCertificates(ILogger logger, string root, string issuing, string signer, string chain);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Added a delegated OCSP signer to the existing development PKI: {Certificate}")]
+    private static partial void LogOcspSignerAdded(ILogger logger, string certificate);
 }

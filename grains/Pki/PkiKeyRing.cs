@@ -30,12 +30,15 @@ public sealed class KeyHolder
     }
 }
 
-/// <summary>One CA as this silo knows it: its signing key, its CMP signer and its chain up to the root.</summary>
-public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, X509CertificateStructure root)
+/// <summary>One CA as this silo knows it: its signing key, its CMP signer, its delegated OCSP signer and its chain up to the root.</summary>
+public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, KeyHolder ocspSigner, X509CertificateStructure root)
 {
     public string Name => Ca.Name;
     public KeyHolder Ca { get; } = ca;
     public KeyHolder CmpSigner { get; } = cmpSigner;
+
+    /// <summary>Signs OCSP responses when Pki:Ocsp:Signer is Delegated (id-kp-OCSPSigning, RFC 6960 §4.2.2.2).</summary>
+    public KeyHolder OcspSigner { get; } = ocspSigner;
     public X509CertificateStructure Root { get; } = root;
 
     /// <summary>extraCerts of a signed response: the signer first, then the chain (RFC 9483 §3.3).</summary>
@@ -59,6 +62,7 @@ public sealed class PkiKeyRing
         {
             _signers[Contracts.GrainKeys.CaSigner(authority.Name)] = authority.Ca;
             _signers[Contracts.GrainKeys.CmpSigner(authority.Name)] = authority.CmpSigner;
+            _signers[Contracts.GrainKeys.OcspSigner(authority.Name)] = authority.OcspSigner;
         }
     }
 

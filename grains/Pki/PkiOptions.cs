@@ -10,7 +10,19 @@ public enum CaKeyAlgorithm
     Rsa3072 = 3,
 }
 
-/// <summary>The <c>Pki</c> section: the development PKI created on first start (root, issuing CA, CMP signer).</summary>
+/// <summary>Who signs OCSP responses (RFC 6960 §4.2.2.2).</summary>
+public enum OcspSignerKind
+{
+    /// <summary>The CA's delegated OCSP signer (id-kp-OCSPSigning, id-pkix-ocsp-nocheck); the CA key stays for certificates and CRLs.</summary>
+    Delegated = 0,
+    /// <summary>The CA key itself.</summary>
+    Ca = 1,
+}
+
+/// <summary>
+/// The <c>Pki</c> section: the development PKI created on first start (root, issuing CA, CMP signer, OCSP signer) and
+/// how revocation is published (CRLs, OCSP). Checked at start by <see cref="PkiOptionsValidator"/>.
+/// </summary>
 public sealed class PkiOptions
 {
     public const string Section = "Pki";
@@ -42,12 +54,60 @@ public sealed class PkiOptions
     [Required]
     public string CmpSignerSubject { get; set; } = "CN=CmpCluster CMP Signer,O=CmpCluster";
 
+    [Required]
+    public string OcspSignerSubject { get; set; } = "CN=CmpCluster OCSP Signer,O=CmpCluster";
+
     [Range(1, 50)]
     public int RootValidityYears { get; set; } = 20;
 
     [Range(1, 30)]
     public int IssuingValidityYears { get; set; } = 10;
 
+    /// <summary>Validity of the CMP signer and of the delegated OCSP signer.</summary>
     [Range(1, 10)]
     public int CmpSignerValidityYears { get; set; } = 2;
+
+    /// <summary>
+    /// Where relying parties reach this cluster (absolute http/https URL, a trailing slash is ignored): issued
+    /// certificates point to <c>{PublicBaseUrl}/crl/{ca}.crl</c> and <c>{PublicBaseUrl}/ocsp</c>.
+    /// </summary>
+    public string PublicBaseUrl { get; set; } = "http://127.0.0.1:8080";
+
+    public CrlOptions Crl { get; set; } = new();
+
+    public OcspOptions Ocsp { get; set; } = new();
+
+    /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
+    public string BaseUrl => PublicBaseUrl.TrimEnd('/');
+}
+
+/// <summary><c>Pki:Crl</c>: when CRLs are issued (RFC 5280 §5).</summary>
+public sealed class CrlOptions
+{
+    /// <summary>nextUpdate − thisUpdate of every CRL (RFC 5280 §5.1.2.5). 1 minute .. 366 days.</summary>
+    public TimeSpan Validity { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>A new CRL is issued once nextUpdate is this close; must be shorter than <see cref="Validity"/>.</summary>
+    public TimeSpan RenewBefore { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>Delay after a revocation before the new CRL, so a burst of revocations makes one CRL. 0 .. 1 hour.</summary>
+    public TimeSpan Debounce { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Period of the durable reminder that renews the CRL and catches revocations a crash left unpublished. At least
+    /// 1 second; Orleans' minimum reminder period is lowered to match when this is below it.
+    /// </summary>
+    public TimeSpan CheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary><c>Pki:Ocsp</c>: the OCSP responder (RFC 6960).</summary>
+public sealed class OcspOptions
+{
+    public OcspSignerKind Signer { get; set; } = OcspSignerKind.Delegated;
+
+    /// <summary>nextUpdate of each single response = thisUpdate + this (RFC 6960 §4.2.2.1); null: nextUpdate is omitted.</summary>
+    public TimeSpan? ResponseValidity { get; set; }
+
+    /// <summary>Most CertIDs in one request; more → malformedRequest. 1 .. 1000.</summary>
+    public int MaxRequestEntries { get; set; } = 20;
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using CmpCluster.Contracts;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
+using CmpCluster.Grains.Revocation;
 using CmpCluster.Protocol.Client;
 using CmpCluster.Protocol.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -73,6 +74,8 @@ public static class Aliases
 /// </summary>
 public sealed class CmpClusterFixture : IAsyncLifetime
 {
+    public static readonly TimeSpan CrlDebounce = TimeSpan.FromMilliseconds(200);
+
     private InProcessTestCluster? _cluster;
 
     public ShiftableClock Clock { get; } = new();
@@ -99,10 +102,17 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             // Before AddCmpGrains, whose TryAddSingleton(TimeProvider.System) must not win.
             silo.Services.AddSingleton<TimeProvider>(Clock);
             silo.Services.AddSingleton<ILoggerProvider>(Audit);
-            silo.Services.AddOptions<PkiOptions>().Configure(o => o.CmpRaSecret = Aliases.CaRaSecret);
+            silo.Services.AddOptions<PkiOptions>().Configure(o =>
+            {
+                o.CmpRaSecret = Aliases.CaRaSecret;
+                // Revocation tests poll for the debounced CRL; a short debounce keeps them quick.
+                o.Crl.Debounce = CrlDebounce;
+            });
             silo.Services.AddOptions<CmpOptions>().Configure(ConfigureCmp);
             silo.Services.AddCmpGrains();
             silo.Services.AddSingleton(TestPki.KeyRing);
+            // As silo/Program.cs: every CA's CRL reminder is registered at start.
+            silo.AddRevocationPublishing();
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
@@ -219,7 +229,7 @@ public sealed class ShiftableClock : TimeProvider
     public void Reset() => Interlocked.Exchange(ref _offsetTicks, 0);
 }
 
-/// <summary>The development PKI, created once per test run (EC P-256) and kept in memory only.</summary>
+/// <summary>The development PKI (root, issuing CA, CMP signer, delegated OCSP signer), created once per test run (EC P-256) and kept in memory only.</summary>
 internal static class TestPki
 {
     private static readonly Lazy<PkiKeyRing> Ring = new(() =>
