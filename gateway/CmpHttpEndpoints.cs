@@ -29,8 +29,23 @@ public static partial class CmpHttpEndpoints
 
     private static async Task HandleAsync(HttpContext http, string alias, CmpDispatcher dispatcher, ILoggerFactory loggers)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Unknown aliases are counted under one name: a client must not be able to mint metric series.
+        bool known = dispatcher.IsKnownAlias(alias);
+        try
+        {
+            await HandleKnownAsync(http, alias, known, dispatcher, loggers);
+        }
+        finally
+        {
+            Telemetry.CmpTelemetry.RecordHttp(known ? alias : "(unknown)", http.Response.StatusCode, started);
+        }
+    }
+
+    private static async Task HandleKnownAsync(HttpContext http, string alias, bool known, CmpDispatcher dispatcher, ILoggerFactory loggers)
+    {
         ILogger logger = loggers.CreateLogger("CmpCluster.Gateway");
-        if (!dispatcher.IsKnownAlias(alias))
+        if (!known)
         {
             await FaultAsync(http, 404, "unknown CMP alias");
             return;

@@ -1,6 +1,7 @@
 using System.Net;
 using CmpCluster.Gateway;
 using CmpCluster.Gateway.Admin;
+using CmpCluster.Gateway.Telemetry;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Revocation;
@@ -35,6 +36,7 @@ builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).
 builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
 builder.Services.AddCmpGrains();
 builder.Services.AddCmpGateway();
+builder.Services.AddCmpTelemetry(builder.Configuration);
 builder.Services.AddAdminApi(builder.Configuration);
 builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
     sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
@@ -49,6 +51,8 @@ builder.UseOrleans(silo =>
         o.ClusterId = node.ClusterId;
         o.ServiceId = node.ServiceId;
     });
+    // Traces continue from the HTTP request into the grain calls (DESIGN §7).
+    silo.AddActivityPropagation();
     silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
     silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
     silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
@@ -77,6 +81,7 @@ try
     }
     app.MapCmpEndpoints();
     app.MapRevocationEndpoints();
+    app.MapCmpTelemetry();
     app.MapAdminApi();
     app.Run();
     return 0;

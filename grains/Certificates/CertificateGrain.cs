@@ -89,6 +89,7 @@ public sealed partial class CertificateGrain(
                 break;
         }
         await WriteRevocationAsync(CertificateStatus.Revoked, request.Reason, time.GetUtcNow(), request.InvalidityDate, request.Cause);
+        Telemetry.GrainTelemetry.CertificatesRevoked.Add(1, new("ca", state.State.Intent!.Ca), new("reason", request.Reason.ToString()));
         return RevocationResult.Revoked;
     }
 

@@ -48,6 +48,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
 
         // 5. Store the certificate (awaiting confirmation unless implicitly confirmed) before anyone sees it.
         await record.StoreIssuedAsync(der, request.Confirmed);
+        Telemetry.GrainTelemetry.CertificatesIssued.Add(1, new("ca", request.Ca.Name), new("profile", request.ProfileName ?? "-"));
 
         // 6. The caller answers; certConf, rejection or the confirm timeout decide the final status.
         return new IssuedCertificate(GrainKeys.Certificate(request.Ca.Name, serialHex), serialHex, der);

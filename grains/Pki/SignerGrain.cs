@@ -20,12 +20,22 @@ public sealed class SignerGrain(PkiKeyRing keys) : Grain, ISignerGrain
         {
             throw new ArgumentException("TBSCertificate.signature does not match the signing key's algorithm");
         }
-        byte[] signature = key.Signer.Sign(tbsCertificateDer);
+        byte[] signature = Timed(key, "certificate", tbsCertificateDer);
         var certificate = new X509CertificateStructure(tbs, key.Signer.Algorithm, new DerBitString(signature));
         return Task.FromResult(certificate.GetEncoded(Asn1Encodable.Der));
     }
 
-    public Task<byte[]> SignAsync(byte[] data) => Task.FromResult(Key.Signer.Sign(data));
+    public Task<byte[]> SignAsync(byte[] data) => Task.FromResult(Timed(Key, "data", data));
+
+    /// <summary>Signs and records how long the signature took (cmp.signing.duration), by key and operation.</summary>
+    private byte[] Timed(KeyHolder key, string operation, byte[] data)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        byte[] signature = key.Signer.Sign(data);
+        Telemetry.GrainTelemetry.SigningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            new("key", key.Name), new("operation", operation));
+        return signature;
+    }
 
     private KeyHolder Key => keys.GetSigner(this.GetPrimaryKeyString());
 }

@@ -24,7 +24,7 @@ public static class GrainTelemetry
     public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>(
         "cmp.request.duration", "ms", "Time the transaction engine spent on one CMP request");
 
-    /// <summary>One signature with a key of the ring; tag key_kind (ca, cmp, ocsp), operation (certificate, data).</summary>
+    /// <summary>One signature with a key of the ring; tags key (issuing, issuing/cmp, ...), operation (certificate, data).</summary>
     public static readonly Histogram<double> SigningDuration = Meter.CreateHistogram<double>(
         "cmp.signing.duration", "ms", "Time of one signature with a CA or CMP signer key");
 

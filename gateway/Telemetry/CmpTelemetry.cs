@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace CmpCluster.Gateway.Telemetry;
+
+/// <summary>The <c>Telemetry</c> section: where metrics and traces go.</summary>
+public sealed class TelemetryOptions
+{
+    public const string Section = "Telemetry";
+
+    /// <summary>Serve Prometheus metrics at <see cref="PrometheusPath"/> (unauthenticated, like most scrape endpoints:
+    /// bind the node to an internal address or filter the path at the load balancer).</summary>
+    public bool Prometheus { get; set; } = true;
+
+    public string PrometheusPath { get; set; } = "/metrics";
+
+    /// <summary>OTLP collector (e.g. http://127.0.0.1:4317). When set, metrics and traces are also exported there; traces
+    /// are recorded only then, so a node without a collector pays nothing for spans.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    public string ServiceName { get; set; } = "cmpcluster";
+}
+
+/// <summary>The gateway's instruments (DESIGN §7), and the OpenTelemetry wiring shared by every host that serves HTTP.</summary>
+public static class CmpTelemetry
+{
+    public const string GatewayName = "CmpCluster.Gateway";
+
+    /// <summary>The meters and sources the hosts export; names are fixed (STYLE §12).</summary>
+    public static readonly string[] Meters = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans"];
+    public static readonly string[] Sources = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans.Application"];
+
+    private static readonly Meter Meter = new(GatewayName);
+
+    /// <summary>CMP HTTP requests by alias and HTTP status (200 includes CMP-level errors; the grains count those by failInfo).</summary>
+    public static readonly Counter<long> HttpRequests = Meter.CreateCounter<long>("cmp.http.requests", "{request}", "CMP requests received over HTTP");
+
+    public static readonly Histogram<double> HttpDuration = Meter.CreateHistogram<double>(
+        "cmp.http.duration", "ms", "Time from the CMP request's body read to the response written");
+
+    public static IServiceCollection AddCmpTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        TelemetryOptions options = configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        services.Configure<TelemetryOptions>(configuration.GetSection(TelemetryOptions.Section));
+        OpenTelemetry.OpenTelemetryBuilder telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(options.ServiceName))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(Meters).AddAspNetCoreInstrumentation().AddRuntimeInstrumentation();
+                if (options.Prometheus)
+                {
+                    metrics.AddPrometheusExporter();
+                }
+                if (options.OtlpEndpoint is { Length: > 0 } endpoint)
+                {
+                    metrics.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+                }
+            });
+        if (options.OtlpEndpoint is { Length: > 0 } traceEndpoint)
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(Sources)
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(o => o.Endpoint = new Uri(traceEndpoint)));
+        }
+        return services;
+    }
+
+    public static WebApplication MapCmpTelemetry(this WebApplication app)
+    {
+        TelemetryOptions options = app.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        if (options.Prometheus)
+        {
+            app.MapPrometheusScrapingEndpoint(options.PrometheusPath);
+        }
+        return app;
+    }
+
+    /// <summary>Records one CMP HTTP exchange and tags the ASP.NET Core span with the alias.</summary>
+    public static void RecordHttp(string alias, int status, long startedTimestamp)
+    {
+        Activity.Current?.SetTag("cmp.alias", alias);
+        HttpRequests.Add(1, new("alias", alias), new("status", status));
+        HttpDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds, new("alias", alias), new("status", status));
+    }
+}

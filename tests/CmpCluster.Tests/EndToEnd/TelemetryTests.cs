@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+using Xunit;
+
+namespace CmpCluster.Tests.EndToEnd;
+
+/// <summary>
+/// What an operator watches (DESIGN §7): Prometheus metrics by alias, body type, outcome and failInfo, and a diagnostic id
+/// that a refused device shows in its CMP error and the operator finds in the node's summary log event.
+/// </summary>
+public sealed partial class TelemetryTests(NodeFixture fixture) : IClassFixture<NodeFixture>
+{
+    private NodeProcess Node => fixture.Node;
+
+    [Fact]
+    public async Task A_refused_device_reports_a_diagnostic_id_that_the_summary_log_and_metrics_explain()
+    {
+        using var dir = new TempDirectory("telemetry");
+        await OpenSsl.GenerateP256KeyAsync(dir.Path);
+        E2e.Succeeded(await new CmpEnrollment { Subject = "/CN=telemetry-ok/O=Example" }.RunAsync(Node, dir.Path), Node);
+
+        OpenSslResult refused = await new CmpEnrollment { Subject = "/CN=telemetry-refused/O=Example", Secret = "wrong", CertOut = "refused.pem" }
+            .RunAsync(Node, dir.Path);
+
+        E2e.Failed(refused, Node);
+        Match id = DiagnosticId().Match(refused.Output);
+        Assert.True(id.Success, $"no diagnostic id in the CMP error\n{refused}");
+        string summary = Node.Output.Split('\n').FirstOrDefault(line => line.Contains("diagnostic=" + id.Groups[1].Value, StringComparison.Ordinal)) ?? "";
+        Assert.Contains("body=Ir outcome=rejected detail=BadMessageCheck", summary);
+        Assert.DoesNotContain("wrong", summary);
+
+        using HttpClient http = Node.CreateHttpClient();
+        string metrics = await http.GetStringAsync("metrics");
+        Assert.Matches(@"cmp_requests_total\{[^}]*alias=""ra"",body=""Ir"",fail_info=""none"",outcome=""ok""\} [1-9]", metrics);
+        Assert.Matches(@"cmp_requests_total\{[^}]*alias=""ra"",body=""Ir"",fail_info=""BadMessageCheck"",outcome=""rejected""\} 1", metrics);
+        Assert.Matches(@"cmp_certificates_issued_total\{[^}]*ca=""issuing"",profile=""default""\} [1-9]", metrics);
+        Assert.Matches(@"cmp_signing_duration_milliseconds_count\{[^}]*key=""issuing"",operation=""certificate""\} [1-9]", metrics);
+        Assert.Contains("cmp_request_duration_milliseconds_bucket", metrics);
+        Assert.Matches(@"cmp_http_requests_total\{[^}]*alias=""ra"",status=""200""\} [1-9]", metrics);
+        Assert.Contains("orleans_", metrics);
+    }
+
+    [GeneratedRegex(@"diagnostic id ([0-9a-f]{16,32})")]
+    private static partial Regex DiagnosticId();
+}
