@@ -10,6 +10,7 @@ using CmpCluster.Silo;
 using CmpCluster.Silo.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Storage;
 
 // Single-node default: one process is an Orleans silo with the CMP gateway endpoints co-hosted,
@@ -44,6 +45,7 @@ builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
 builder.Services.AddKeyedSingleton<IGrainStorageSerializer>(GrainNames.Storage,
     (sp, _) => new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
 
+bool dashboard = builder.Configuration.GetValue("Dashboard:Enabled", true);
 builder.UseOrleans(silo =>
 {
     silo.Configure<ClusterOptions>(o =>
@@ -53,6 +55,11 @@ builder.UseOrleans(silo =>
     });
     // Traces continue from the HTTP request into the grain calls (DESIGN §7).
     silo.AddActivityPropagation();
+    if (dashboard)
+    {
+        // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard; Dashboard__Enabled=false leaves it out.
+        silo.AddDashboard();
+    }
     silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
     silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
     silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
@@ -82,6 +89,10 @@ try
     app.MapCmpEndpoints();
     app.MapRevocationEndpoints();
     app.MapCmpTelemetry();
+    if (dashboard)
+    {
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+    }
     app.MapAdminApi();
     app.Run();
     return 0;

@@ -39,6 +39,42 @@ public sealed partial class TelemetryTests(NodeFixture fixture) : IClassFixture<
         Assert.Contains("orleans_", metrics);
     }
 
+    [Fact]
+    public async Task Every_metric_the_grafana_dashboard_queries_is_exported_by_the_node()
+    {
+        using var dir = new TempDirectory("telemetry-dashboard");
+        await OpenSsl.GenerateP256KeyAsync(dir.Path);
+        E2e.Succeeded(await new CmpEnrollment { Subject = "/CN=telemetry-dashboard/O=Example" }.RunAsync(Node, dir.Path), Node);
+        E2e.Succeeded(await OpenSsl.RunAsync(dir.Path, "cmp", "-cmd", "rr", "-server", Node.Server, "-path", ".well-known/cmp/p/ra",
+            "-ref", "ra", "-secret", "pass:changeit", "-oldcert", "cert.pem", "-revreason", "5", "-trusted", Node.RootCaPath), Node);
+        string dashboard = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "deploy", "grafana", "cmpcluster-dashboard.json"));
+        string[] queried = MetricName().Matches(dashboard).Select(m => m.Value).Distinct().ToArray();
+        Assert.NotEmpty(queried);
+
+        using HttpClient http = Node.CreateHttpClient();
+        string metrics = await http.GetStringAsync("metrics");
+
+        foreach (string metric in queried)
+        {
+            Assert.True(metrics.Contains("\n" + metric, StringComparison.Ordinal), $"the dashboard queries {metric}, which the node does not export");
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Cluster.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException("Cluster.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [GeneratedRegex(@"\b(cmp|orleans|dotnet)_[a-z_]+(_total|_bucket|_activations)\b")]
+    private static partial Regex MetricName();
+
     [GeneratedRegex(@"diagnostic id ([0-9a-f]{16,32})")]
     private static partial Regex DiagnosticId();
 }
