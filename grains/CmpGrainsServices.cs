@@ -23,6 +23,8 @@ public static class CmpGrainsServices
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();
         services.AddSingleton<RevocationHandler>();
+        services.AddSingleton<GenmHandler>();
+        services.AddSingleton<RootCaUpdates>();
         services.AddSingleton<IValidateOptions<CmpOptions>, CmpOptionsValidator>();
         services.AddSingleton<IValidateOptions<PkiOptions>, PkiOptionsValidator>();
         services.AddSingleton<Revocation.OcspIssuerIndex>();

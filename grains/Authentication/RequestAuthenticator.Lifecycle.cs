@@ -115,14 +115,15 @@ public sealed partial class RequestAuthenticator
     }
 
     /// <summary>
-    /// rr in client mode: only the owner may revoke, proven by a signature with one of its own valid certificates (the
-    /// handler then checks that the certificate to revoke is also the owner's).
+    /// rr and genm in client mode: an end entity proves itself by a signature with one of its own valid certificates (for
+    /// rr the handler then checks that the certificate to revoke is also the owner's). Client mode has no code to check
+    /// outside an enrollment.
     /// </summary>
-    private async Task<Authenticated> AuthenticateOwnerRevocationAsync(DecodedRequest request, CmpAliasOptions alias)
+    private async Task<Authenticated> AuthenticateCertificateHolderAsync(DecodedRequest request, CmpAliasOptions alias)
     {
         if (!alias.Modules.Contains(AuthenticationModules.EndEntityCertificate))
         {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, "revocation in client mode needs the EndEntityCertificate authentication module");
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} in client mode needs the EndEntityCertificate authentication module");
         }
         SignerCertificate signer = await VerifySignerAsync(request, requiredCa: null);
         string username = signer.Record.Intent.EndEntity

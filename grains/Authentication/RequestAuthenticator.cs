@@ -60,9 +60,9 @@ public sealed partial class RequestAuthenticator(
         {
             return await AuthenticateKeyUpdateAsync(request, alias, transactionKey);
         }
-        if (request.BodyType == PkiBodyType.Rr && alias.Mode == AliasMode.Client)
+        if (request.BodyType is PkiBodyType.Rr or PkiBodyType.Genm && alias.Mode == AliasMode.Client)
         {
-            return await AuthenticateOwnerRevocationAsync(request, alias);
+            return await AuthenticateCertificateHolderAsync(request, alias);
         }
         CmpFailure? notAuthorized = null, other = null;
         foreach (string module in alias.Modules)

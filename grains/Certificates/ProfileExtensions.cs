@@ -27,6 +27,13 @@ public static class ProfileExtensions
         ["ocspSigning"] = KeyPurposeID.id_kp_OCSPSigning,
     };
 
+    /// <summary>The KeyUsage bit of a name the start-up check accepted.</summary>
+    public static int KeyUsageBit(string name) => KeyUsageBits[name];
+
+    /// <summary>The key purpose of a name or dotted OID the start-up check accepted.</summary>
+    public static DerObjectIdentifier ExtendedKeyUsageOid(string name) =>
+        ExtendedKeyUsageOids.TryGetValue(name, out DerObjectIdentifier? oid) ? oid : new DerObjectIdentifier(name);
+
     /// <summary>Checks names in a profile at start-up; returns the first unknown one.</summary>
     public static string? FindUnknownName(IEnumerable<string> keyUsages, IEnumerable<string> extendedKeyUsages) =>
         keyUsages.FirstOrDefault(k => !KeyUsageBits.ContainsKey(k))
@@ -38,7 +45,7 @@ public static class ProfileExtensions
         var generator = new X509ExtensionsGenerator();
         // §4.2.1.9: an end entity is not a CA.
         generator.AddExtension(X509Extensions.BasicConstraints, true, new BasicConstraints(false));
-        int usage = request.Profile.KeyUsages.Aggregate(0, (bits, name) => bits | KeyUsageBits[name]);
+        int usage = request.Profile.KeyUsages.Aggregate(0, (bits, name) => bits | KeyUsageBit(name));
         if (usage != 0)
         {
             generator.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(usage)); // §4.2.1.3: SHOULD be critical
@@ -46,7 +53,7 @@ public static class ProfileExtensions
         if (request.Profile.ExtendedKeyUsages.Count > 0)
         {
             var purposes = request.Profile.ExtendedKeyUsages
-                .Select(name => ExtendedKeyUsageOids.TryGetValue(name, out DerObjectIdentifier? oid) ? oid : new DerObjectIdentifier(name))
+                .Select(ExtendedKeyUsageOid)
                 .ToArray();
             generator.AddExtension(X509Extensions.ExtendedKeyUsage, false, new ExtendedKeyUsage(purposes));
         }

@@ -77,6 +77,9 @@ public sealed class PkiOptions
 
     public OcspOptions Ocsp { get; set; } = new();
 
+    /// <summary>A root rollover announced through genm id-it-rootCaCert (RFC 9483 §4.3.2); empty: none.</summary>
+    public RootCaUpdateOptions RootCaUpdate { get; set; } = new();
+
     /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
     public string BaseUrl => PublicBaseUrl.TrimEnd('/');
 }

@@ -11,6 +11,8 @@ public enum BodyRoute
     /// <summary>A response or announcement type: a client never sends it; answered with badRequest.</summary>
     NotARequest = 3,
     Revocation = 4,
+    /// <summary>genm support messages (RFC 9483 §4.3).</summary>
+    General = 5,
 }
 
 /// <summary>Where each PKIBody type goes (STYLE §4): one exhaustive switch, so a new type cannot slip through unrouted.</summary>
@@ -21,7 +23,8 @@ public static class BodyDispatch
         PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur => BodyRoute.Enrollment,
         PkiBodyType.CertConf => BodyRoute.Confirmation,
         PkiBodyType.Rr => BodyRoute.Revocation,
-        PkiBodyType.P10Cr or PkiBodyType.Genm or PkiBodyType.PollReq
+        PkiBodyType.Genm => BodyRoute.General,
+        PkiBodyType.P10Cr or PkiBodyType.PollReq
             or PkiBodyType.Nested or PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
         PkiBodyType.Ip or PkiBodyType.Cp or PkiBodyType.Kup or PkiBodyType.Krp or PkiBodyType.Rp or PkiBodyType.Ccp
             or PkiBodyType.Popdecc or PkiBodyType.Popdecr or PkiBodyType.Ckuann or PkiBodyType.Cann or PkiBodyType.Rann

@@ -31,6 +31,7 @@ public sealed partial class CmpTransactionGrain(
     EnrollmentHandler enrollment,
     CertConfHandler certConf,
     RevocationHandler revocation,
+    GenmHandler genm,
     TimeProvider time,
     ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, IRemindable
 {
@@ -162,6 +163,7 @@ public sealed partial class CmpTransactionGrain(
             BodyRoute.Enrollment => await EnrollAsync(request, alias, ca, authenticated),
             BodyRoute.Confirmation => await ConfirmAsync(request, alias),
             BodyRoute.Revocation => await RevokeAsync(request, alias, authenticated),
+            BodyRoute.General => await GeneralAsync(request, alias, ca, authenticated),
             BodyRoute.NotSupportedYet => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet"),
             _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request"),
         };
@@ -253,6 +255,17 @@ public sealed partial class CmpTransactionGrain(
             state.State.CertificateKeys.Add(key);
         }
         return new Outcome(CmpResponseBuilder.RevocationResponse(result.Failure, _diagnosticId), Persist: true, Failure: result.Failure);
+    }
+
+    /// <summary>genm → genp (RFC 9483 §4.3); the transaction closes with it.</summary>
+    private async Task<Outcome> GeneralAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
+    {
+        string? profileName = authenticated.EndEntity?.CertificateProfile
+            ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? (request.SenderKid is null ? null : KeyIdOf(request)) : alias.CertificateProfile);
+        PkiBody body = await genm.HandleAsync(GenMsgContent.GetInstance(request.Message.Body.Content), alias, ca, profileName);
+        state.State.Phase = TransactionPhase.Closed;
+        state.State.Outcome = "general response";
+        return new Outcome(body, Persist: true);
     }
 
     /// <summary>

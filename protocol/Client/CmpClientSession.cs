@@ -116,6 +116,10 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         return Protect(body, implicitConfirm: false, overrides);
     }
 
+    /// <summary>genm (RFC 9483 §4.3) asking for each InfoTypeAndValue.</summary>
+    public byte[] BuildGeneralMessage(params InfoTypeAndValue[] requests) =>
+        Protect(new PkiBody(PkiBody.TYPE_GEN_MSG, new GenMsgContent(requests)), implicitConfirm: false, overrides: null);
+
     private byte[] BuildCertRequest(
         int bodyType, X509Name? subject, AsymmetricAlgorithm key, bool implicitConfirm, PopKind pop, X509Name? issuer,
         RequestOverrides? overrides, Controls? controls)

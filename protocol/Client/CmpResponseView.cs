@@ -21,6 +21,9 @@ public sealed class CmpResponseView
             case ErrorMsgContent error:
                 Status = error.PkiStatusInfo;
                 break;
+            case GenRepContent general:
+                GeneralInfo = general.ToInfoTypeAndValueArray();
+                break;
             case RevRepContent revocation:
                 Status = revocation.GetStatus().FirstOrDefault();
                 break;
@@ -42,6 +45,9 @@ public sealed class CmpResponseView
     public PkiStatusInfo? Status { get; }
     public byte[]? CertificateDer { get; }
     public byte[][] CaPubs { get; } = [];
+
+    /// <summary>genp: the InfoTypeAndValue answers.</summary>
+    public InfoTypeAndValue[] GeneralInfo { get; } = [];
 
     /// <summary>The failInfo bits that are set, as our enum (RFC 9810 §5.2.3).</summary>
     public IReadOnlyList<PkiFailureInfo> FailInfo

@@ -26,7 +26,7 @@ public sealed class BodyDispatchTests
 
     [Theory]
     [MemberData(nameof(AllBodyTypes))]
-    public void Every_body_type_has_a_route_and_only_ir_cr_kur_rr_certConf_are_served(PkiBodyType type)
+    public void Every_body_type_has_a_route_and_only_ir_cr_kur_rr_genm_certConf_are_served(PkiBodyType type)
     {
         BodyRoute route = BodyDispatch.Route(type);
 
@@ -35,6 +35,7 @@ public sealed class BodyDispatchTests
             PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur => BodyRoute.Enrollment,
             PkiBodyType.CertConf => BodyRoute.Confirmation,
             PkiBodyType.Rr => BodyRoute.Revocation,
+            PkiBodyType.Genm => BodyRoute.General,
             _ when TransactionRules.Opens(type) || type == PkiBodyType.PollReq => BodyRoute.NotSupportedYet,
             _ => BodyRoute.NotARequest,
         };
@@ -74,15 +75,6 @@ public sealed class UnsupportedBodyTests(CmpClusterFixture cluster) : IDisposabl
         CmpResponseView view = CmpResponseView.Parse(response);
         ProtocolAssert.Answers(view, _session.TransactionId, request.SenderNonce);
         return view;
-    }
-
-    [Fact]
-    public async Task Genm_is_badRequest()
-    {
-        CmpResponseView view = await SendAsync(RawRequests.Genm());
-
-        ProtocolAssert.Rejected(view, PkiFailureInfo.BadRequest);
-        Assert.Empty((await cluster.SnapshotAsync(Aliases.Pbe, _session)).CertificateKeys);
     }
 
     [Fact]

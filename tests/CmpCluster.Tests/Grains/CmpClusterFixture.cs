@@ -107,6 +107,8 @@ public sealed class CmpClusterFixture : IAsyncLifetime
                 o.CmpRaSecret = Aliases.CaRaSecret;
                 // Revocation tests poll for the debounced CRL; a short debounce keeps them quick.
                 o.Crl.Debounce = CrlDebounce;
+                // genm tests: a root rollover announced to clients.
+                o.RootCaUpdate = RootRollover.Files;
             });
             silo.Services.AddOptions<CmpOptions>().Configure(ConfigureCmp);
             silo.Services.AddCmpGrains();

@@ -1,0 +1,152 @@
+using CmpCluster.Contracts;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using Microsoft.Extensions.Options;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.Crmf;
+using Org.BouncyCastle.Asn1.Sec;
+using Org.BouncyCastle.Asn1.X509;
+using Org.BouncyCastle.Asn1.X9;
+
+namespace CmpCluster.Grains.Handlers;
+
+/// <summary>
+/// genm support messages, RFC 9483 §4.3: CA certificates, root CA update, certificate request template and CRL update
+/// retrieval. Each requested InfoTypeAndValue gets its answer in one genp; an infoType we do not know is left out of the
+/// answer (RFC 9810 §5.3.19: the receiver may ignore OIDs it does not recognize), so an unknown one alone gets an empty genp.
+/// </summary>
+public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates, IOptions<PkiOptions> pki, IOptionsMonitor<CmpOptions> options)
+{
+    public async Task<PkiBody> HandleAsync(GenMsgContent content, CmpAliasOptions alias, CertificateAuthorityKeys ca, string? profileName)
+    {
+        InfoTypeAndValue[] requested = content.ToInfoTypeAndValueArray();
+        if (requested.Length > options.CurrentValue.Limits.MaxGeneralInfo)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "too many InfoTypeAndValue entries");
+        }
+        var answers = new List<InfoTypeAndValue>();
+        foreach (InfoTypeAndValue item in requested)
+        {
+            DerObjectIdentifier type = item.InfoType;
+            if (type.Equals(CmpObjectIdentifiers.id_it_caCerts))
+            {
+                // §4.3.1: the CA certificates a client needs: the issuing CA and the root.
+                answers.Add(new InfoTypeAndValue(type, new DerSequence(ca.CaChain.Select(c => (Asn1Encodable)new CmpCertificate(c)).ToArray())));
+            }
+            else if (type.Equals(CmpObjectIdentifiers.id_it_rootCaCert))
+            {
+                answers.Add(RootCaKeyUpdate(item, ca));
+            }
+            else if (type.Equals(CmpObjectIdentifiers.id_it_certReqTemplate))
+            {
+                answers.Add(new InfoTypeAndValue(type, CertRequestTemplate(alias, profileName)));
+            }
+            else if (type.Equals(CmpObjectIdentifiers.id_it_crlStatusList))
+            {
+                answers.Add(await CrlsAsync(item, ca));
+            }
+        }
+        return new PkiBody(PkiBody.TYPE_GEN_REP, new GenRepContent(answers.ToArray()));
+    }
+
+    /// <summary>
+    /// §4.3.2: newWithNew, newWithOld and oldWithNew when a rollover of the client's root is configured; an
+    /// id-it-rootCaKeyUpdate without value when there is none (or the client already has the new root).
+    /// </summary>
+    private InfoTypeAndValue RootCaKeyUpdate(InfoTypeAndValue request, CertificateAuthorityKeys ca)
+    {
+        X509CertificateStructure? clientRoot;
+        try
+        {
+            clientRoot = request.InfoValue is null ? null : CmpCertificate.GetInstance(request.InfoValue).X509v3PKCert;
+        }
+        catch (ArgumentException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "rootCaCert is not a certificate");
+        }
+        RootCaUpdate? update = rootUpdates.Current;
+        bool applies = update is not null && (clientRoot is null || clientRoot.Equals(ca.Root)) && !ca.Root.Equals(update.NewWithNew);
+        return applies
+            ? new InfoTypeAndValue(CmpObjectIdentifiers.id_it_rootCaKeyUpdate, new RootCaKeyUpdateContent(
+                new CmpCertificate(update!.NewWithNew), Optional(update.NewWithOld), Optional(update.OldWithNew)))
+            : new InfoTypeAndValue(CmpObjectIdentifiers.id_it_rootCaKeyUpdate);
+    }
+
+    private static CmpCertificate? Optional(X509CertificateStructure? certificate) => certificate is null ? null : new CmpCertificate(certificate);
+
+    /// <summary>
+    /// §4.3.3: what the alias's certificate profile will issue, as a CertTemplate (extensions the profile sets; subject and
+    /// key left to the client) and the key types the CA certifies (id-regCtrl-algId: EC P-256, P-384; id-regCtrl-rsaKeyLen).
+    /// </summary>
+    private CertReqTemplateContent CertRequestTemplate(CmpAliasOptions alias, string? profileName)
+    {
+        string name = profileName ?? alias.CertificateProfile;
+        CertificateProfileOptions profile = options.CurrentValue.Profiles.GetValueOrDefault(name)
+            ?? throw new CmpFailureException(PkiFailureInfo.BadRequest, "this alias names its certificate profile per request (KeyID); ask with a senderKID");
+        var extensions = new X509ExtensionsGenerator();
+        int usage = profile.KeyUsages.Aggregate(0, (bits, n) => bits | Certificates.ProfileExtensions.KeyUsageBit(n));
+        if (usage != 0)
+        {
+            extensions.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(usage));
+        }
+        if (profile.ExtendedKeyUsages.Count > 0)
+        {
+            extensions.AddExtension(X509Extensions.ExtendedKeyUsage, false,
+                new ExtendedKeyUsage(profile.ExtendedKeyUsages.Select(Certificates.ProfileExtensions.ExtendedKeyUsageOid).ToArray()));
+        }
+        var template = new CertTemplateBuilder().SetExtensions(extensions.Generate()).Build();
+        var algorithmId = new DerObjectIdentifier("1.3.6.1.5.5.7.5.1.11"); // id-regCtrl-algId, RFC 9483 §4.3.3
+        var rsaKeyLength = new DerObjectIdentifier("1.3.6.1.5.5.7.5.1.12"); // id-regCtrl-rsaKeyLen
+        var keySpec = new DerSequence(
+            new AttributeTypeAndValue(algorithmId, new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, SecObjectIdentifiers.SecP256r1)),
+            new AttributeTypeAndValue(algorithmId, new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, SecObjectIdentifiers.SecP384r1)),
+            new AttributeTypeAndValue(rsaKeyLength, DerInteger.ValueOf(2048)));
+        return new CertReqTemplateContent(template, keySpec);
+    }
+
+    /// <summary>
+    /// §4.3.4: for each CRLStatus that names this CA (by issuer, or by the distribution point in its certificates), the
+    /// current CRL unless the client's thisUpdate is already that of the current CRL; id-it-crls without value when there
+    /// is nothing newer.
+    /// </summary>
+    private async Task<InfoTypeAndValue> CrlsAsync(InfoTypeAndValue request, CertificateAuthorityKeys ca)
+    {
+        CrlStatus[] statuses;
+        try
+        {
+            statuses = Asn1Sequence.GetInstance(request.InfoValue).Cast<Asn1Encodable>().Select(CrlStatus.GetInstance).ToArray();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or NullReferenceException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "crlStatusList is malformed");
+        }
+        string crlUrl = $"{pki.Value.BaseUrl}/crl/{Uri.EscapeDataString(ca.Name)}.crl";
+        CrlInfo? current = null;
+        foreach (CrlStatus status in statuses)
+        {
+            if (!Names(status.Source, ca, crlUrl))
+            {
+                continue;
+            }
+            current ??= await grains.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca.Name)).GetCrlAsync();
+            if (status.ThisUpdate is null || status.ThisUpdate.ToDateTime() < current.ThisUpdate.UtcDateTime.AddSeconds(-0.5))
+            {
+                return new InfoTypeAndValue(CmpObjectIdentifiers.id_it_crls, new DerSequence(CertificateList.GetInstance(current.Der)));
+            }
+        }
+        return new InfoTypeAndValue(CmpObjectIdentifiers.id_it_crls);
+    }
+
+    private static bool Names(CrlSource source, CertificateAuthorityKeys ca, string crlUrl)
+    {
+        if (source.Issuer is { } issuer)
+        {
+            return issuer.GetNames().Any(n => n.TagNo == GeneralName.DirectoryName && X509Name.GetInstance(n.Name).Equivalent(ca.Ca.Certificate.Subject));
+        }
+        return source.Dpn?.Type == DistributionPointName.FullName
+            && GeneralNames.GetInstance(source.Dpn.Name).GetNames().Any(n =>
+                n.TagNo == GeneralName.UniformResourceIdentifier && string.Equals(n.Name.ToString(), crlUrl, StringComparison.Ordinal));
+    }
+}
