@@ -186,7 +186,15 @@ public sealed class DeviceTransactions(LoadOptions options, HttpClient http, Met
         content.Headers.ContentType = new MediaTypeHeaderValue("application/pkixcmp");
         try
         {
-            using HttpResponseMessage response = await http.PostAsync(url, content);
+            using var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+            if (options.CloseConnections)
+            {
+                // HTTP/1.0 as openssl cmp sends it: the mock server answers one request per connection and then closes.
+                message.Version = System.Net.HttpVersion.Version10;
+                message.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+                message.Headers.ConnectionClose = true;
+            }
+            using HttpResponseMessage response = await http.SendAsync(message);
             if (!response.IsSuccessStatusCode)
             {
                 metrics.Error($"{name}: HTTP {(int)response.StatusCode}", counted);
@@ -208,7 +216,7 @@ public sealed class DeviceTransactions(LoadOptions options, HttpClient http, Met
         }
         catch (HttpRequestException e)
         {
-            metrics.Error($"{name}: {e.HttpRequestError}", counted);
+            metrics.Error(e.HttpRequestError == HttpRequestError.Unknown ? $"{name}: {e.InnerException?.Message ?? e.Message}" : $"{name}: {e.HttpRequestError}", counted);
             return null;
         }
         catch (TaskCanceledException)

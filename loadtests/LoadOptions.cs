@@ -43,6 +43,8 @@ public sealed record LoadOptions
     public string? JsonPath { get; init; }
     public string? MarkdownPath { get; init; }
     public bool Progress { get; init; } = true;
+    /// <summary>A new connection per request (servers that close after each answer, such as the <c>openssl cmp</c> mock server).</summary>
+    public bool CloseConnections { get; init; }
 
     public bool OpenModel => Rate is not null;
 
@@ -78,6 +80,7 @@ public sealed record LoadOptions
           --json FILE          write the report as JSON
           --markdown FILE      write the Markdown report to FILE too (stdout always gets it)
           --no-progress        no per-second progress lines on stderr
+          --close-connections  one connection per request (for servers that close after each answer, e.g. openssl cmp -port)
         exit code: 0 without errors, 1 with errors, 2 on a bad command line
         """;
 
@@ -86,9 +89,9 @@ public sealed record LoadOptions
         var options = new LoadOptions();
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--no-progress")
+            if (args[i] is "--no-progress" or "--close-connections")
             {
-                options = options with { Progress = false };
+                options = args[i] == "--no-progress" ? options with { Progress = false } : options with { CloseConnections = true };
                 continue;
             }
             string value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value");

@@ -37,7 +37,7 @@ public sealed record LoadReport(
     public string ToMarkdown()
     {
         var text = new StringBuilder();
-        text.AppendLine(F($"scenario {ScenarioName}, {Model}, {Measured.TotalSeconds:F1} s measured after {Options.Warmup.TotalSeconds:0.#} s warm-up, {Options.BaseUrl}"));
+        text.AppendLine(F($"scenario {ScenarioName}, {Model}, {Measured.TotalSeconds:F1} s measured after {Options.Warmup.TotalSeconds:0.#} s warm-up, {Options.Url ?? Options.BaseUrl}"));
         if (StoppedEarly is not null)
         {
             text.AppendLine().AppendLine("**" + StoppedEarly + "**");
@@ -70,7 +70,7 @@ public sealed record LoadReport(
         Options.Scenario, Options.Protection.ToString().ToLowerInvariant(), Options.OpenModel ? "open" : "closed",
         Options.OpenModel ? null : Options.Concurrency, Options.Rate, Options.OpenModel ? Options.Ramp.TotalSeconds : null,
         Options.OpenModel ? Options.MaxInFlight : null, Options.Scenario == "device-lifecycle" ? Options.Mix : null,
-        Options.BaseUrl, Options.Warmup.TotalSeconds, Measured.TotalSeconds, Transactions, TransactionsPerSecond, ErrorCount, Dropped,
+        Options.Url ?? Options.BaseUrl, Options.Warmup.TotalSeconds, Measured.TotalSeconds, Transactions, TransactionsPerSecond, ErrorCount, Dropped,
         ServerCpuMsPerTransaction, ClientCpuMsPerTransaction, StoppedEarly,
         OrderedLatency().ToDictionary(p => p.Key, p => new JsonLatency(
             p.Value.TotalCount, Ms(p.Value, 50), Ms(p.Value, 90), Ms(p.Value, 99), Ms(p.Value, 99.9), p.Value.GetMaxValue() / 1000.0, p.Value.GetMean() / 1000.0)),
