@@ -71,7 +71,8 @@ public sealed record LoadOptions
           --ramp SEC           open model: rate rises linearly from 0 to R over SEC seconds from the start (default 0)
           --max-in-flight N    open model: at most N transactions in flight; an arrival beyond is dropped (default 64)
           --duration SEC       measured seconds after the warm-up (default 20)
-          --count N            stop after N measured transactions instead of after --duration
+          --count N            stop after N measured transactions (open model: N measured arrivals, run or dropped)
+                               instead of after --duration
           --warmup SEC         seconds run but not counted (default 3)
           --pbm-iterations N   PBM iteration count of the requests (default 500, as OpenSSL)
           --pool N             certificates issued before the run for rr (revoke, device-lifecycle; default sized from
