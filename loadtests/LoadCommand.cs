@@ -6,6 +6,11 @@ public static class LoadCommand
     /// <summary>Runs the generator; 0 without errors, 1 with errors (or a run that could not start), 2 on a bad command line.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter diagnostics)
     {
+        if (args is ["--help"] or ["-h"])
+        {
+            await output.WriteLineAsync(LoadOptions.Usage);
+            return 0;
+        }
         LoadOptions options;
         try
         {

@@ -109,8 +109,8 @@ MOCK_RATE=$(python3 -c "print(f'{$MOCK_TX/($T1-$T0):.0f}')")
 TABLE=$(python3 - "$WORK" "$FLOOR_MS" "$MOCK_MS" $SCENARIOS open-enroll <<'EOF'
 import json, sys
 work, floor, mock, names = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
-print("| scenario | model | tx/s | server CPU ms/tx | × floor | × mock | client CPU ms/tx | transaction p50 / p99 ms | errors |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| scenario | model | tx/s | server CPU ms/tx | × floor | × mock | client CPU ms/tx | transaction p50 / p99 ms | errors | dropped |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for name in names:
     r = json.load(open(f"{work}/{name}.json"))
     model = f"open {r['rate']:g}/s" if r["model"] == "open" else f"closed {r['concurrency']}"
@@ -119,7 +119,7 @@ for name in names:
     ratio = lambda anchor: f"{cpu / anchor:.1f}" if cpu and anchor else "n/a"
     note = " (stopped early)" if r.get("stoppedEarly") else ""
     print(f"| {r['scenario']}{note} | {model} | {r['transactionsPerSecond']:.0f} | {cpu or 0:.3f} | {ratio(floor)} | {ratio(mock)} | "
-          f"{r.get('clientCpuMsPerTransaction') or 0:.3f} | {t['p50Ms']:.1f} / {t['p99Ms']:.1f} | {r['errors']} |")
+          f"{r.get('clientCpuMsPerTransaction') or 0:.3f} | {t['p50Ms']:.1f} / {t['p99Ms']:.1f} | {r['errors']} | {r['dropped']} |")
 EOF
 )
 ANCHORS="Anchors: crypto floor $FLOOR_MS ms CPU per transaction (openssl speed: P-256 sign $SIGN_S/s, verify $VERIFY_S/s, 3 + 3 per transaction); openssl cmp mock server $MOCK_MS ms CPU per ir + certConf ($MOCK_TX sequential openssl cmp clients, $MOCK_RATE tx/s incl. client start-up, $MOCK_FAIL failed)."
