@@ -1,144 +1,265 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Http.Headers;
+using System.Globalization;
 using System.Security.Cryptography;
-using CmpCluster.Contracts;
-using CmpCluster.Protocol.Client;
-using HdrHistogram;
-using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.LoadTests;
 
 /// <summary>
-/// Closed-model run: <see cref="LoadOptions.Concurrency"/> virtual devices each run complete transactions back to
-/// back (ir [+ certConf]) for warm-up plus duration; only transactions that start after the warm-up are counted.
+/// One load run: prepare the virtual devices (keys, and for renew a first certificate; for rr a pool of certificates),
+/// none of it measured; then either the closed model (<see cref="LoadOptions.Concurrency"/> devices each running
+/// transactions back to back) or the open model (<see cref="LoadOptions.Rate"/> arrivals per second, linear ramp, at
+/// most <see cref="LoadOptions.MaxInFlight"/> in flight). Transactions that start after the warm-up are measured; the
+/// run ends after the duration or the count, and waits for the transactions in flight.
 /// </summary>
-public sealed class LoadRun(LoadOptions options)
+public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
 {
-    private readonly ConcurrentDictionary<string, LongConcurrentHistogram> _latency = new();
-    private readonly ConcurrentDictionary<string, int> _errors = new();
-    private long _transactions;
+    /// <summary>Pool sizing when no run rate is known (closed model, no --count): a generous rr rate on this machine.</summary>
+    private const double AssumedRevocationsPerSecond = 400;
+
+    private readonly Metrics _metrics = new();
+    private readonly string _runId = RandomNumberGenerator.GetHexString(6, lowercase: true);
+    private long _claimed;
+    private volatile bool _stop;
+    private volatile string? _stoppedEarly;
 
     public async Task<LoadReport> RunAsync()
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
-        // Device keys are made ahead so key generation never competes with the measured run.
-        ECDsa[] keys = Enumerable.Range(0, options.Concurrency).Select(_ => ECDsa.Create(ECCurve.NamedCurves.nistP256)).ToArray();
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Devices, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        var transactions = new DeviceTransactions(options, http, _metrics, _runId);
+        VirtualDevice[] devices = Enumerable.Range(0, options.Devices).Select(i => new VirtualDevice(i, _runId)).ToArray();
+        Dictionary<string, int> weights = options.Scenario == "device-lifecycle"
+            ? options.Mix.Where(p => p.Value > 0).ToDictionary()
+            : new Dictionary<string, int> { [options.Scenario] = 1 };
+        if (await PrepareAsync(transactions, devices, weights) is { } failure)
+        {
+            return Report(failure);
+        }
 
         var clock = Stopwatch.StartNew();
-        TimeSpan measuredFrom = options.Warmup;
-        TimeSpan end = options.Warmup + options.Duration;
-        CpuSample clientStart = default, serverStart = default;
+        CpuSample clientStart = CpuSample.OfThisProcess(), serverStart = CpuSample.OfProcess(options.ServerPid);
         Task sampler = Task.Run(async () =>
         {
             await Task.Delay(options.Warmup);
             clientStart = CpuSample.OfThisProcess();
             serverStart = CpuSample.OfProcess(options.ServerPid);
         });
-        Task[] devices = keys.Select((key, index) => Task.Run(() => DeviceLoopAsync(http, key, index, clock, measuredFrom, end))).ToArray();
-        await Task.WhenAll(devices);
-        await sampler;
-        TimeSpan measured = clock.Elapsed - measuredFrom;
-        CpuSample clientEnd = CpuSample.OfThisProcess();
-        CpuSample serverEnd = CpuSample.OfProcess(options.ServerPid);
+        using var progressStop = new CancellationTokenSource();
+        Task progressLoop = options.Progress && progress is not null ? ProgressAsync(clock, progress, progressStop.Token) : Task.CompletedTask;
 
-        return new LoadReport(options, _transactions, measured, _latency.ToDictionary(p => p.Key, p => (HistogramBase)p.Value),
-            _errors.ToDictionary(p => p.Key, p => p.Value), clientEnd - clientStart,
-            options.ServerPid is null ? null : serverEnd - serverStart);
+        var picker = new ScenarioPicker(weights);
+        if (options.OpenModel)
+        {
+            await OpenModelAsync(transactions, devices, picker, clock);
+        }
+        else
+        {
+            await Task.WhenAll(devices.Select(device => Task.Run(() => ClosedLoopAsync(transactions, device, picker, clock))));
+        }
+        await sampler;
+        TimeSpan measured = clock.Elapsed - options.Warmup;
+        CpuSample clientEnd = CpuSample.OfThisProcess(), serverEnd = CpuSample.OfProcess(options.ServerPid);
+        await progressStop.CancelAsync();
+        await progressLoop;
+        return Report(_stoppedEarly, measured, clientEnd - clientStart, options.ServerPid is null ? null : serverEnd - serverStart);
     }
 
-    private async Task DeviceLoopAsync(HttpClient http, ECDsa key, int device, Stopwatch clock, TimeSpan measuredFrom, TimeSpan end)
+    private LoadReport Report(string? stoppedEarly, TimeSpan measured = default, CpuSample client = default, CpuSample? server = null) =>
+        new(options, _metrics.Transactions, measured, _metrics.Latency, _metrics.Errors, _metrics.Dropped, client, server, stoppedEarly);
+
+    /// <summary>Setup before the clock starts: device certificates (renew, signed enroll) and the rr pool. Returns why it failed, if it did.</summary>
+    private async Task<string?> PrepareAsync(DeviceTransactions transactions, VirtualDevice[] devices, Dictionary<string, int> weights)
     {
-        long sequence = 0;
-        while (clock.Elapsed < end)
+        bool needCertificates = weights.ContainsKey("renew") || (weights.ContainsKey("enroll") && options.Protection == Protection.Signature);
+        if (needCertificates)
         {
-            bool counted = clock.Elapsed >= measuredFrom;
-            var session = new CmpClientSession(options.Secret, options.Reference, options.PbmIterations);
-            var subject = new X509Name($"CN=load-{device}-{sequence++},O=CmpCluster LoadTests");
-            bool implicitConfirm = options.Scenario == "enroll-implicit";
-            long started = Stopwatch.GetTimestamp();
-            CmpResponseView? ip = await ExchangeAsync(http, "ir", session, session.BuildEnrollment(true, subject, key, implicitConfirm), PkiBodyType.Ip, counted);
-            if (ip is null)
+            progress?.WriteLine($"setup: enrolling {devices.Length} devices on {options.RaUrl}");
+            bool[] enrolled = await ParallelAsync(devices.Length, i => transactions.EnrollDeviceAsync(devices[i]));
+            if (enrolled.Any(ok => !ok))
             {
-                continue;
+                return $"setup failed: {enrolled.Count(ok => !ok)} of {devices.Length} devices could not enroll ({Describe(_metrics.Errors)})";
             }
-            if (!implicitConfirm)
+        }
+        if (weights.TryGetValue("revoke", out int revokeWeight))
+        {
+            int pool = options.Pool ?? PoolSize(revokeWeight / (double)weights.Values.Sum());
+            progress?.WriteLine($"setup: issuing {pool} certificates to revoke");
+            bool[] issued = await ParallelAsync(pool, i => transactions.IssueForPoolAsync(devices[i % devices.Length]));
+            if (issued.Any(ok => !ok))
             {
-                CmpResponseView? conf = await ExchangeAsync(http, "certConf", session, session.BuildCertConf(ip.CertificateDer!), PkiBodyType.PkiConf, counted);
-                if (conf is null)
+                return $"setup failed: {issued.Count(ok => !ok)} of {pool} certificates to revoke were not issued ({Describe(_metrics.Errors)})";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Enough certificates for the run: what the rate or count implies, or an assumed rr rate; the run ends early if they run out.</summary>
+    private int PoolSize(double share)
+    {
+        double seconds = (options.Warmup + options.Duration).TotalSeconds;
+        double expected = options.Count is { } count
+            ? count + (options.Rate ?? AssumedRevocationsPerSecond) * options.Warmup.TotalSeconds
+            : (options.Rate ?? AssumedRevocationsPerSecond) * seconds;
+        return (int)Math.Ceiling(share * expected * 1.1) + options.Devices;
+    }
+
+    private async Task ClosedLoopAsync(DeviceTransactions transactions, VirtualDevice device, ScenarioPicker picker, Stopwatch clock)
+    {
+        while (!_stop && Admit(clock) is { } counted)
+        {
+            string scenario = picker.Next();
+            if (await transactions.RunAsync(scenario, device, counted, picker.Mixed ? scenario : null) == Outcome.PoolEmpty)
+            {
+                StopEarly(clock, "the pre-issued certificates to revoke ran out (raise --pool)");
+            }
+        }
+    }
+
+    /// <summary>Arrivals follow the ramp whatever the answers take; each takes an idle device or is dropped at the in-flight cap.</summary>
+    private async Task OpenModelAsync(DeviceTransactions transactions, VirtualDevice[] devices, ScenarioPicker picker, Stopwatch clock)
+    {
+        var idle = new System.Collections.Concurrent.ConcurrentQueue<VirtualDevice>(devices);
+        long issued = 0;
+        while (!_stop)
+        {
+            TimeSpan now = clock.Elapsed;
+            long due = (long)Arrivals(now.TotalSeconds);
+            for (; issued < due && !_stop; issued++)
+            {
+                if (Admit(clock) is not { } counted)
                 {
+                    break;
+                }
+                if (!idle.TryDequeue(out VirtualDevice? device))
+                {
+                    _metrics.Drop(counted);
                     continue;
                 }
+                string scenario = picker.Next();
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        if (await transactions.RunAsync(scenario, device, counted, picker.Mixed ? scenario : null) == Outcome.PoolEmpty)
+                        {
+                            StopEarly(clock, "the pre-issued certificates to revoke ran out (raise --pool)");
+                        }
+                    }
+                    finally
+                    {
+                        idle.Enqueue(device);
+                    }
+                });
             }
-            if (counted)
-            {
-                Record("transaction", Stopwatch.GetElapsedTime(started));
-                Interlocked.Increment(ref _transactions);
-            }
+            await Task.Delay(1);
+        }
+        while (idle.Count < devices.Length)
+        {
+            await Task.Delay(5);
         }
     }
 
-    private async Task<CmpResponseView?> ExchangeAsync(HttpClient http, string name, CmpClientSession session, byte[] request, PkiBodyType expected, bool counted)
+    /// <summary>Transactions due by <paramref name="t"/> seconds: the integral of a rate that rises linearly to R over the ramp.</summary>
+    private double Arrivals(double t)
     {
-        long started = Stopwatch.GetTimestamp();
-        using var content = new ByteArrayContent(request);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/pkixcmp");
-        try
+        double rate = options.Rate!.Value, ramp = options.Ramp.TotalSeconds;
+        return t < ramp ? rate * t * t / (2 * ramp) : rate * (t - ramp / 2);
+    }
+
+    /// <summary>Whether another transaction may start, and if so whether it is measured (null: the run is over).</summary>
+    private bool? Admit(Stopwatch clock)
+    {
+        TimeSpan now = clock.Elapsed;
+        bool counted = now >= options.Warmup;
+        if (options.Count is { } count)
         {
-            using HttpResponseMessage response = await http.PostAsync(options.Url, content);
-            if (!response.IsSuccessStatusCode)
+            if (counted && Interlocked.Increment(ref _claimed) > count)
             {
-                Error(counted, $"{name}: HTTP {(int)response.StatusCode}");
+                _stop = true;
                 return null;
             }
-            CmpResponseView view = session.Read(await response.Content.ReadAsByteArrayAsync());
-            if (view.BodyType != expected)
-            {
-                Error(counted, $"{name}: {view.BodyType} {string.Join("|", view.FailInfo)}");
-                return null;
-            }
-            if (counted)
-            {
-                Record(name, Stopwatch.GetElapsedTime(started));
-            }
-            return view;
+            return counted;
         }
-        catch (HttpRequestException e)
+        if (now >= options.Warmup + options.Duration)
         {
-            Error(counted, $"{name}: {e.HttpRequestError}");
+            _stop = true;
             return null;
         }
+        return counted;
     }
 
-    private void Record(string name, TimeSpan elapsed) =>
-        _latency.GetOrAdd(name, _ => new LongConcurrentHistogram(1, 60_000_000, 3)).RecordValue(Math.Max(1, (long)elapsed.TotalMicroseconds));
-
-    private void Error(bool counted, string what)
+    private void StopEarly(Stopwatch clock, string why)
     {
-        if (counted)
+        _stoppedEarly ??= $"stopped at {clock.Elapsed.TotalSeconds:F1} s: {why}";
+        _stop = true;
+    }
+
+    private async Task ProgressAsync(Stopwatch clock, TextWriter output, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        long lastTicks = clock.ElapsedTicks;
+        try
         {
-            _errors.AddOrUpdate(what, 1, (_, n) => n + 1);
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                (long transactions, long errors, HdrHistogram.HistogramBase latency) = _metrics.TakeInterval();
+                long nowTicks = clock.ElapsedTicks;
+                double seconds = (nowTicks - lastTicks) / (double)Stopwatch.Frequency;
+                lastTicks = nowTicks;
+                string phase = clock.Elapsed < options.Warmup ? "warm-up " : "measured";
+                string dropped = options.OpenModel ? string.Create(CultureInfo.InvariantCulture, $"  dropped {_metrics.Dropped}") : "";
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[{clock.Elapsed.TotalSeconds,6:F1} s] {phase} {transactions / seconds,7:F0} tx/s  errors {errors} (measured {_metrics.ErrorCount})  p50 {Ms(latency, 50),7:F1} ms  p99 {Ms(latency, 99),7:F1} ms{dropped}"));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The run is over.
         }
     }
+
+    private static double Ms(HdrHistogram.HistogramBase histogram, double percentile) =>
+        histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) / 1000.0;
+
+    private static async Task<bool[]> ParallelAsync(int count, Func<int, Task<bool>> work)
+    {
+        var results = new bool[count];
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) => results[i] = await work(i));
+        return results;
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, int> errors) =>
+        errors.Count == 0 ? "no answer" : string.Join(", ", errors.Select(p => $"{p.Value}x {p.Key}"));
 }
 
-/// <summary>User + system CPU time of a process.</summary>
-public readonly record struct CpuSample(TimeSpan Cpu)
+/// <summary>Picks the scenario of the next transaction by weight (one scenario: always that one).</summary>
+public sealed class ScenarioPicker(IReadOnlyDictionary<string, int> weights)
 {
-    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Cpu - b.Cpu);
+    private readonly (string Name, int Upto)[] _table = Cumulative(weights);
 
-    public static CpuSample OfThisProcess() => new(Process.GetCurrentProcess().TotalProcessorTime);
+    public bool Mixed => _table.Length > 1;
 
-    /// <summary>From /proc/PID/stat (utime + stime in clock ticks, 100 per second on Linux).</summary>
-    public static CpuSample OfProcess(int? pid)
+    public string Next()
     {
-        if (pid is null || !File.Exists($"/proc/{pid}/stat"))
+        if (!Mixed)
         {
-            return default;
+            return _table[0].Name;
         }
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        long ticks = long.Parse(fields[11]) + long.Parse(fields[12]);
-        return new CpuSample(TimeSpan.FromSeconds(ticks / 100.0));
+        int draw = Random.Shared.Next(_table[^1].Upto);
+        return _table.First(entry => draw < entry.Upto).Name;
+    }
+
+    private static (string Name, int Upto)[] Cumulative(IReadOnlyDictionary<string, int> weights)
+    {
+        var table = new List<(string, int)>();
+        int sum = 0;
+        foreach ((string name, int weight) in weights)
+        {
+            sum += weight;
+            table.Add((name, sum));
+        }
+        return [.. table];
     }
 }
