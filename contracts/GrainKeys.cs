@@ -22,6 +22,9 @@ public static class GrainKeys
     /// <summary>ICertificateAuthorityGrain: one per CA name (CRL number, revoked serials, current CRL).</summary>
     public static string CertificateAuthority(string ca) => ca;
 
+    /// <summary>IApprovalQueueGrain: the one list of requests waiting for approval.</summary>
+    public const string Approvals = "approvals";
+
     /// <summary>IOcspResponderGrain: a stateless worker, so one key serves every silo.</summary>
     public const string OcspResponder = "responder";
 

@@ -48,6 +48,7 @@ public static class AdminApi
         api.MapEndEntityEndpoints();
         api.MapPkiEndpoints();
         api.MapRevocationAdminEndpoints();
+        api.MapApprovalEndpoints();
         return endpoints;
     }
 }

@@ -37,4 +37,7 @@ internal static partial class AdminLog
 
     [LoggerMessage(EventId = 308, Level = LogLevel.Information, Message = "Admin API: issued CRL {Number} of CA {Ca}")]
     public static partial void CrlIssued(ILogger logger, string ca, long number);
+
+    [LoggerMessage(EventId = 309, Level = LogLevel.Information, Message = "Admin API: request {Alias}/{TransactionId} {Decision}")]
+    public static partial void ApprovalDecided(ILogger logger, string alias, string transactionId, string decision);
 }

@@ -17,6 +17,8 @@ public enum ProtectionKind
     Signature = 1,
     /// <summary>Authenticated by a password inside the request (RegTokenPwd, DnPartPwd); the message itself may be unprotected.</summary>
     PasswordInRequest = 2,
+    /// <summary>Unprotected inside a nested message whose RA signature verified, where the alias accepts that.</summary>
+    OuterRa = 3,
 }
 
 /// <summary>
@@ -53,8 +55,18 @@ public sealed partial class RequestAuthenticator(
     IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, TimeProvider time)
 {
     /// <summary>Authenticates a request that opens a transaction.</summary>
-    public async Task<Authenticated> AuthenticateAsync(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
+    public async Task<Authenticated> AuthenticateAsync(
+        DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey, bool insideTrustedNested = false)
     {
+        if (UnprotectedInsideTrustedNested(request, alias, insideTrustedNested) is { } byOuter)
+        {
+            return byOuter;
+        }
+        // Nested (RFC 9810 §5.1.3.4): the outer message is an RA's, signed with a certificate of one of the alias's RA administrators.
+        if (request.BodyType == PkiBodyType.Nested)
+        {
+            return await RaAdministratorAsync(request, alias);
+        }
         // Key update is authenticated by certificates in both modes; client-mode revocation by the owner's certificate.
         if (request.BodyType == PkiBodyType.Kur)
         {
@@ -94,8 +106,14 @@ public sealed partial class RequestAuthenticator(
     /// same kind of protection, and in client mode the end entity's consumed code still verifies for this transaction.
     /// </summary>
     public async Task<Authenticated> AuthenticateFollowUpAsync(
-        DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey, ProtectionKind first, string? username)
+        DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey, ProtectionKind first, string? username,
+        bool insideTrustedNested = false)
     {
+        if (first == ProtectionKind.OuterRa)
+        {
+            return UnprotectedInsideTrustedNested(request, alias, insideTrustedNested)
+                ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the transaction started inside a trusted RA's nested message; follow-ups must too");
+        }
         if (alias.Mode == AliasMode.Ra)
         {
             return first == ProtectionKind.Signature ? await RaAdministratorAsync(request, alias) : RaHmac(request, alias, limits, pki.Value.CmpRaSecret);
@@ -123,6 +141,13 @@ public sealed partial class RequestAuthenticator(
         }
         throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the follow-up is not protected as the transaction requires");
     }
+
+    /// <summary>An unprotected message inside a nested message that a trusted RA signed, on an RA alias that accepts that
+    /// (client mode always needs the end entity's own proof).</summary>
+    private static Authenticated? UnprotectedInsideTrustedNested(DecodedRequest request, CmpAliasOptions alias, bool insideTrustedNested) =>
+        request.ProtectionAlg is null && insideTrustedNested && alias.AcceptUnprotectedInnerMessages && alias.Mode == AliasMode.Ra
+            ? new Authenticated("ra-nested", ProtectionKind.OuterRa, request.SenderKid, null)
+            : null;
 
     /// <summary>RA mode HMAC: PasswordBasedMac with the alias secret (RFC 4211 §4.4); the senderKID names the RA.</summary>
     private static Authenticated RaHmac(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string? caSecret)

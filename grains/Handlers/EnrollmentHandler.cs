@@ -33,10 +33,21 @@ public sealed record EnrollmentRequest(
 
 public sealed record EnrollmentResult(DerInteger CertReqId, IssuedCertificate Certificate);
 
+/// <summary>A request that passed every check and POP: what would be issued, and under which certReqId.</summary>
+public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance);
+
 /// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
 public sealed class EnrollmentHandler(CertificateIssuer issuer)
 {
     public async Task<EnrollmentResult> HandleAsync(EnrollmentRequest request)
+    {
+        PreparedEnrollment prepared = Prepare(request);
+        return new EnrollmentResult(prepared.CertReqId, await issuer.IssueAsync(prepared.Issuance));
+    }
+
+    /// <summary>Every check of the request and its POP, without issuing: a request that will wait (RFC 9483 §4.4) is
+    /// refused now if it can never be granted.</summary>
+    public PreparedEnrollment Prepare(EnrollmentRequest request)
     {
         CertReqMsg[] messages = request.Messages.ToCertReqMsgArray();
         // RFC 9483 §4.1.1: exactly one CertReqMsg per request.
@@ -83,10 +94,9 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
             : request.EndEntity is { SubjectAltNames.Count: > 0 } registeredNames
             ? new X509Extension(false, new DerOctetString(AltNames(registeredNames.SubjectAltNames)))
             : request.Profile.AllowSubjectAltNameFromRequest ? template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName) : null;
-        IssuedCertificate issued = await issuer.IssueAsync(new IssuanceRequest(
+        return new PreparedEnrollment(message.CertReq.CertReqID, new IssuanceRequest(
             request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName));
-        return new EnrollmentResult(message.CertReq.CertReqID, issued);
     }
 
     /// <summary>

@@ -13,6 +13,10 @@ public enum BodyRoute
     Revocation = 4,
     /// <summary>genm support messages (RFC 9483 §4.3).</summary>
     General = 5,
+    /// <summary>pollReq for a request that was answered "waiting" (RFC 9483 §4.4).</summary>
+    Polling = 6,
+    /// <summary>nested: an RA's envelope around one or more messages (RFC 9810 §5.1.3.4, RFC 9483 §5.2.2).</summary>
+    Nested = 7,
 }
 
 /// <summary>Where each PKIBody type goes (STYLE §4): one exhaustive switch, so a new type cannot slip through unrouted.</summary>
@@ -24,8 +28,10 @@ public static class BodyDispatch
         PkiBodyType.CertConf => BodyRoute.Confirmation,
         PkiBodyType.Rr => BodyRoute.Revocation,
         PkiBodyType.Genm => BodyRoute.General,
-        PkiBodyType.P10Cr or PkiBodyType.PollReq
-            or PkiBodyType.Nested or PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
+        PkiBodyType.PollReq => BodyRoute.Polling,
+        PkiBodyType.Nested => BodyRoute.Nested,
+        PkiBodyType.P10Cr
+            or PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
         PkiBodyType.Ip or PkiBodyType.Cp or PkiBodyType.Kup or PkiBodyType.Krp or PkiBodyType.Rp or PkiBodyType.Ccp
             or PkiBodyType.Popdecc or PkiBodyType.Popdecr or PkiBodyType.Ckuann or PkiBodyType.Cann or PkiBodyType.Rann
             or PkiBodyType.Crlann or PkiBodyType.PkiConf or PkiBodyType.Genp or PkiBodyType.Error or PkiBodyType.PollRep => BodyRoute.NotARequest,

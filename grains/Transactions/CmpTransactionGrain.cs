@@ -78,18 +78,25 @@ public sealed partial class CmpTransactionGrain(
                 throw new CmpFailureException(refused);
             }
             authenticated = state.State.Protection is { } first
-                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, settings.Limits, TransactionKey, first, state.State.Username)
-                : await authenticator.AuthenticateAsync(decoded, alias, settings.Limits, TransactionKey);
+                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, settings.Limits, TransactionKey, first, state.State.Username, request.InsideTrustedNested)
+                : await authenticator.AuthenticateAsync(decoded, alias, settings.Limits, TransactionKey, request.InsideTrustedNested);
             CheckSameProtection(authenticated);
             outcome = await DispatchAsync(decoded, alias, ca, authenticated);
         }
         catch (CmpFailureException e)
         {
             await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
+            // An authenticated poll that fails ends the waiting request: RFC 9810 §5.3.21, an error closes the transaction.
+            bool endsWaiting = authenticated is not null && phaseBefore == TransactionPhase.Waiting;
+            if (endsWaiting)
+            {
+                await CloseWaitingAsync("failed while waiting");
+                await ReleaseEnrollmentAsync();
+            }
             // An authenticated request that fails closes a new transaction (its retransmission gets the same error);
             // a failing follow-up never overwrites what an open transaction stored.
-            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure, _diagnosticId), Persist: authenticated is not null && phaseBefore == TransactionPhase.New,
-                Failure: e.Failure);
+            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure, _diagnosticId),
+                Persist: authenticated is not null && (phaseBefore == TransactionPhase.New || endsWaiting), Failure: e.Failure);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -164,6 +171,8 @@ public sealed partial class CmpTransactionGrain(
             BodyRoute.Confirmation => await ConfirmAsync(request, alias),
             BodyRoute.Revocation => await RevokeAsync(request, alias, authenticated),
             BodyRoute.General => await GeneralAsync(request, alias, ca, authenticated),
+            BodyRoute.Polling => await PollAsync(request, alias, ca, authenticated),
+            BodyRoute.Nested => await NestedAsync(request, alias, settings: options.CurrentValue),
             BodyRoute.NotSupportedYet => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet"),
             _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request"),
         };
@@ -182,9 +191,27 @@ public sealed partial class CmpTransactionGrain(
         string? raUsername = alias.Mode == AliasMode.Ra && authenticated.EndEntity is null && messages.ToCertReqMsgArray() is [{ CertReq.CertTemplate.Subject: { } subject }]
             ? RaNames.Generate(alias, subject)
             : null;
-        EnrollmentResult result = await enrollment.HandleAsync(new EnrollmentRequest(
+        var enrollmentRequest = new EnrollmentRequest(
             messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
-            authenticated.Updated, raUsername, profileName));
+            authenticated.Updated, raUsername, profileName);
+        // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait; it is checked (POP included) first,
+        // so what can never be granted is refused now rather than after the wait.
+        WaitReason? wait = profile.RequireApproval && state.State.Approval != ApprovalDecision.Approved ? WaitReason.Approval : null;
+        int capacity = options.CurrentValue.MaxConcurrentIssuances;
+        if (wait is not null || !IssuanceCapacity.TryEnter(capacity))
+        {
+            PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
+            return await WaitAsync(request, prepared, wait ?? WaitReason.Capacity, alias, profileName, authenticated);
+        }
+        EnrollmentResult result;
+        try
+        {
+            result = await enrollment.HandleAsync(enrollmentRequest);
+        }
+        finally
+        {
+            IssuanceCapacity.Exit(capacity);
+        }
         bool keyUpdate = authenticated.Updated is not null;
         DateTimeOffset confirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
         if (authenticated.EndEntity is { } endEntity)
@@ -206,12 +233,7 @@ public sealed partial class CmpTransactionGrain(
             state.State.Username = raUsername;
         }
 
-        PkiBodyType responseType = request.BodyType switch
-        {
-            PkiBodyType.Ir => PkiBodyType.Ip,
-            PkiBodyType.Kur => PkiBodyType.Kup,
-            _ => PkiBodyType.Cp,
-        };
+        PkiBodyType responseType = ResponseTypeFor(request.BodyType);
         X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
         X509CertificateStructure[] caPubs = alias.IncludeRootInCaPubs ? [ca.Root] : [];
         state.State.CertificateKeys.Add(result.Certificate.Key);

@@ -29,6 +29,13 @@ public static class TransactionRules
                 : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response"),
         TransactionPhase.AwaitingConfirmation => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use"),
 
+        // RFC 9483 §4.4: a waiting request is followed by pollReq, chained by the nonces like certConf.
+        TransactionPhase.Waiting when body is PkiBodyType.PollReq =>
+            recipNonce is not null && expectedRecipNonce is not null && CryptographicOperations.FixedTimeEquals(recipNonce, expectedRecipNonce)
+                ? null
+                : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response"),
+        TransactionPhase.Waiting => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use: the request waits, poll it"),
+
         _ => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use"),
     };
 }

@@ -37,4 +37,29 @@ public sealed class TransactionState
 
     /// <summary>kur: the certificate being updated; superseded (if the alias says so) once the new one is confirmed.</summary>
     [Id(11)] public string? UpdatedCertificateKey { get; set; }
+
+    /// <summary>Delayed delivery (RFC 9483 §4.4): the request that waits, its certReqId, why, and an operator's decision.</summary>
+    [Id(12)] public byte[]? WaitingRequest { get; set; }
+
+    [Id(13)] public long WaitingCertReqId { get; set; }
+
+    [Id(14)] public WaitReason? WaitReason { get; set; }
+
+    [Id(15)] public ApprovalDecision Approval { get; set; }
+}
+
+public enum WaitReason
+{
+    /// <summary>The profile requires an operator's approval.</summary>
+    Approval = 0,
+    /// <summary>The silo's signer was saturated (Cmp:MaxConcurrentIssuances): back-pressure instead of failure.</summary>
+    Capacity = 1,
+}
+
+public enum ApprovalDecision
+{
+    None = 0,
+    Pending = 1,
+    Approved = 2,
+    Rejected = 3,
 }

@@ -116,6 +116,16 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         return Protect(body, implicitConfirm: false, overrides);
     }
 
+    /// <summary>pollReq for a request answered "waiting" (RFC 9483 §4.4), chained to the last response.</summary>
+    public byte[] BuildPollReq(long certReqId = 0) =>
+        Protect(new PkiBody(PkiBody.TYPE_POLL_REQ, new PollReqContent(Org.BouncyCastle.Math.BigInteger.ValueOf(certReqId))),
+            implicitConfirm: false, new RequestOverrides { RecipNonce = ServerNonce });
+
+    /// <summary>nested (RFC 9810 §5.1.3.4): this session's protection (an RA's signature) around whole PKIMessages.</summary>
+    public byte[] BuildNested(params byte[][] innerMessages) =>
+        Protect(new PkiBody(PkiBody.TYPE_NESTED, new PkiMessages(innerMessages.Select(m => PkiMessage.GetInstance(Asn1Object.FromByteArray(m))).ToArray())),
+            implicitConfirm: false, overrides: null);
+
     /// <summary>genm (RFC 9483 §4.3) asking for each InfoTypeAndValue.</summary>
     public byte[] BuildGeneralMessage(params InfoTypeAndValue[] requests) =>
         Protect(new PkiBody(PkiBody.TYPE_GEN_MSG, new GenMsgContent(requests)), implicitConfirm: false, overrides: null);

@@ -21,6 +21,12 @@ public sealed class CmpResponseView
             case ErrorMsgContent error:
                 Status = error.PkiStatusInfo;
                 break;
+            case PkiMessages nested:
+                Inner = nested.ToPkiMessageArray().Select(m => new CmpResponseView(m)).ToArray();
+                break;
+            case PollRepContent poll:
+                PollCheckAfter = poll.Count > 0 ? poll.GetCheckAfter(0).IntValueExact : null;
+                break;
             case GenRepContent general:
                 GeneralInfo = general.ToInfoTypeAndValueArray();
                 break;
@@ -45,6 +51,12 @@ public sealed class CmpResponseView
     public PkiStatusInfo? Status { get; }
     public byte[]? CertificateDer { get; }
     public byte[][] CaPubs { get; } = [];
+
+    /// <summary>nested: the inner responses, in order.</summary>
+    public IReadOnlyList<CmpResponseView> Inner { get; } = [];
+
+    /// <summary>pollRep: seconds to wait before the next pollReq.</summary>
+    public int? PollCheckAfter { get; }
 
     /// <summary>genp: the InfoTypeAndValue answers.</summary>
     public InfoTypeAndValue[] GeneralInfo { get; } = [];

@@ -18,6 +18,15 @@ public sealed class CmpOptions
     /// </summary>
     public TimeSpan ConfirmCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Back-pressure (RFC 9483 §4.4): at most this many issuances run at once in one silo; a request beyond it is answered
+    /// "waiting" and issued when the client polls, instead of failing during a mass-renewal storm. 0: no limit.
+    /// </summary>
+    public int MaxConcurrentIssuances { get; set; }
+
+    /// <summary>checkAfter of a waiting answer or pollRep: how long a client should wait before it polls again.</summary>
+    public TimeSpan PollCheckAfter { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Certificate profiles by name.</summary>
     public Dictionary<string, CertificateProfileOptions> Profiles { get; set; } = new(StringComparer.Ordinal);
 }
@@ -36,6 +45,10 @@ public sealed class CmpLimits
     /// <summary>Most certificates in extraCerts. 0 .. 64.</summary>
     [Range(0, 64)]
     public int MaxExtraCerts { get; set; } = 10;
+
+    /// <summary>Most inner messages in one nested message (a batch, RFC 9483 §5.2.2.2). 1 .. 100.</summary>
+    [Range(1, 100)]
+    public int MaxNestedMessages { get; set; } = 10;
 
     /// <summary>Most InfoTypeAndValue entries in generalInfo. 0 .. 64.</summary>
     [Range(0, 64)]
@@ -156,6 +169,13 @@ public sealed class CmpAliasOptions
     /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>
     public bool IncludeRootInCaPubs { get; set; } = true;
 
+    /// <summary>
+    /// Nested messages (RFC 9810 §5.1.3.4, seed "Multiprotection Support"): an inner message without protection of its own
+    /// is accepted when the outer message's signature by one of the alias's <see cref="RaAdministrators"/> verified. Off by
+    /// default: then every inner message must be protected for this alias as if it came alone.
+    /// </summary>
+    public bool AcceptUnprotectedInnerMessages { get; set; }
+
     /// <summary>kur may certify the key of the certificate it updates (seed error table: refused with badMessageCheck
     /// unless allowed).</summary>
     public bool AllowKeyUpdateWithSameKey { get; set; }
@@ -193,6 +213,10 @@ public sealed class CertificateProfileOptions
     /// <summary>Accept revocation with reason certificateHold (and removeFromCRL to release it). RFC 5280 §5.3.1 allows
     /// holds; many operators forbid them, so they are refused unless the profile allows them.</summary>
     public bool AllowCertificateHold { get; set; }
+
+    /// <summary>Issue only after an operator approves the request through the admin API; meanwhile the client is told
+    /// "waiting" and polls (RFC 9483 §4.4, delayed delivery).</summary>
+    public bool RequireApproval { get; set; }
 
     /// <summary>Put a CRL distribution point (RFC 5280 §4.2.1.13) with the CA's CRL URL into issued certificates.</summary>
     public bool IncludeCrlDistributionPoint { get; set; } = true;

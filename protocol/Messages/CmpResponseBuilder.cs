@@ -90,6 +90,14 @@ public static class CmpResponseBuilder
         return new PkiBody(PkiBody.TYPE_REVOCATION_REP, new RevRepContentBuilder().Add(status).Build());
     }
 
+    /// <summary>ip / cp / kup with status waiting and no certificate (RFC 9483 §4.4): the client polls with pollReq.</summary>
+    public static PkiBody Waiting(PkiBodyType type, DerInteger certReqId) =>
+        new((int)type, new CertRepMessage(null, [new CertResponse(certReqId, new PkiStatusInfo((int)PkiStatus.Waiting), null, null)]));
+
+    /// <summary>pollRep, RFC 9810 §5.3.22: poll again after <paramref name="checkAfterSeconds"/>.</summary>
+    public static PkiBody PollRep(long certReqId, int checkAfterSeconds, string reason) =>
+        new(PkiBody.TYPE_POLL_REP, new PollRepContent(DerInteger.ValueOf(certReqId), DerInteger.ValueOf(checkAfterSeconds), new PkiFreeText(reason)));
+
     /// <summary>pkiConf, RFC 9810 §5.3.17: the body is NULL.</summary>
     public static PkiBody PkiConf() => new(PkiBody.TYPE_CONFIRM, DerNull.Instance);
 

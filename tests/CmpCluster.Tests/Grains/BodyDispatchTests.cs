@@ -26,7 +26,7 @@ public sealed class BodyDispatchTests
 
     [Theory]
     [MemberData(nameof(AllBodyTypes))]
-    public void Every_body_type_has_a_route_and_only_ir_cr_kur_rr_genm_certConf_are_served(PkiBodyType type)
+    public void Every_body_type_has_a_route_and_the_served_requests_have_their_own(PkiBodyType type)
     {
         BodyRoute route = BodyDispatch.Route(type);
 
@@ -36,6 +36,8 @@ public sealed class BodyDispatchTests
             PkiBodyType.CertConf => BodyRoute.Confirmation,
             PkiBodyType.Rr => BodyRoute.Revocation,
             PkiBodyType.Genm => BodyRoute.General,
+            PkiBodyType.PollReq => BodyRoute.Polling,
+            PkiBodyType.Nested => BodyRoute.Nested,
             _ when TransactionRules.Opens(type) || type == PkiBodyType.PollReq => BodyRoute.NotSupportedYet,
             _ => BodyRoute.NotARequest,
         };

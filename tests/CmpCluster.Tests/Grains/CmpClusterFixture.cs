@@ -64,6 +64,12 @@ public static class Aliases
     public const string RaAdmin = "ra-admin";
     public const string RaAdministrator = "ra-administrator";
 
+    /// <summary>As <see cref="RaAdmin"/>, and unprotected messages inside the administrator's nested messages are accepted.</summary>
+    public const string RaAdminTrustsInner = "ra-admin-nested";
+
+    /// <summary>RA mode HMAC issuing under the profile "approval": every request waits for an operator (RFC 9483 §4.4).</summary>
+    public const string Approval = "ra-approval";
+
     /// <summary>RA mode HMAC issuing under the profile "hold", which allows certificateHold.</summary>
     public const string Hold = "ra-hold";
 }
@@ -160,6 +166,11 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             Mode = AliasMode.Client, UserLookup = UserLookup.Cn, AuthenticationModules = ["EndEntityCertificate"],
         };
         options.Profiles["hold"] = new CertificateProfileOptions { AllowCertificateHold = true };
+        options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
+        options.Aliases[Aliases.Approval] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, CertificateProfile = "approval",
+        };
         options.Aliases[Aliases.ClientRenewSupersedes] = new CmpAliasOptions
         {
             Mode = AliasMode.Client, UserLookup = UserLookup.Cn, AuthenticationModules = ["EndEntityCertificate"],
@@ -168,6 +179,11 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.RaAdmin] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, AuthenticationModules = ["EndEntityCertificate", "HMAC"], RaAdministrators = [Aliases.RaAdministrator],
+        };
+        options.Aliases[Aliases.RaAdminTrustsInner] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, AuthenticationModules = ["EndEntityCertificate", "HMAC"], RaAdministrators = [Aliases.RaAdministrator],
+            AcceptUnprotectedInnerMessages = true,
         };
         options.Aliases[Aliases.Hold] = new CmpAliasOptions
         {

@@ -1,0 +1,55 @@
+using CmpCluster.Contracts;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Messages;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+
+namespace CmpCluster.Grains.Transactions;
+
+/// <summary>
+/// nested, RFC 9810 §5.1.3.4 and RFC 9483 §5.2.2 (seed "Multiprotection Support"): an RA's signed envelope around one or
+/// more messages. Each inner message goes to its own transaction grain, as if it had come alone, told that a trusted RA
+/// vouched for it; the answers come back in one nested response, in the same order. A batch is answered in full (EJBCA
+/// answers only the first).
+/// </summary>
+public sealed partial class CmpTransactionGrain
+{
+    private async Task<Outcome> NestedAsync(DecodedRequest request, CmpAliasOptions alias, CmpOptions settings)
+    {
+        PkiMessage[] inner;
+        try
+        {
+            inner = PkiMessages.GetInstance(request.Message.Body.Content).ToPkiMessageArray();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "nested content is not a sequence of PKIMessages");
+        }
+        if (inner.Length == 0 || inner.Length > settings.Limits.MaxNestedMessages)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, $"a nested message carries 1 to {settings.Limits.MaxNestedMessages} messages");
+        }
+        string aliasName = TransactionKey[..TransactionKey.IndexOf('/')];
+        byte[][] answers = await Task.WhenAll(inner.Select(message => AnswerInnerAsync(aliasName, message, request.TransactionId)));
+        state.State.Phase = TransactionPhase.Closed;
+        state.State.Outcome = $"nested: {inner.Length} message(s) answered";
+        return new Outcome(new PkiBody(PkiBody.TYPE_NESTED, new PkiMessages(answers.Select(PkiMessage.GetInstance).ToArray())), Persist: true);
+    }
+
+    /// <summary>
+    /// One inner message, answered by its own transaction. Nesting is one level deep (an inner nested message is refused),
+    /// and an inner message may not reuse the outer transactionID (its grain is this one, busy with the envelope).
+    /// </summary>
+    private Task<byte[]> AnswerInnerAsync(string aliasName, PkiMessage message, byte[]? outerTransactionId)
+    {
+        var innerRequest = new CmpRequest(aliasName, message.GetEncoded(Asn1Encodable.Der), InsideTrustedNested: true);
+        byte[]? transactionId = message.Header.TransactionID?.GetOctets();
+        bool routable = transactionId is { Length: >= 16 and <= 64 }
+            && message.Body.Type != PkiBody.TYPE_NESTED
+            && !(outerTransactionId is not null && transactionId.AsSpan().SequenceEqual(outerTransactionId));
+        return routable
+            ? GrainFactory.GetGrain<ICmpTransactionGrain>(GrainKeys.Transaction(aliasName, transactionId!)).HandleAsync(innerRequest)
+            : GrainFactory.GetGrain<ICmpRejectionGrain>(aliasName).RejectAsync(innerRequest with { InsideTrustedNested = false });
+    }
+}
