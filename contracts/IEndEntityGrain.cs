@@ -106,7 +106,10 @@ public sealed record EnrollmentProof(
     [property: Id(3)] byte[]? Protection,
     /// <summary>EndEntityCertificate: the key of a certificate of ours that signed the request (its signature, validity
     /// and revocation already checked); the end entity must own it. No code is needed then.</summary>
-    [property: Id(4)] string? CertificateKey = null);
+    [property: Id(4)] string? CertificateKey = null,
+    /// <summary>Vendor certificate mode: the request was signed with a vendor certificate that chains to a vendor CA of the
+    /// alias (already verified). Like a code it opens an enrollment only in status NEW.</summary>
+    [property: Id(5)] bool VendorCertificate = false);
 
 public enum EnrollmentRefusal
 {

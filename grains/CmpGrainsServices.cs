@@ -18,6 +18,7 @@ public static class CmpGrainsServices
         services.TryAddSingleton(TimeProvider.System); // tests put a fake clock in first
         services.AddSingleton<ResponseProtectors>();
         services.AddSingleton<RequestAuthenticator>();
+        services.AddSingleton<VendorCertificates>();
         services.AddSingleton<EndEntities.SecretSealer>();
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();
@@ -63,6 +64,21 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 errors.Add($"{key}:Secret is required by the HMAC module in RA mode (or the CA's Pki:CmpRaSecret)");
             }
             if (settings.ConfirmWaitTime <= TimeSpan.Zero) errors.Add($"{key}:ConfirmWaitTime must be positive");
+            if (settings.VendorCertificateMode)
+            {
+                if (settings.Mode != AliasMode.Client || !settings.Modules.Contains(AuthenticationModules.EndEntityCertificate))
+                {
+                    errors.Add($"{key}:VendorCertificateMode needs Mode Client and the EndEntityCertificate module");
+                }
+                if (settings.VendorCas is not { Length: > 0 })
+                {
+                    errors.Add($"{key}:VendorCas must list at least one vendor CA certificate file");
+                }
+                foreach (string file in (settings.VendorCas ?? []).Concat(settings.VendorCrls ?? []).Where(f => !File.Exists(f)))
+                {
+                    errors.Add($"{key}: vendor file '{file}' does not exist");
+                }
+            }
         }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)
         {

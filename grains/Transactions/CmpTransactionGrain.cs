@@ -193,7 +193,7 @@ public sealed partial class CmpTransactionGrain(
             : null;
         var enrollmentRequest = new EnrollmentRequest(
             messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
-            authenticated.Updated, raUsername, profileName);
+            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer);
         // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait; it is checked (POP included) first,
         // so what can never be granted is refused now rather than after the wait.
         WaitReason? wait = profile.RequireApproval && state.State.Approval != ApprovalDecision.Approved ? WaitReason.Approval : null;

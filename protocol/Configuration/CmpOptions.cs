@@ -170,6 +170,21 @@ public sealed class CmpAliasOptions
     public bool IncludeRootInCaPubs { get; set; } = true;
 
     /// <summary>
+    /// Vendor certificate mode (seed "Use Vendor Certificate Mode", 3GPP TS 33.310), client mode with EndEntityCertificate:
+    /// a first request may be signed with a device's vendor certificate whose chain (in extraCerts) ends at one of
+    /// <see cref="VendorCas"/>. The end entity is named by the vendor certificate's <see cref="UserLookup"/> part (CN or UID)
+    /// with <see cref="RaNameGenerationPrefix"/> and <see cref="RaNameGenerationPostfix"/>, so one vendor certificate can
+    /// enroll several end entities through different aliases (seed: "_IPSEC", "_TLS").
+    /// </summary>
+    public bool VendorCertificateMode { get; set; }
+
+    /// <summary>PEM files with the vendor CA certificates (trust anchors) this alias accepts (EJBCA: "List Of Vendor CAs").</summary>
+    public string[]? VendorCas { get; set; }
+
+    /// <summary>Optional PEM or DER CRL files of the vendor CAs; a listed vendor certificate is refused.</summary>
+    public string[]? VendorCrls { get; set; }
+
+    /// <summary>
     /// Nested messages (RFC 9810 §5.1.3.4, seed "Multiprotection Support"): an inner message without protection of its own
     /// is accepted when the outer message's signature by one of the alias's <see cref="RaAdministrators"/> verified. Off by
     /// default: then every inner message must be protected for this alias as if it came alone.
