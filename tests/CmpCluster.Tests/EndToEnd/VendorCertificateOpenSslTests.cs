@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CmpCluster.Contracts;
@@ -62,25 +63,32 @@ public sealed class VendorCertificateOpenSslTests
         stranger.Device(dir, "untrusted", $"CN={Device},O=Vendor");
         vendor.Device(dir, "expired", $"CN={Device},O=Vendor", notAfter: DateTimeOffset.UtcNow.AddDays(-1));
         await vendor.Sha1DeviceAsync(dir, "sha1", $"/CN={Device}/O=Vendor");
-        await using NodeProcess node = await StartAsync(vendor);
+        vendor.Device(dir, "revoked", $"CN={Device},O=Vendor");
+        string crl = vendor.Revoke(dir, "revoked");
+        await using NodeProcess node = await StartAsync(vendor, crl);
         await using OrleansTestClient client = await node.ConnectClientAsync();
         await RegisterAsync(client, Device + "_IPSEC", "CN=ipsec1234");
         await OpenSsl.GenerateP256KeyAsync(dir.Path, "new.key");
 
-        foreach ((string device, string failInfo) in new[] { ("untrusted", "badMessageCheck"), ("expired", "badRequest"), ("sha1", "badAlg") })
+        foreach ((string device, string failInfo) in new[] { ("untrusted", "badMessageCheck"), ("expired", "badRequest"), ("sha1", "badAlg"), ("revoked", "badRequest") })
         {
             OpenSslResult refused = await VendorIrAsync(node, dir, "ipsec", device, "/CN=ipsec1234", "new", extracerts: device == "untrusted" ? stranger.SubCaPath : null);
             E2e.Failed(refused, node);
             E2e.OutputContains(refused, failInfo, node);
+            if (device == "revoked")
+            {
+                E2e.OutputContains(refused, "revoked certificate", node);
+            }
         }
         EndEntityView view = (await client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(Device + "_IPSEC")).GetAsync())!;
         Assert.Equal((EndEntityStatus.New, 0), (view.Status, view.CertificateKeys.Count));
     }
 
-    private static Task<NodeProcess> StartAsync(VendorPki vendor) => NodeProcess.StartAsync(
+    private static Task<NodeProcess> StartAsync(VendorPki vendor, string? vendorCrl = null) => NodeProcess.StartAsync(
     [
         .. Alias("ipsec", "_IPSEC", vendor.RootPath),
         .. Alias("tls", "_TLS", vendor.RootPath),
+        .. vendorCrl is null ? [] : new[] { $"--Cmp:Aliases:ipsec:VendorCrls:0={vendorCrl}" },
     ]);
 
     private static string[] Alias(string name, string postfix, string vendorRoot) =>
@@ -151,6 +159,18 @@ public sealed class VendorCertificateOpenSslTests
                 OpenSslResult result = await OpenSsl.RunAsync(dir.Path, step);
                 Assert.True(result.Succeeded, result.ToString());
             }
+        }
+
+        /// <summary>A CRL of the sub CA (made with .NET's CRL builder) listing the device certificate &lt;file&gt;.pem.</summary>
+        public string Revoke(TempDirectory dir, string file)
+        {
+            using X509Certificate2 device = X509Certificate2.CreateFromPem(File.ReadAllText(dir.File(file + ".pem")));
+            var builder = new CertificateRevocationListBuilder();
+            builder.AddEntry(device, DateTimeOffset.UtcNow.AddHours(-1), X509RevocationReason.KeyCompromise);
+            byte[] crl = builder.Build(_sub, BigInteger.One, DateTimeOffset.UtcNow.AddDays(7), HashAlgorithmName.SHA256);
+            string path = dir.File("vendor-sub.crl");
+            File.WriteAllBytes(path, crl);
+            return path;
         }
 
         /// <summary>A device certificate from the sub CA, as &lt;file&gt;.pem and &lt;file&gt;.key.</summary>
