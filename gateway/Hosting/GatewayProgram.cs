@@ -52,6 +52,9 @@ public static class GatewayProgram
             client.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
             client.AddActivityPropagation();
             client.UseConnectionRetryFilter<RetryForeverFilter>();
+            client.Services.Configure<ClientMessagingOptions>(builder.Configuration.GetSection("Orleans:Messaging"));
+            // Orleans:Gateway:GatewayListRefreshPeriod (default 1 min): how soon silos that joined are used.
+            client.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Orleans:Gateway"));
         });
 
         WebApplication app = builder.Build();
