@@ -25,4 +25,26 @@ public sealed class NodeOptions
 
     [Required]
     public string ServiceId { get; set; } = "cmpcluster";
+
+    /// <summary><see cref="NodeMode.SingleNode"/> (SQLite, localhost clustering) or <see cref="NodeMode.Cluster"/>
+    /// (Redis clustering, grain storage and reminders at <c>Redis:ConnectionString</c>).</summary>
+    public NodeMode Mode { get; set; } = NodeMode.SingleNode;
+
+    /// <summary>Address the silo advertises to the other silos and to clients (cluster mode). Loopback by default,
+    /// so a local cluster never reaches beyond the machine; set the host's or pod's address in a real deployment.</summary>
+    [Required]
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Bind the silo and gateway ports on all interfaces (containers) rather than the advertised address only.</summary>
+    public bool ListenOnAnyHostAddress { get; set; }
+
+    /// <summary>Use Orleans' Kubernetes hosting (pod name, IP and namespace from the environment; dead pods leave the
+    /// membership). Cluster mode only.</summary>
+    public bool Kubernetes { get; set; }
+}
+
+public enum NodeMode
+{
+    SingleNode,
+    Cluster,
 }

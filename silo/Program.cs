@@ -1,20 +1,17 @@
-using System.Net;
-using CmpCluster.Gateway;
-using CmpCluster.Gateway.Admin;
-using CmpCluster.Gateway.Telemetry;
+using CmpCluster.Gateway.Hosting;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Revocation;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Silo;
-using CmpCluster.Silo.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Storage;
 
-// Single-node default: one process is an Orleans silo with the CMP gateway endpoints co-hosted,
-// its state in SQLite under the data directory. Wiring only; behaviour lives in grains/ and gateway/.
+// One process is an Orleans silo with the CMP gateway endpoints co-hosted. Single-node default: state in SQLite under
+// the data directory. Node:Mode=Cluster: Redis clustering, grain storage and reminders (SiloProviders), the same grains.
+// Wiring only; behaviour lives in grains/ and gateway/.
 // Settings ship next to the binary: the content root is the build output unless --contentRoot says otherwise, so the
 // node finds appsettings.json whatever folder it is started from (its data still goes to ./data of that folder).
 bool contentRootGiven = args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase));
@@ -36,9 +33,8 @@ builder.Services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section
 builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
 builder.Services.AddCmpGrains();
-builder.Services.AddCmpGateway();
-builder.Services.AddCmpTelemetry(builder.Configuration);
-builder.Services.AddAdminApi(builder.Configuration);
+builder.Services.AddGatewayServices(builder.Configuration);
+builder.WebHost.UseGatewayTls(builder.Configuration);
 builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
     sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
 // Grain state in Orleans' own binary format: compact, and version-tolerant through the [Id] attributes.
@@ -60,10 +56,7 @@ builder.UseOrleans(silo =>
         // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard; Dashboard__Enabled=false leaves it out.
         silo.AddDashboard();
     }
-    silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
-    silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
-    silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
-    silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
+    silo.UseStorageProviders(node, builder.Configuration, dataDirectory);
     TimeSpan confirmCheck = builder.Configuration.GetSection(CmpOptions.Section).Get<CmpOptions>()?.ConfirmCheckPeriod ?? TimeSpan.FromMinutes(1);
     TimeSpan crlCheck = builder.Configuration.GetSection(PkiOptions.Section).Get<PkiOptions>()?.Crl.CheckPeriod ?? TimeSpan.FromMinutes(1);
     TimeSpan shortest = confirmCheck < crlCheck ? confirmCheck : crlCheck;
@@ -86,14 +79,11 @@ try
             StartupLog.DevelopmentSecret(startup, alias);
         }
     }
-    app.MapCmpEndpoints();
-    app.MapRevocationEndpoints();
-    app.MapCmpTelemetry();
+    app.MapGatewayEndpoints();
     if (dashboard)
     {
         app.MapOrleansDashboard(routePrefix: "/dashboard");
     }
-    app.MapAdminApi();
     app.Run();
     return 0;
 }

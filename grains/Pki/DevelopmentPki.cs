@@ -84,12 +84,15 @@ public static partial class DevelopmentPki
 
     private static void Create(PkiOptions options, string folder, string passphrase)
     {
-        // A crash during an earlier creation leaves only a staging folder behind: start over from nothing.
+        // A crash during an earlier creation leaves only a staging folder behind: start over from nothing. The staging
+        // folder is this process's own: silos of a cluster that share the folder may all start at once, and the first
+        // rename wins (see the end of this method).
         string staging = folder + ".tmp";
         if (Directory.Exists(staging))
         {
             Directory.Delete(staging, recursive: true);
         }
+        staging = $"{folder}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         Directory.CreateDirectory(staging);
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
 
@@ -134,7 +137,15 @@ public static partial class DevelopmentPki
         WriteKey(staging, "root-ca", rootKey, passphrase);
         WriteKey(staging, "issuing-ca", caKey, passphrase);
         WriteKey(staging, "cmp-signer", signerKey, passphrase);
-        Directory.Move(staging, folder);
+        try
+        {
+            Directory.Move(staging, folder);
+        }
+        catch (IOException) when (Directory.Exists(folder))
+        {
+            // Another silo sharing the folder finished first: its PKI is the cluster's; drop ours unused.
+            Directory.Delete(staging, recursive: true);
+        }
     }
 
     /// <summary>

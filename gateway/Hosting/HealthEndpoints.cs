@@ -1,0 +1,39 @@
+using CmpCluster.Contracts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace CmpCluster.Gateway.Hosting;
+
+/// <summary>
+/// Probes for load balancers and orchestrators. <c>/healthz</c>: the process serves HTTP (liveness; never calls the
+/// cluster, so a cluster outage does not get healthy gateways restarted). <c>/readyz</c>: a grain call answered within
+/// <see cref="ReadinessTimeout"/>, i.e. this host reaches a silo that can activate grains (readiness). <c>/health</c>
+/// (mapped with the CMP endpoints) stays as it was.
+/// </summary>
+public static class HealthEndpoints
+{
+    public static readonly TimeSpan ReadinessTimeout = TimeSpan.FromSeconds(3);
+
+    public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthz", () => Results.Text("ok"));
+        endpoints.MapGet("/readyz", ReadyAsync);
+        return endpoints;
+    }
+
+    private static async Task<IResult> ReadyAsync(IGrainFactory grains)
+    {
+        try
+        {
+            // The CA directory is a stateless worker: cheap, no storage, and it answers from whichever silo gets the call.
+            IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(Admin.AdminCatalog.DirectoryKey).ListAsync()
+                .WaitAsync(ReadinessTimeout);
+            return cas.Count > 0 ? Results.Text("ready") : Results.Text("no CA loaded", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+        catch (Exception e) when (e is TimeoutException or Orleans.Runtime.OrleansException or OperationCanceledException or InvalidOperationException)
+        {
+            return Results.Text("not connected to the cluster", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using CmpCluster.Gateway.Hosting;
+using CmpCluster.Grains;
+using CmpCluster.Silo.Storage;
+using Orleans.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Hosting;
+using Orleans.Runtime;
+
+namespace CmpCluster.Silo;
+
+/// <summary>
+/// The only thing the node mode changes: where membership, grain state and reminders live. Grains and code paths are
+/// the same in both modes, and grain state keeps the Orleans binary serializer registered under <see cref="GrainNames.Storage"/>
+/// (both providers pick it up from DI by provider name).
+/// </summary>
+public static class SiloProviders
+{
+    /// <summary>Membership timing (<c>Orleans:Membership:ProbeTimeout</c>, <c>NumMissedProbesLimit</c>, …), for tests
+    /// and operators who want a dead silo declared sooner than Orleans' defaults (≈ 10 s or more).</summary>
+    public const string MembershipSection = "Orleans:Membership";
+
+    /// <summary><c>Orleans:Messaging:ResponseTimeout</c> and friends (default 30 s): how long a call to a silo that died waits.</summary>
+    public const string MessagingSection = "Orleans:Messaging";
+
+    public static ISiloBuilder UseStorageProviders(this ISiloBuilder silo, NodeOptions node, IConfiguration configuration, string dataDirectory)
+    {
+        silo.Services.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
+        silo.Services.Configure<SiloMessagingOptions>(configuration.GetSection(MessagingSection));
+        if (node.Mode == NodeMode.SingleNode)
+        {
+            silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
+            silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
+            silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
+            silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
+            return silo;
+        }
+
+        ClusterConnection connection = ClusterConnection.Read(configuration);
+        // Orleans' default (resource-optimized) placement put 80 % of new grains on one of two silos here; random
+        // placement spreads transaction, certificate and end-entity grains evenly. Grains with their own attribute
+        // (the stateless-worker signer, always local) keep it.
+        silo.Services.RemoveAll<PlacementStrategy>();
+        silo.Services.AddSingleton<PlacementStrategy, RandomPlacement>();
+        if (node.Kubernetes)
+        {
+            // Takes ClusterOptions and endpoints from the pod (POD_IP, POD_NAME, ORLEANS_SERVICE_ID / ORLEANS_CLUSTER_ID).
+            silo.UseKubernetesHosting();
+        }
+        else
+        {
+            silo.ConfigureEndpoints(IPAddress.Parse(node.AdvertisedAddress), node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: node.ListenOnAnyHostAddress);
+        }
+        silo.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
+        silo.AddRedisGrainStorage(GrainNames.Storage, o => o.ConfigurationOptions = connection.RedisOptions());
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = connection.RedisOptions());
+        return silo;
+    }
+}

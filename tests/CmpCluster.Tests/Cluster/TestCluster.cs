@@ -1,0 +1,225 @@
+using CmpCluster.Tests.EndToEnd;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using StackExchange.Redis;
+using Xunit;
+
+namespace CmpCluster.Tests.Cluster;
+
+/// <summary>Runs a cluster test only where redis-server is installed (.ci/run installs it); otherwise a clear skip.</summary>
+public sealed class ClusterFactAttribute : FactAttribute
+{
+    public ClusterFactAttribute()
+    {
+        if (ClusterProcesses.Which("redis-server") is null)
+        {
+            Skip = "redis-server is not installed (apt-get install redis-server): cluster fault tests skipped";
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<TestCluster>
+{
+    public const string Name = "redis cluster";
+}
+
+/// <summary>
+/// redis-server (AOF, appendfsync always) + 2 silos (Node:Mode=Cluster, one shared PKI folder) + 2 standalone gateways
+/// + HAProxy round-robin in front (no sticky sessions), all on free loopback ports, real processes. Membership is tuned
+/// so a SIGKILLed silo is declared dead in ≈ 3 s instead of ≈ 11 s (ProbeTimeout 1 s, 2 missed probes).
+/// </summary>
+public sealed class TestCluster : IAsyncLifetime
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly string _serviceId = "svc-" + Guid.NewGuid().ToString("N")[..8];
+
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "cmpcluster-cluster", Guid.NewGuid().ToString("N")[..12]);
+    public string DataDirectory => Path.Combine(Root, "shared");
+    public string RootCaPath => Path.Combine(DataDirectory, "pki", "root-ca.pem");
+    public string ServerCertPath => Path.Combine(Root, "tls", "server.pem");
+    public int RedisPort { get; private set; }
+    public ClusterProcess Redis { get; } = new("redis");
+    public ClusterProcess[] Silos { get; } = [new("silo-1"), new("silo-2")];
+    public ClusterProcess[] Gateways { get; } = [new("gateway-a"), new("gateway-b")];
+    public ClusterProcess? LoadBalancer { get; private set; }
+    public int[] GatewayPorts { get; private set; } = [];
+    public int GatewayBHttpsPort { get; private set; }
+    public int LoadBalancerPort { get; private set; }
+    /// <summary>Every certificate any test's clients received: the checker compares storage with all of them.</summary>
+    public System.Collections.Concurrent.ConcurrentBag<Receipt> Receipts { get; } = [];
+
+    public bool Available => ClusterProcesses.Which("redis-server") is not null;
+
+    public Uri GatewayUri(int i) => new($"http://127.0.0.1:{GatewayPorts[i]}/");
+    public Uri LoadBalancerUri => new($"http://127.0.0.1:{LoadBalancerPort}/");
+
+    public string Diagnostics() => string.Join("\n", new[] { Redis }.Concat(Silos).Concat(Gateways).Concat(LoadBalancer is null ? [] : [LoadBalancer])
+        .Select(p => $"--- {p.Name} (running={p.IsRunning}) ---\n{p.OutputTail(3000)}"));
+
+    public async Task InitializeAsync()
+    {
+        if (!Available)
+        {
+            return;
+        }
+        Directory.CreateDirectory(DataDirectory);
+        await CreateServerCertificateAsync();
+        int[] ports = NodeLaunch.FreeLoopbackPorts(5);
+        RedisPort = ports[0];
+        GatewayPorts = [ports[1], ports[2]];
+        GatewayBHttpsPort = ports[3];
+        LoadBalancerPort = ports[4];
+        await StartRedisAsync();
+        // Both silos at once: they share the PKI folder, which the first to finish creates.
+        await Task.WhenAll(Silos.Select(StartSiloAsync));
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(StartGatewayAsync));
+        await StartLoadBalancerAsync();
+    }
+
+    public async Task StartRedisAsync()
+    {
+        Redis.Start(ClusterProcesses.Which("redis-server")!, [
+            "--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always",
+            "--dir", Root, "--save", "", "--daemonize", "no"], Root);
+        await Redis.WaitReadyAsync(null, StartTimeout, async () =>
+        {
+            try
+            {
+                using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{RedisPort},connectTimeout=1000");
+                return (await redis.GetDatabase().PingAsync()) < TimeSpan.FromSeconds(5);
+            }
+            catch (RedisException)
+            {
+                return false; // still loading the AOF, or not listening yet
+            }
+        });
+    }
+
+    public async Task StartSiloAsync(ClusterProcess silo)
+    {
+        int[] ports = NodeLaunch.FreeLoopbackPorts(3);
+        (string dll, string contentRoot) = NodeLaunch.LocateSilo();
+        silo.Start(NodeLaunch.DotnetHost(), [dll, "--contentRoot", contentRoot, "--urls", $"http://127.0.0.1:{ports[0]}",
+            "--Node:Mode=Cluster", $"--Redis:ConnectionString=127.0.0.1:{RedisPort}", $"--Node:DataDirectory={DataDirectory}",
+            $"--Node:SiloPort={ports[1]}", $"--Node:GatewayPort={ports[2]}", $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}",
+            "--Dashboard:Enabled=false", .. TuningArguments], Root);
+        await silo.WaitReadyAsync(new Uri($"http://127.0.0.1:{ports[0]}/readyz"), StartTimeout);
+    }
+
+    /// <summary>Declares a dead silo in ≈ 3 s, and bounds calls that went to it, so tests need not wait ≈ 11 s (NOTES).</summary>
+    private static readonly string[] TuningArguments =
+    [
+        "--Orleans:Membership:ProbeTimeout=00:00:01", "--Orleans:Membership:NumMissedProbesLimit=2",
+        "--Orleans:Membership:TableRefreshTimeout=00:00:02", "--Orleans:Messaging:ResponseTimeout=00:00:10",
+        "--Orleans:Gateway:GatewayListRefreshPeriod=00:00:02",
+        "--Logging:LogLevel:Default=Warning", "--Cmp:Aliases:ra:ConfirmWaitTime=00:30:00",
+    ];
+
+    public async Task StartGatewayAsync(int index)
+    {
+        var arguments = new List<string> { ClusterProcesses.LocateGateway(), $"--Redis:ConnectionString=127.0.0.1:{RedisPort}",
+            $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}", $"--Kestrel:Endpoints:Http:Url=http://127.0.0.1:{GatewayPorts[index]}" };
+        if (index == 1)
+        {
+            arguments.AddRange([$"--Kestrel:Endpoints:Https:Url=https://127.0.0.1:{GatewayBHttpsPort}",
+                $"--Kestrel:Endpoints:Https:Certificate:Path={ServerCertPath}", $"--Kestrel:Endpoints:Https:Certificate:KeyPath={Path.Combine(Root, "tls", "server.key.pem")}"]);
+        }
+        Gateways[index].Start(NodeLaunch.DotnetHost(), [.. arguments, .. TuningArguments], Root);
+        await Gateways[index].WaitReadyAsync(new Uri(GatewayUri(index), "readyz"), StartTimeout);
+    }
+
+    private async Task StartLoadBalancerAsync()
+    {
+        if (ClusterProcesses.Which("haproxy") is not { } haproxy)
+        {
+            return;
+        }
+        string config = Path.Combine(Root, "haproxy.cfg");
+        // Round robin, no stickiness; a request is re-sent to the other gateway only when the connection failed
+        // (nothing was sent), so a CMP message is never delivered twice by the balancer itself.
+        await File.WriteAllTextAsync(config, $"""
+            global
+              maxconn 2000
+            defaults
+              mode http
+              timeout connect 1s
+              timeout client 60s
+              timeout server 60s
+              retries 3
+              option redispatch
+            frontend cmp
+              bind 127.0.0.1:{LoadBalancerPort}
+              default_backend gateways
+            backend gateways
+              balance roundrobin
+              option httpchk GET /readyz
+              server a 127.0.0.1:{GatewayPorts[0]} check inter 500ms fall 1 rise 2
+              server b 127.0.0.1:{GatewayPorts[1]} check inter 500ms fall 1 rise 2
+
+            """);
+        LoadBalancer = new ClusterProcess("haproxy");
+        LoadBalancer.Start(haproxy, ["-f", config, "-db"], Root);
+        await LoadBalancer.WaitReadyAsync(new Uri(LoadBalancerUri, "readyz"), StartTimeout);
+    }
+
+    /// <summary>Restarts whatever a test killed, so the next test finds the whole cluster.</summary>
+    public async Task EnsureRunningAsync()
+    {
+        if (!Redis.IsRunning)
+        {
+            await StartRedisAsync();
+        }
+        await Task.WhenAll(Silos.Where(s => !s.IsRunning).Select(StartSiloAsync));
+        await Task.WhenAll(Enumerable.Range(0, 2).Where(i => !Gateways[i].IsRunning).Select(StartGatewayAsync));
+        // Gateways that outlived every silo reconnect once their gateway list refreshes.
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(i => Gateways[i].WaitReadyAsync(new Uri(GatewayUri(i), "readyz"), StartTimeout)));
+    }
+
+    /// <summary>An Orleans client that finds the silos through Redis, as the gateways do; for the invariant checker.</summary>
+    public async Task<(IHost Host, IClusterClient Client)> ConnectClientAsync()
+    {
+        IHost host = new HostBuilder().UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (_serviceId, _serviceId));
+            client.UseRedisClustering($"127.0.0.1:{RedisPort}");
+        }).Build();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await host.StartAsync(cancel.Token);
+        return (host, host.Services.GetRequiredService<IClusterClient>());
+    }
+
+    public async Task<List<string>> CertificateGrainKeysAsync()
+    {
+        using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{RedisPort}");
+        var keys = new List<string>();
+        string marker = "/state/certificate/";
+        await foreach (RedisKey key in redis.GetServer("127.0.0.1", RedisPort).KeysAsync(pattern: $"{_serviceId}{marker}*"))
+        {
+            string k = key.ToString();
+            int from = k.IndexOf(marker, StringComparison.Ordinal) + marker.Length;
+            keys.Add(k[from..k.LastIndexOf('/')]);
+        }
+        return keys;
+    }
+
+    private async Task CreateServerCertificateAsync()
+    {
+        string tls = Path.Combine(Root, "tls");
+        Directory.CreateDirectory(tls);
+        OpenSslResult result = await OpenSsl.RunAsync(tls, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "server.key.pem", "-out", "server.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1");
+        Assert.True(result.ExitCode == 0, result.ToString());
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (ClusterProcess process in Gateways.Concat(Silos).Concat(LoadBalancer is null ? [] : [LoadBalancer]).Append(Redis))
+        {
+            await process.DisposeAsync();
+        }
+        TempDirectory.DeleteQuietly(Root);
+    }
+}
