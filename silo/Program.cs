@@ -1,6 +1,7 @@
 using System.Net;
 using CmpCluster.Gateway;
 using CmpCluster.Gateway.Admin;
+using CmpCluster.Gateway.Tcp;
 using CmpCluster.Gateway.Telemetry;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
@@ -70,6 +71,8 @@ builder.UseOrleans(silo =>
     silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod);
     silo.AddRevocationPublishing();
 });
+// CMP over TCP (EJBCA's cmptcp framing); after UseOrleans so it stops before the silo.
+builder.Services.AddCmpTcpGateway(builder.Configuration);
 
 WebApplication app = builder.Build();
 ILogger startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Silo");
