@@ -92,6 +92,34 @@ public sealed class CmpTcpEndToEndTests(TcpNodeFixture fixture) : IClassFixture<
         AssertIssuedByNode(ip.CertificateDer, key, ("2.5.4.3", "tcp-implicit"));
     }
 
+    /// <summary>
+    /// OpenSSL has no TCP transfer, but it can write its request (<c>-reqout</c>) and check a response read from a file
+    /// (<c>-reqin</c> / <c>-rspin</c>): its own ir goes over TCP, and openssl accepts the ip (MAC, nonces, certificate).
+    /// </summary>
+    [Fact]
+    public async Task Openssl_accepts_the_ip_its_ir_got_over_tcp()
+    {
+        using var dir = new TempDirectory("tcp-openssl");
+        string key = await OpenSsl.GenerateP256KeyAsync(dir.Path);
+        int closedPort = NodeLaunch.FreeLoopbackPorts(1)[0];
+        string[] common = ["-ref", Alias, "-secret", "pass:" + Secret, "-newkey", key, "-subject", "/CN=tcp-openssl", "-implicit_confirm"];
+        // Nothing listens on closedPort: openssl writes the request, then fails to send it.
+        await OpenSsl.RunAsync(dir.Path, ["cmp", "-cmd", "ir", "-server", $"127.0.0.1:{closedPort}", .. common,
+            "-certout", dir.File("unused.pem"), "-reqout", dir.File("ir.der")]);
+        Assert.True(File.Exists(dir.File("ir.der")), "openssl wrote no request");
+
+        await using (CmpTcpTransport tcp = await ConnectAsync())
+        {
+            await File.WriteAllBytesAsync(dir.File("ip.der"), await ExchangeAsync(tcp, await File.ReadAllBytesAsync(dir.File("ir.der"))));
+        }
+        OpenSslResult result = await OpenSsl.RunAsync(dir.Path, ["cmp", "-cmd", "ir", "-reqin", dir.File("ir.der"), "-rspin", dir.File("ip.der"),
+            .. common, "-trusted", Node.RootCaPath, "-certout", dir.File("cert.pem")]);
+
+        E2e.Succeeded(result, Node);
+        E2e.OutputContains(result, "received IP", Node);
+        await E2e.AssertIssuedByNodeAsync(Node, dir.Path, dir.File("cert.pem"), key, [("2.5.4.3", "tcp-openssl")]);
+    }
+
     [Fact]
     public async Task Two_transactions_share_one_kept_alive_connection()
     {
@@ -266,5 +294,28 @@ public sealed class CmpTcpEndToEndTests(TcpNodeFixture fixture) : IClassFixture<
         Assert.Equal(key.ExportSubjectPublicKeyInfo(), certificate.PublicKey.ExportSubjectPublicKeyInfo());
         var parser = new Org.BouncyCastle.X509.X509CertificateParser();
         parser.ReadCertificate(certificateDer).Verify(parser.ReadCertificate(issuing.RawData).GetPublicKey());
+    }
+}
+
+/// <summary>Host shutdown (SIGTERM) with TCP connections open: the listener stops first and the node exits on its own.</summary>
+public sealed class CmpTcpShutdownTests
+{
+    [Fact]
+    public async Task Sigterm_closes_open_tcp_connections_and_the_node_exits_cleanly()
+    {
+        await using NodeProcess node = await NodeProcess.StartAsync();
+        await using CmpTcpTransport idle = await CmpTcpTransport.ConnectAsync("127.0.0.1", node.TcpPort);
+        await using CmpTcpTransport used = await CmpTcpTransport.ConnectAsync("127.0.0.1", node.TcpPort);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var session = new CmpClientSession("changeit", "tcp");
+        Assert.Equal(PkiBodyType.Ip, session.Read(await used.ExchangeAsync(
+            session.BuildEnrollment(true, new X509Name("CN=tcp-shutdown"), key, implicitConfirm: true))).BodyType);
+
+        bool exitedOnItsOwn = await node.StopAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(exitedOnItsOwn, node.Diagnostics());
+        Assert.True(await idle.WaitForCloseAsync(TimeSpan.FromSeconds(5)), node.Diagnostics());
+        Assert.True(await used.WaitForCloseAsync(TimeSpan.FromSeconds(5)), node.Diagnostics());
+        Assert.Contains("CMP over TCP listening on 127.0.0.1:" + node.TcpPort, node.Output);
     }
 }
