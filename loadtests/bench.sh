@@ -53,7 +53,7 @@ fi
 HTTP_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
 BASE="http://127.0.0.1:$HTTP_PORT"
 dotnet silo/bin/Release/net10.0/CmpCluster.Silo.dll --urls "$BASE" --Node:DataDirectory="$WORK/data" \
-  --Node:SiloPort="$SILO_PORT" --Node:GatewayPort="$GATEWAY_PORT" --Logging:LogLevel:Default=Warning >"$WORK/node.log" 2>&1 &
+  --Node:SiloPort="$SILO_PORT" --Node:GatewayPort="$GATEWAY_PORT" --Tcp:Port="$(free_port)" --Logging:LogLevel:Default=Warning >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 120); do
   curl -sf "$BASE/health" >/dev/null 2>&1 && break

@@ -1,4 +1,5 @@
 using CmpCluster.Gateway.Hosting;
+using CmpCluster.Gateway.Tcp;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Revocation;
@@ -63,6 +64,8 @@ builder.UseOrleans(silo =>
     silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod);
     silo.AddRevocationPublishing();
 });
+// CMP over TCP (EJBCA's cmptcp framing); after UseOrleans so it stops before the silo.
+builder.Services.AddCmpTcpGateway(builder.Configuration);
 
 WebApplication app = builder.Build();
 ILogger startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Silo");

@@ -1,3 +1,4 @@
+using CmpCluster.Gateway.Tcp;
 using CmpCluster.Protocol.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -42,6 +43,8 @@ public static class GatewayProgram
         builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<CmpOptions>, GatewayCmpOptionsValidator>();
         builder.Services.AddGatewayServices(builder.Configuration);
+        // CMP over TCP (off in gateway.json: several gateways on one machine would share port 8829; enable per gateway).
+        builder.Services.AddCmpTcpGateway(builder.Configuration);
         builder.UseOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o =>

@@ -38,11 +38,14 @@ public static class CmpTelemetry
 
     private static readonly Meter Meter = new(GatewayName);
 
-    /// <summary>CMP HTTP requests by alias and HTTP status (200 includes CMP-level errors; the grains count those by failInfo).</summary>
+    /// <summary>CMP HTTP requests by alias and HTTP status (200 includes CMP-level errors; the grains count those by failInfo).
+    /// CMP over TCP frames are counted here too, tagged <c>transport=tcp</c>, their outcome mapped to the HTTP status
+    /// an HTTP request would have got (200 pkiRep, 400 bad frame, 404 unknown alias, 408 read timeout, 413 too large,
+    /// 503 cluster did not answer).</summary>
     public static readonly Counter<long> HttpRequests = Meter.CreateCounter<long>("cmp.http.requests", "{request}", "CMP requests received over HTTP");
 
     public static readonly Histogram<double> HttpDuration = Meter.CreateHistogram<double>(
-        "cmp.http.duration", "ms", "Time from the CMP request's body read to the response written");
+        "cmp.http.duration", "ms", "Time from the CMP request's body (or TCP frame) read to the response written");
 
     public static IServiceCollection AddCmpTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
@@ -88,5 +91,13 @@ public static class CmpTelemetry
         Activity.Current?.SetTag("cmp.alias", alias);
         HttpRequests.Add(1, new("alias", alias), new("status", status));
         HttpDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds, new("alias", alias), new("status", status));
+    }
+
+    /// <summary>Records one CMP-over-TCP frame on the HTTP instruments, tagged <c>transport=tcp</c>.</summary>
+    public static void RecordTcp(string alias, int status, long startedTimestamp)
+    {
+        HttpRequests.Add(1, new("alias", alias), new("status", status), new("transport", "tcp"));
+        HttpDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds,
+            new("alias", alias), new("status", status), new("transport", "tcp"));
     }
 }

@@ -8,7 +8,7 @@ namespace CmpCluster.Tests.EndToEnd;
 
 /// <summary>
 /// The real node (<c>CmpCluster.Silo.dll</c>: Orleans silo + HTTP gateway) as a child process, the way an
-/// operator runs it: three free loopback ports per start (HTTP, silo, gateway), its own data directory,
+/// operator runs it: four free loopback ports per start (HTTP, silo, gateway, CMP over TCP), its own data directory,
 /// stdout/stderr captured. It can be SIGKILLed and started again on the same data directory.
 /// </summary>
 /// <remarks>
@@ -69,6 +69,9 @@ public sealed class NodeProcess : IAsyncDisposable
     public int SiloPort { get; private set; }
     public int GatewayPort { get; private set; }
 
+    /// <summary>CMP over TCP (<c>--Tcp:Port</c>); nothing listens there when the arguments disable TCP.</summary>
+    public int TcpPort { get; private set; }
+
     /// <summary><c>127.0.0.1:PORT</c>, as <c>openssl cmp -server</c> wants it.</summary>
     public string Server => $"127.0.0.1:{HttpPort}";
 
@@ -99,7 +102,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
     /// <summary>Describes this node and its recent output; append to assertion messages.</summary>
     public string Diagnostics() =>
-        $"node http={HttpPort} silo={SiloPort} gateway={GatewayPort} data={DataDirectory} running={IsRunning}\n--- node output ---\n{OutputTail()}";
+        $"node http={HttpPort} silo={SiloPort} gateway={GatewayPort} tcp={TcpPort} data={DataDirectory} running={IsRunning}\n--- node output ---\n{OutputTail()}";
 
     /// <summary>
     /// Starts a node and waits until <c>GET /health</c> answers. With <paramref name="dataDirectory"/> null a fresh
@@ -172,8 +175,8 @@ public sealed class NodeProcess : IAsyncDisposable
         _process = null;
 
         (string dll, string contentRoot) = NodeLaunch.LocateSilo();
-        int[] ports = NodeLaunch.FreeLoopbackPorts(3);
-        (HttpPort, SiloPort, GatewayPort) = (ports[0], ports[1], ports[2]);
+        int[] ports = NodeLaunch.FreeLoopbackPorts(4);
+        (HttpPort, SiloPort, GatewayPort, TcpPort) = (ports[0], ports[1], ports[2], ports[3]);
         int start = Interlocked.Increment(ref _starts);
 
         var info = new ProcessStartInfo(NodeLaunch.DotnetHost())
@@ -193,6 +196,8 @@ public sealed class NodeProcess : IAsyncDisposable
             $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={SiloPort}",
             $"--Node:GatewayPort={GatewayPort}",
+            // CMP over TCP defaults to 8829: every node gets its own port so parallel nodes never collide.
+            $"--Tcp:Port={TcpPort}",
             // The "Now listening on" line is how a start recognizes its own HTTP port (see ListensOnHttpPort).
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
         }.Concat(Arguments))
@@ -204,7 +209,7 @@ public sealed class NodeProcess : IAsyncDisposable
         {
             if (key.StartsWith("Node__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Cmp__", StringComparison.OrdinalIgnoreCase)
                 || key.StartsWith("Pki__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Orleans__", StringComparison.OrdinalIgnoreCase)
-                || key.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)
+                || key.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Tcp__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)
                 || key is "DOTNET_URLS" or "DOTNET_ENVIRONMENT" or "DOTNET_CONTENTROOT")
             {
                 info.Environment.Remove(key);
