@@ -68,6 +68,9 @@ public enum TransactionPhase
     Closed = 2,
     /// <summary>The request was answered "waiting" (RFC 9483 §4.4); pollReq gets pollRep until the answer is ready.</summary>
     Waiting = 3,
+    /// <summary>A serial is reserved and recorded here before signing: a retry after a crash finishes that certificate
+    /// instead of signing another (DESIGN §4: a retry never re-signs); the confirm reminder revokes it if nobody returns.</summary>
+    Issuing = 4,
 }
 
 /// <summary>What a transaction looks like from outside: for tests, the admin API and diagnostics.</summary>

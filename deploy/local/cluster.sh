@@ -69,7 +69,7 @@ up() {
   local i silo_http=() gw_http=()
   for i in $(seq 1 "$SILOS"); do
     read -r http sp gp < <(free_ports 3)
-    start "silo-$i" "Node:SiloPort=$sp" dotnet "$SILO_DLL" --urls "http://127.0.0.1:$http" --Node:SiloPort="$sp" --Node:GatewayPort="$gp"
+    start "silo-$i" "Node:SiloPort=$sp" dotnet "$SILO_DLL" --urls "http://127.0.0.1:$http" --Node:SiloPort="$sp" --Node:GatewayPort="$gp" --Tcp:Enabled=false
     silo_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/silo-$i.url"
   done
   for i in $(seq 1 "$SILOS"); do wait_ready "silo-$i" "http://127.0.0.1:${silo_http[$((i-1))]}/readyz"; done

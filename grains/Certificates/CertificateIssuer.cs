@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using CmpCluster.Contracts;
 using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.X509;
@@ -32,14 +33,43 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
 
     private const int MaxSerialAttempts = 4;
 
-    public async Task<IssuedCertificate> IssueAsync(IssuanceRequest request)
+    /// <summary>
+    /// The issuance cycle. <paramref name="reserved"/> runs after the serial is reserved and before anything is signed: the
+    /// transaction records there, durably, which serial it is issuing, so a retry after a crash finishes that certificate
+    /// (<see cref="ResumeAsync"/>) instead of signing a second one.
+    /// </summary>
+    public async Task<IssuedCertificate> IssueAsync(IssuanceRequest request, Func<string, Task> reserved)
     {
         // 1. Validation against alias and profile, and POP, happened in the handler that built the request.
         DateTimeOffset now = time.GetUtcNow();
 
         // 2. Pick a serial (16 random bytes, positive) and record the intent durably; a serial with a record is never reused.
         (BigInteger serial, string serialHex, ICertificateGrain record) = await ReserveSerialAsync(request, now);
+        string key = GrainKeys.Certificate(request.Ca.Name, serialHex);
+        await reserved(key);
 
+        // 3 to 5: build, sign once, store.
+        return await SignAndStoreAsync(request, serial, serialHex, record, now);
+    }
+
+    /// <summary>
+    /// A retry of an issuance that a crash interrupted: the certificate it already signed is returned as it is (never signed
+    /// again); a serial that was only reserved is signed now, for the first time.
+    /// </summary>
+    public async Task<IssuedCertificate> ResumeAsync(IssuanceRequest request, string key)
+    {
+        ICertificateGrain record = grains.GetGrain<ICertificateGrain>(key);
+        CertificateRecord stored = await record.GetAsync() ?? throw new InvalidOperationException($"no record for the reserved serial {key}");
+        return stored switch
+        {
+            { Der: { } der, Status: CertificateStatus.AwaitingConfirmation or CertificateStatus.Confirmed } => new IssuedCertificate(key, stored.Intent.SerialHex, der),
+            { Status: CertificateStatus.Reserved } => await SignAndStoreAsync(request, new BigInteger(stored.Intent.SerialHex, 16), stored.Intent.SerialHex, record, time.GetUtcNow()),
+            _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, "the interrupted issuance of this transaction was revoked"),
+        };
+    }
+
+    private async Task<IssuedCertificate> SignAndStoreAsync(IssuanceRequest request, BigInteger serial, string serialHex, ICertificateGrain record, DateTimeOffset now)
+    {
         // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
         byte[] tbs = BuildTbs(request, serial, now, _publicBaseUrl).GetEncoded(Asn1Encodable.Der);
 

@@ -158,7 +158,10 @@ public sealed partial class EndEntityGrain(
         }
         // The code is one-time: GENERATED until an operator resets the end entity (seed: "Client Mode for CMP").
         state.State.Status = EndEntityStatus.Generated;
-        state.State.CertificateKeys.Add(certificateKey);
+        if (!state.State.CertificateKeys.Contains(certificateKey))
+        {
+            state.State.CertificateKeys.Add(certificateKey); // a resumed issuance (after a crash) links the same certificate again
+        }
         state.State.LastTransaction = transactionKey;
         state.State.OpenTransaction = holdUntil is null ? null : transactionKey;
         state.State.OpenSince = holdUntil is null ? null : state.State.OpenSince;
@@ -179,7 +182,10 @@ public sealed partial class EndEntityGrain(
         string? previousDn = state.State.Registration?.SubjectDn;
         state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? Seal(NewCode()) };
         state.State.Status = EndEntityStatus.Generated;
-        state.State.CertificateKeys.Add(certificateKey);
+        if (!state.State.CertificateKeys.Contains(certificateKey))
+        {
+            state.State.CertificateKeys.Add(certificateKey); // a resumed issuance (after a crash) links the same certificate again
+        }
         state.State.Modified = now;
         await state.WriteStateAsync();
         await ReindexAsync(previousDn, registration.SubjectDn);

@@ -41,10 +41,17 @@ public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Is
 /// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
 public sealed class EnrollmentHandler(CertificateIssuer issuer)
 {
-    public async Task<EnrollmentResult> HandleAsync(EnrollmentRequest request)
+    /// <summary>
+    /// Checks the request, then issues. <paramref name="resumeKey"/>: the serial an interrupted attempt of this same request
+    /// reserved (see <see cref="CertificateIssuer.ResumeAsync"/>); <paramref name="reserved"/> is told a new one first.
+    /// </summary>
+    public async Task<EnrollmentResult> HandleAsync(EnrollmentRequest request, string? resumeKey, Func<string, Task> reserved)
     {
         PreparedEnrollment prepared = Prepare(request);
-        return new EnrollmentResult(prepared.CertReqId, await issuer.IssueAsync(prepared.Issuance));
+        IssuedCertificate issued = resumeKey is null
+            ? await issuer.IssueAsync(prepared.Issuance, reserved)
+            : await issuer.ResumeAsync(prepared.Issuance, resumeKey);
+        return new EnrollmentResult(prepared.CertReqId, issued);
     }
 
     /// <summary>Every check of the request and its POP, without issuing: a request that will wait (RFC 9483 §4.4) is

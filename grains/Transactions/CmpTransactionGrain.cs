@@ -42,6 +42,10 @@ public sealed partial class CmpTransactionGrain(
     /// <summary>The diagnostic id of the request being handled (the grain is not reentrant: one request at a time).</summary>
     private string _diagnosticId = "";
 
+    /// <summary>SHA-256 of the request being handled, and whether this request already registered the confirm reminder.</summary>
+    private byte[] _requestHash = [];
+    private bool _reminderSet;
+
     public async Task<byte[]> HandleAsync(CmpRequest request)
     {
         long started = Stopwatch.GetTimestamp();
@@ -51,6 +55,8 @@ public sealed partial class CmpTransactionGrain(
         activity?.SetTag("cmp.transaction", TransactionKey);
         // An identical retransmission of the last request gets the identical stored response: no crypto, no new certificate.
         byte[] requestHash = SHA256.HashData(request.Der);
+        _requestHash = requestHash;
+        _reminderSet = false;
         if (state.State.LastRequestHash is { } last && state.State.LastResponse is { } stored && CryptographicOperations.FixedTimeEquals(last, requestHash))
         {
             Summarize(activity, request.Alias, "-", "duplicate", "duplicate", null, started);
@@ -129,13 +135,15 @@ public sealed partial class CmpTransactionGrain(
             }
             // The reminder is registered before the write that starts the wait (a crash in between leaves a reminder
             // that finds nothing to do) and removed after the write that ends it.
-            bool startsWait = state.State.Phase == TransactionPhase.AwaitingConfirmation && phaseBefore != TransactionPhase.AwaitingConfirmation;
+            bool startsWait = state.State.Phase == TransactionPhase.AwaitingConfirmation && phaseBefore != TransactionPhase.AwaitingConfirmation && !_reminderSet;
             if (startsWait)
             {
                 await SyncReminderAsync();
             }
             await state.WriteStateAsync();
-            if (phaseBefore == TransactionPhase.AwaitingConfirmation && state.State.Phase != phaseBefore)
+            // A reminder this transaction no longer needs (confirmed, rejected, or issued with implicitConfirm) goes after the write.
+            if ((phaseBefore == TransactionPhase.AwaitingConfirmation || _reminderSet)
+                && state.State.Phase is not (TransactionPhase.AwaitingConfirmation or TransactionPhase.Issuing))
             {
                 await SyncReminderAsync();
             }
@@ -206,7 +214,7 @@ public sealed partial class CmpTransactionGrain(
         EnrollmentResult result;
         try
         {
-            result = await enrollment.HandleAsync(enrollmentRequest);
+            result = await enrollment.HandleAsync(enrollmentRequest, ResumableIssuance(), key => RecordIssuingAsync(key, alias));
         }
         finally
         {
@@ -237,10 +245,13 @@ public sealed partial class CmpTransactionGrain(
         X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
         X509CertificateStructure[] caPubs = alias.IncludeRootInCaPubs ? [ca.Root] : [];
         state.State.CertificateKeys.Add(result.Certificate.Key);
+        state.State.IssuingCertificateKey = null;
+        state.State.IssuingRequestHash = null;
         if (implicitConfirm)
         {
             state.State.Phase = TransactionPhase.Closed;
             state.State.Outcome = "implicitly confirmed";
+            state.State.ConfirmDeadline = null;
             await FinishKeyUpdateAsync(alias, newCertificateConfirmed: true);
         }
         else
@@ -264,6 +275,34 @@ public sealed partial class CmpTransactionGrain(
         return failure is null
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
             : new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: true, Failure: failure);
+    }
+
+    /// <summary>
+    /// DESIGN §4, write-ahead: the reserved serial is recorded (phase Issuing, confirm deadline, reminder registered first)
+    /// before anything is signed. A crash after signing then leaves a transaction that knows its certificate: the same
+    /// request resumes it, and otherwise the reminder revokes it at the deadline. It never leaves a second signature.
+    /// </summary>
+    private async Task RecordIssuingAsync(string certificateKey, CmpAliasOptions alias)
+    {
+        state.State.Phase = TransactionPhase.Issuing;
+        state.State.IssuingCertificateKey = certificateKey;
+        state.State.IssuingRequestHash = _requestHash;
+        state.State.ConfirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
+        await SyncReminderAsync();
+        _reminderSet = true;
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>The serial an interrupted attempt reserved, when this request is that attempt's retransmission.</summary>
+    private string? ResumableIssuance()
+    {
+        if (state.State.Phase != TransactionPhase.Issuing)
+        {
+            return null;
+        }
+        return state.State.IssuingRequestHash is { } hash && CryptographicOperations.FixedTimeEquals(hash, _requestHash)
+            ? state.State.IssuingCertificateKey
+            : throw new CmpFailureException(PkiFailureInfo.TransactionIdInUse, "transactionID is in use");
     }
 
     /// <summary>rr: the handler decides; the transaction closes with its rp, accepted or rejected (RFC 9483 §4.2).</summary>
@@ -343,6 +382,20 @@ public sealed partial class CmpTransactionGrain(
 
     public async Task ExpireIfDueAsync()
     {
+        if (state.State.Phase == TransactionPhase.Issuing && state.State.ConfirmDeadline <= time.GetUtcNow())
+        {
+            // An issuance a crash interrupted and nobody retried: whatever it signed was never delivered.
+            if (state.State.IssuingCertificateKey is { } orphan)
+            {
+                await GrainFactory.GetGrain<ICertificateGrain>(orphan).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "issuance interrupted"));
+            }
+            await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
+            state.State.Phase = TransactionPhase.Closed;
+            state.State.Outcome = "issuance interrupted";
+            state.State.IssuingCertificateKey = null;
+            await state.WriteStateAsync();
+            LogTimeout(logger, TransactionKey);
+        }
         if (state.State.Phase == TransactionPhase.AwaitingConfirmation && state.State.ConfirmDeadline <= time.GetUtcNow())
         {
             foreach (PendingCertificate pending in state.State.Pending)
@@ -368,7 +421,7 @@ public sealed partial class CmpTransactionGrain(
     /// <summary>A durable reminder exists exactly while a certificate awaits confirmation, so a restart cannot lose the timeout.</summary>
     private async Task SyncReminderAsync()
     {
-        if (state.State.Phase == TransactionPhase.AwaitingConfirmation && state.State.ConfirmDeadline is { } deadline)
+        if (state.State.Phase is TransactionPhase.AwaitingConfirmation or TransactionPhase.Issuing && state.State.ConfirmDeadline is { } deadline)
         {
             TimeSpan due = deadline - time.GetUtcNow();
             if (due < TimeSpan.Zero)

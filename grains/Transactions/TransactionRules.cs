@@ -34,6 +34,9 @@ public static class TransactionRules
             recipNonce is not null && expectedRecipNonce is not null && CryptographicOperations.FixedTimeEquals(recipNonce, expectedRecipNonce)
                 ? null
                 : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response"),
+        // An issuance a crash interrupted: only the same request may resume it (checked against its hash by the engine).
+        TransactionPhase.Issuing when Opens(body) => null,
+
         TransactionPhase.Waiting => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use: the request waits, poll it"),
 
         _ => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use"),

@@ -46,6 +46,11 @@ public sealed class TransactionState
     [Id(14)] public WaitReason? WaitReason { get; set; }
 
     [Id(15)] public ApprovalDecision Approval { get; set; }
+
+    /// <summary>Phase Issuing: the certificate being issued, and the hash of the request that asked for it.</summary>
+    [Id(16)] public string? IssuingCertificateKey { get; set; }
+
+    [Id(17)] public byte[]? IssuingRequestHash { get; set; }
 }
 
 public enum WaitReason

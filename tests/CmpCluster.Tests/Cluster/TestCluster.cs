@@ -105,7 +105,7 @@ public sealed class TestCluster : IAsyncLifetime
         silo.Start(NodeLaunch.DotnetHost(), [dll, "--contentRoot", contentRoot, "--urls", $"http://127.0.0.1:{ports[0]}",
             "--Node:Mode=Cluster", $"--Redis:ConnectionString=127.0.0.1:{RedisPort}", $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={ports[1]}", $"--Node:GatewayPort={ports[2]}", $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}",
-            "--Dashboard:Enabled=false", .. TuningArguments], Root);
+            "--Dashboard:Enabled=false", "--Tcp:Enabled=false", .. TuningArguments], Root);
         await silo.WaitReadyAsync(new Uri($"http://127.0.0.1:{ports[0]}/readyz"), StartTimeout);
     }
 
