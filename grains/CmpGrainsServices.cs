@@ -74,10 +74,10 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 {
                     errors.Add($"{key}:VendorCas must list at least one vendor CA certificate file");
                 }
-                foreach (string file in (settings.VendorCas ?? []).Concat(settings.VendorCrls ?? []).Where(f => !File.Exists(f)))
-                {
-                    errors.Add($"{key}: vendor file '{file}' does not exist");
-                }
+            }
+            foreach (string file in (settings.VendorCas ?? []).Concat(settings.VendorCrls ?? []).Concat(settings.NestedRaTrustAnchors ?? []).Where(f => !File.Exists(f)))
+            {
+                errors.Add($"{key}: trust file '{file}' does not exist");
             }
         }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)

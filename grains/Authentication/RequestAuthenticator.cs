@@ -76,6 +76,11 @@ public sealed partial class RequestAuthenticator(
         // Nested (RFC 9810 §5.1.3.4): the outer message is an RA's, signed with a certificate of one of the alias's RA administrators.
         if (request.BodyType == PkiBodyType.Nested)
         {
+            if (alias.NestedRaTrustAnchors is { Length: > 0 } anchors && SignedByForeignCertificate(request))
+            {
+                X509CertificateStructure ra = vendors.Verify(request, anchors, []);
+                return new Authenticated("ra-nested:" + ra.Subject, ProtectionKind.Signature, request.SenderKid, null);
+            }
             return await RaAdministratorAsync(request, alias);
         }
         // Key update is authenticated by certificates in both modes; client-mode revocation by the owner's certificate.

@@ -23,7 +23,14 @@ public sealed class VendorCertificates(TimeProvider time)
     private readonly ConcurrentDictionary<string, VendorTrust> _trust = new(StringComparer.Ordinal);
 
     /// <summary>The vendor certificate, verified; throws the seed's failInfo otherwise.</summary>
-    public X509CertificateStructure Verify(DecodedRequest request, CmpAliasOptions alias)
+    public X509CertificateStructure Verify(DecodedRequest request, CmpAliasOptions alias) =>
+        Verify(request, alias.VendorCas ?? [], alias.VendorCrls ?? []);
+
+    /// <summary>
+    /// A request signed with a certificate of another PKI (a vendor's device, or an RA of another operator that wraps
+    /// nested messages): signature, chain to one of <paramref name="trustAnchorFiles"/>, CRLs, and no SHA-1 or MD5.
+    /// </summary>
+    public X509CertificateStructure Verify(DecodedRequest request, IReadOnlyList<string> trustAnchorFiles, IReadOnlyList<string> crlFiles)
     {
         if (request.ProtectionAlg is { } weak && Weak(weak))
         {
@@ -36,14 +43,14 @@ public sealed class VendorCertificates(TimeProvider time)
         X509CertificateStructure[] extra = request.Message.GetExtraCerts()?.Select(c => c.X509v3PKCert).Where(c => c is not null).ToArray() ?? [];
         if (extra is not [var device, ..])
         {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the vendor certificate must be first in extraCerts");
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate must be first in extraCerts");
         }
         if (!SignatureVerifier.Verify(device.SubjectPublicKeyInfo, algorithm, request.ProtectedPart(), request.Message.Protection.GetOctets()))
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signature does not verify with the vendor certificate");
         }
-        VendorTrust trust = _trust.GetOrAdd(string.Join('|', alias.VendorCas ?? []) + "#" + string.Join('|', alias.VendorCrls ?? []),
-            _ => VendorTrust.Load(alias.VendorCas ?? [], alias.VendorCrls ?? []));
+        VendorTrust trust = _trust.GetOrAdd(string.Join('|', trustAnchorFiles) + "#" + string.Join('|', crlFiles),
+            _ => VendorTrust.Load(trustAnchorFiles, crlFiles));
         using X509Certificate2 leaf = X509CertificateLoader.LoadCertificate(device.GetEncoded(Asn1Encodable.Der));
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;

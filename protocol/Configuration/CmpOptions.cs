@@ -191,6 +191,12 @@ public sealed class CmpAliasOptions
     /// </summary>
     public bool AcceptUnprotectedInnerMessages { get; set; }
 
+    /// <summary>
+    /// Nested messages from RAs of another PKI: PEM files of the CA certificates an outer signer's chain (in extraCerts) may
+    /// end at (the RA trust path). Without them only <see cref="RaAdministrators"/> (certificates of this cluster) may wrap.
+    /// </summary>
+    public string[]? NestedRaTrustAnchors { get; set; }
+
     /// <summary>kur may certify the key of the certificate it updates (seed error table: refused with badMessageCheck
     /// unless allowed).</summary>
     public bool AllowKeyUpdateWithSameKey { get; set; }

@@ -67,6 +67,9 @@ public static class Aliases
     /// <summary>As <see cref="RaAdmin"/>, and unprotected messages inside the administrator's nested messages are accepted.</summary>
     public const string RaAdminTrustsInner = "ra-admin-nested";
 
+    /// <summary>RA mode whose nested messages may come from an RA of another PKI (NestedRaTrustAnchors).</summary>
+    public const string PartnerRa = "ra-partner";
+
     /// <summary>RA mode HMAC issuing under the profile "approval": every request waits for an operator (RFC 9483 §4.4).</summary>
     public const string Approval = "ra-approval";
 
@@ -179,6 +182,10 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.RaAdmin] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, AuthenticationModules = ["EndEntityCertificate", "HMAC"], RaAdministrators = [Aliases.RaAdministrator],
+        };
+        options.Aliases[Aliases.PartnerRa] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, AuthenticationModules = ["HMAC"], NestedRaTrustAnchors = [ForeignRa.AnchorPath],
         };
         options.Aliases[Aliases.RaAdminTrustsInner] = new CmpAliasOptions
         {

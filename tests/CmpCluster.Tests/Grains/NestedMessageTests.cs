@@ -111,6 +111,21 @@ public sealed class NestedMessageTests(CmpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task An_RA_of_another_PKI_is_trusted_through_the_configured_trust_path_and_a_stranger_is_not()
+    {
+        var partner = new CmpClientSession("unused", "partner-ra").SignWith(ForeignRa.Key, ForeignRa.Certificate);
+        (CmpClientSession device, byte[] ir) = DeviceIr();
+
+        Exchange outer = await cluster.SendAsync(Aliases.PartnerRa, partner, partner.BuildNested(ir));
+
+        ProtocolAssert.Granted(Assert.Single(outer.View.Inner), PkiBodyType.Ip);
+        ProtocolAssert.AnswersLastRequest(outer.View.Inner[0], device);
+        var stranger = new CmpClientSession("unused", "stranger-ra").SignWith(ForeignRa.StrangerKey, ForeignRa.Stranger);
+        (_, byte[] other) = DeviceIr();
+        ProtocolAssert.Rejected((await cluster.SendAsync(Aliases.PartnerRa, stranger, stranger.BuildNested(other))).View, PkiFailureInfo.BadMessageCheck);
+    }
+
+    [Fact]
     public async Task More_inner_messages_than_the_limit_is_badRequest()
     {
         CmpClientSession ra = await RaAsync();
