@@ -28,8 +28,7 @@ public sealed partial class TelemetryTests(NodeFixture fixture) : IClassFixture<
         Assert.Contains("body=Ir outcome=rejected detail=BadMessageCheck", summary);
         Assert.DoesNotContain("wrong", summary);
 
-        using HttpClient http = Node.CreateHttpClient();
-        string metrics = await http.GetStringAsync("metrics");
+        string metrics = await ScrapeAsync(text => text.Contains("fail_info=\"BadMessageCheck\"", StringComparison.Ordinal));
         Assert.Matches(@"cmp_requests_total\{[^}]*alias=""ra"",body=""Ir"",fail_info=""none"",outcome=""ok""\} [1-9]", metrics);
         Assert.Matches(@"cmp_requests_total\{[^}]*alias=""ra"",body=""Ir"",fail_info=""BadMessageCheck"",outcome=""rejected""\} 1", metrics);
         Assert.Matches(@"cmp_certificates_issued_total\{[^}]*ca=""issuing"",profile=""default""\} [1-9]", metrics);
@@ -51,13 +50,27 @@ public sealed partial class TelemetryTests(NodeFixture fixture) : IClassFixture<
         string[] queried = MetricName().Matches(dashboard).Select(m => m.Value).Distinct().ToArray();
         Assert.NotEmpty(queried);
 
-        using HttpClient http = Node.CreateHttpClient();
-        string metrics = await http.GetStringAsync("metrics");
+        // The exporter caches a scrape briefly (the other test may just have scraped): poll until the new series show.
+        string metrics = await ScrapeAsync(text => queried.All(m => text.Contains("\n" + m, StringComparison.Ordinal)));
 
         foreach (string metric in queried)
         {
             Assert.True(metrics.Contains("\n" + metric, StringComparison.Ordinal), $"the dashboard queries {metric}, which the node does not export");
         }
+    }
+
+    /// <summary>GET /metrics until <paramref name="complete"/> holds or 15 s pass (then the last scrape, for the asserts to explain).</summary>
+    private async Task<string> ScrapeAsync(Func<string, bool> complete)
+    {
+        using HttpClient http = Node.CreateHttpClient();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string metrics = await http.GetStringAsync("metrics");
+        while (!complete(metrics) && clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(250);
+            metrics = await http.GetStringAsync("metrics");
+        }
+        return metrics;
     }
 
     private static string RepositoryRoot()
