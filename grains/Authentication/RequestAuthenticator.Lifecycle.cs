@@ -73,7 +73,7 @@ public sealed partial class RequestAuthenticator
         if (oldCertId is not null)
         {
             X509Name issuer = X509Name.GetInstance(oldCertId.Issuer.Name);
-            Pki.CertificateAuthorityKeys ca = keys.Authorities.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(issuer))
+            Pki.CertificateAuthorityKeys ca = keys.FindByIssuer(issuer)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "oldCertID names a CA that is not served here");
             string key = GrainKeys.Certificate(ca.Name, oldCertId.SerialNumber.Value.ToString(16).ToUpperInvariant());
             CertificateRecord record = await grains.GetGrain<ICertificateGrain>(key).GetAsync() is { Intent.EndEntity: not null } found

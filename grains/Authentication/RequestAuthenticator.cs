@@ -185,7 +185,7 @@ public sealed partial class RequestAuthenticator(
     private bool SignedByForeignCertificate(DecodedRequest request) =>
         request.ProtectionAlg is { } algorithm && !PasswordBasedMac.IsPasswordBasedMac(algorithm)
         && request.Message.GetExtraCerts() is [{ X509v3PKCert: { } signer }, ..]
-        && !keys.Authorities.Any(a => a.Ca.Certificate.Subject.Equivalent(signer.Issuer));
+        && keys.FindByIssuer(signer.Issuer) is null;
 
     /// <summary>An unprotected message inside a nested message that a trusted RA signed, on an RA alias that accepts that
     /// (client mode always needs the end entity's own proof).</summary>
@@ -276,19 +276,8 @@ public sealed partial class RequestAuthenticator(
     /// </summary>
     private async Task<SignerCertificate> VerifySignerAsync(DecodedRequest request, string? requiredCa)
     {
-        if (request.ProtectionAlg is not { } algorithm || PasswordBasedMac.IsPasswordBasedMac(algorithm) || !SignatureVerifier.IsSupported(algorithm))
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "EndEntityCertificate authentication needs signature protection");
-        }
-        if (request.Message.GetExtraCerts() is not [{ X509v3PKCert: { } signer }, ..])
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate must be first in extraCerts");
-        }
-        if (!SignatureVerifier.Verify(signer.SubjectPublicKeyInfo, algorithm, request.ProtectedPart(), request.Message.Protection.GetOctets()))
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signature does not verify with the signer certificate");
-        }
-        Pki.CertificateAuthorityKeys ca = keys.Authorities.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(signer.Issuer))
+        X509CertificateStructure signer = SignedRequests.VerifiedSigner(request);
+        Pki.CertificateAuthorityKeys ca = keys.FindByIssuer(signer.Issuer)
             ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate was not issued by a CA of this cluster");
         if (requiredCa is not null && ca.Name != requiredCa)
         {

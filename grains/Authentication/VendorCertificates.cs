@@ -4,7 +4,6 @@ using System.Security.Cryptography.X509Certificates;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Messages;
-using CmpCluster.Protocol.Protection;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.X509;
@@ -36,19 +35,8 @@ public sealed class VendorCertificates(TimeProvider time)
         {
             throw new CmpFailureException(PkiFailureInfo.BadAlg, "SHA-1 and MD5 are not accepted (3GPP TS 33.310)");
         }
-        if (request.ProtectionAlg is not { } algorithm || PasswordBasedMac.IsPasswordBasedMac(algorithm) || !SignatureVerifier.IsSupported(algorithm))
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "vendor certificate authentication needs signature protection");
-        }
-        X509CertificateStructure[] extra = request.Message.GetExtraCerts()?.Select(c => c.X509v3PKCert).Where(c => c is not null).ToArray() ?? [];
-        if (extra is not [var device, ..])
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signer certificate must be first in extraCerts");
-        }
-        if (!SignatureVerifier.Verify(device.SubjectPublicKeyInfo, algorithm, request.ProtectedPart(), request.Message.Protection.GetOctets()))
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the signature does not verify with the vendor certificate");
-        }
+        X509CertificateStructure device = SignedRequests.VerifiedSigner(request);
+        X509CertificateStructure[] intermediates = request.Message.GetExtraCerts().Skip(1).Select(c => c.X509v3PKCert).Where(c => c is not null).ToArray();
         VendorTrust trust = _trust.GetOrAdd(string.Join('|', trustAnchorFiles) + "#" + string.Join('|', crlFiles),
             _ => VendorTrust.Load(trustAnchorFiles, crlFiles));
         using X509Certificate2 leaf = X509CertificateLoader.LoadCertificate(device.GetEncoded(Asn1Encodable.Der));
@@ -58,7 +46,7 @@ public sealed class VendorCertificates(TimeProvider time)
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // vendor CRLs are checked below, from configuration
         chain.ChainPolicy.VerificationTime = time.GetUtcNow().UtcDateTime;
         chain.ChainPolicy.VerificationTimeIgnored = false;
-        foreach (X509CertificateStructure intermediate in extra.Skip(1))
+        foreach (X509CertificateStructure intermediate in intermediates)
         {
             chain.ChainPolicy.ExtraStore.Add(X509CertificateLoader.LoadCertificate(intermediate.GetEncoded(Asn1Encodable.Der)));
         }

@@ -29,7 +29,7 @@ public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der)
 /// <summary>The issuance cycle of DESIGN.md §4, linear and numbered (STYLE §7).</summary>
 public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki)
 {
-    private readonly string _publicBaseUrl = pki.Value.BaseUrl;
+    private readonly PkiOptions _pki = pki.Value;
 
     private const int MaxSerialAttempts = 4;
 
@@ -71,7 +71,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
     private async Task<IssuedCertificate> SignAndStoreAsync(IssuanceRequest request, BigInteger serial, string serialHex, ICertificateGrain record, DateTimeOffset now)
     {
         // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
-        byte[] tbs = BuildTbs(request, serial, now, _publicBaseUrl).GetEncoded(Asn1Encodable.Der);
+        byte[] tbs = BuildTbs(request, serial, now, _pki).GetEncoded(Asn1Encodable.Der);
 
         // 4. Sign once. A retransmitted request is answered from the transaction's stored response, never re-signed.
         byte[] der = await grains.GetGrain<ISignerGrain>(GrainKeys.CaSigner(request.Ca.Name)).SignCertificateAsync(tbs);
@@ -104,7 +104,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         throw new InvalidOperationException("could not reserve a fresh serial number");
     }
 
-    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now, string publicBaseUrl)
+    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now, PkiOptions pki)
     {
         X509CertificateStructure caCertificate = request.Ca.Ca.Certificate;
         DateTimeOffset notBefore = now - request.Profile.NotBeforeSkew;
@@ -123,7 +123,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         generator.SetEndDate(new Time(notAfter.UtcDateTime));
         generator.SetSubject(request.Subject);
         generator.SetSubjectPublicKeyInfo(request.PublicKey);
-        generator.SetExtensions(ProfileExtensions.Build(request, caCertificate, publicBaseUrl));
+        generator.SetExtensions(ProfileExtensions.Build(request, caCertificate, pki));
         return generator.GenerateTbsCertificate();
     }
 }

@@ -39,8 +39,8 @@ public static class ProfileExtensions
         keyUsages.FirstOrDefault(k => !KeyUsageBits.ContainsKey(k))
         ?? extendedKeyUsages.FirstOrDefault(e => !ExtendedKeyUsageOids.ContainsKey(e) && !IsDottedOid(e));
 
-    /// <param name="publicBaseUrl">Where relying parties reach the CRL and OCSP endpoints (Pki:PublicBaseUrl, no trailing slash).</param>
-    public static X509Extensions Build(IssuanceRequest request, X509CertificateStructure ca, string publicBaseUrl)
+    /// <param name="pki">Where relying parties reach the CRL and OCSP endpoints (Pki:PublicBaseUrl).</param>
+    public static X509Extensions Build(IssuanceRequest request, X509CertificateStructure ca, Pki.PkiOptions pki)
     {
         var generator = new X509ExtensionsGenerator();
         // §4.2.1.9: an end entity is not a CA.
@@ -76,14 +76,14 @@ public static class ProfileExtensions
         if (request.Profile.IncludeCrlDistributionPoint)
         {
             // §4.2.1.13: one distribution point, a full name URI; reasons and cRLIssuer absent (the CA signs one full CRL).
-            string crl = $"{publicBaseUrl}/crl/{Uri.EscapeDataString(request.Ca.Name)}.crl";
+            string crl = pki.CrlUrl(request.Ca.Name);
             var point = new DistributionPoint(new DistributionPointName(new GeneralNames(UriName(crl))), null, null);
             generator.AddExtension(X509Extensions.CrlDistributionPoints, false, new CrlDistPoint([point]));
         }
         if (request.Profile.IncludeOcspUrl)
         {
             // §4.2.2.1: authorityInfoAccess, non-critical, id-ad-ocsp with the responder's URI (RFC 6960 Appendix A.1).
-            var ocsp = new AccessDescription(AccessDescription.IdADOcsp, UriName($"{publicBaseUrl}/ocsp"));
+            var ocsp = new AccessDescription(AccessDescription.IdADOcsp, UriName($"{pki.BaseUrl}/ocsp"));
             generator.AddExtension(X509Extensions.AuthorityInfoAccess, false, new AuthorityInformationAccess(ocsp));
         }
         return generator.Generate();

@@ -122,7 +122,7 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
         {
             throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "crlStatusList is malformed");
         }
-        string crlUrl = $"{pki.Value.BaseUrl}/crl/{Uri.EscapeDataString(ca.Name)}.crl";
+        string crlUrl = pki.Value.CrlUrl(ca.Name);
         CrlInfo? current = null;
         foreach (CrlStatus status in statuses)
         {

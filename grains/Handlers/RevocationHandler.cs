@@ -46,7 +46,7 @@ public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOp
             throw new CmpFailureException(PkiFailureInfo.BadCertId, "the template must name the issuer and a positive serial number");
         }
         // Seed error table: a CA that does not exist is badRequest.
-        CertificateAuthorityKeys ca = keys.Authorities.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(issuer))
+        CertificateAuthorityKeys ca = keys.FindByIssuer(issuer)
             ?? throw new CmpFailureException(PkiFailureInfo.BadRequest, "the issuer is not a CA of this cluster");
         if (alias.Ca != CmpAliasOptions.KeyId && alias.Ca != ca.Name)
         {

@@ -70,6 +70,10 @@ public sealed class PkiKeyRing
 
     public IEnumerable<CertificateAuthorityKeys> Authorities => _authorities.Values;
 
+    /// <summary>The CA of this silo whose subject is <paramref name="issuer"/> (a certificate's issuer, a template's issuer).</summary>
+    public CertificateAuthorityKeys? FindByIssuer(X509Name issuer) =>
+        _authorities.Values.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(issuer));
+
     public KeyHolder GetSigner(string signerKey) =>
         _signers.GetValueOrDefault(signerKey) ?? throw new KeyNotFoundException($"no key named '{signerKey}' in this silo");
 }

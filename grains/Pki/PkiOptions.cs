@@ -82,6 +82,9 @@ public sealed class PkiOptions
 
     /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
     public string BaseUrl => PublicBaseUrl.TrimEnd('/');
+
+    /// <summary>Where a CA's CRL is published (the distribution point in its certificates, RFC 5280 §4.2.1.13).</summary>
+    public string CrlUrl(string ca) => $"{BaseUrl}/crl/{Uri.EscapeDataString(ca)}.crl";
 }
 
 /// <summary><c>Pki:Crl</c>: when CRLs are issued (RFC 5280 §5).</summary>

@@ -18,6 +18,16 @@ public sealed class PkiOptionsValidator : IValidateOptions<PkiOptions>
         if (crl.RenewBefore <= TimeSpan.Zero || crl.RenewBefore >= crl.Validity) errors.Add("Pki:Crl:RenewBefore must be positive and shorter than Pki:Crl:Validity");
         if (crl.Debounce < TimeSpan.Zero || crl.Debounce > TimeSpan.FromHours(1)) errors.Add("Pki:Crl:Debounce must be 0 .. 01:00:00");
         if (crl.CheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("Pki:Crl:CheckPeriod must be at least 1 second");
+        // A configured root rollover is read at the first genm: a missing file is an operator's mistake to report at start.
+        RootCaUpdateOptions rollover = options.RootCaUpdate;
+        if (string.IsNullOrEmpty(rollover.NewWithNew) && (!string.IsNullOrEmpty(rollover.NewWithOld) || !string.IsNullOrEmpty(rollover.OldWithNew)))
+        {
+            errors.Add("Pki:RootCaUpdate:NewWithNew is required when NewWithOld or OldWithNew is set");
+        }
+        foreach ((string key, string? file) in new[] { ("NewWithNew", rollover.NewWithNew), ("NewWithOld", rollover.NewWithOld), ("OldWithNew", rollover.OldWithNew) })
+        {
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file)) errors.Add($"Pki:RootCaUpdate:{key}: file '{file}' does not exist");
+        }
         if (!Enum.IsDefined(options.Ocsp.Signer)) errors.Add("Pki:Ocsp:Signer must be Delegated or Ca");
         if (options.Ocsp.ResponseValidity is { } validity && validity <= TimeSpan.Zero) errors.Add("Pki:Ocsp:ResponseValidity must be positive (or unset)");
         if (options.Ocsp.MaxRequestEntries is < 1 or > 1000) errors.Add("Pki:Ocsp:MaxRequestEntries must be 1 .. 1000");

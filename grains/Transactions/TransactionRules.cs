@@ -14,6 +14,12 @@ public static class TransactionRules
     public static bool Opens(PkiBodyType body) => body is PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.P10Cr
         or PkiBodyType.Kur or PkiBodyType.Rr or PkiBodyType.Genm or PkiBodyType.Nested or PkiBodyType.Krr or PkiBodyType.Ccr;
 
+    /// <summary>RFC 9810 §5.1.1: a follow-up carries the senderNonce of our last response as its recipNonce.</summary>
+    private static CmpFailure? Chained(byte[]? recipNonce, byte[]? expectedRecipNonce) =>
+        recipNonce is not null && expectedRecipNonce is not null && CryptographicOperations.FixedTimeEquals(recipNonce, expectedRecipNonce)
+            ? null
+            : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response");
+
     /// <returns>null when the request is admitted; otherwise the failure that answers it.</returns>
     public static CmpFailure? Admit(TransactionPhase phase, PkiBodyType body, byte[]? recipNonce, byte[]? expectedRecipNonce) => phase switch
     {
@@ -24,16 +30,12 @@ public static class TransactionRules
 
         // RFC 9810 §5.1.1: a follow-up carries our last senderNonce as recipNonce; a new request may not reuse the ID.
         TransactionPhase.AwaitingConfirmation when body is PkiBodyType.CertConf =>
-            recipNonce is not null && expectedRecipNonce is not null && CryptographicOperations.FixedTimeEquals(recipNonce, expectedRecipNonce)
-                ? null
-                : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response"),
+            Chained(recipNonce, expectedRecipNonce),
         TransactionPhase.AwaitingConfirmation => new CmpFailure(PkiFailureInfo.TransactionIdInUse, "transactionID is in use"),
 
         // RFC 9483 §4.4: a waiting request is followed by pollReq, chained by the nonces like certConf.
         TransactionPhase.Waiting when body is PkiBodyType.PollReq =>
-            recipNonce is not null && expectedRecipNonce is not null && CryptographicOperations.FixedTimeEquals(recipNonce, expectedRecipNonce)
-                ? null
-                : new CmpFailure(PkiFailureInfo.BadRecipientNonce, "recipNonce does not match the last response"),
+            Chained(recipNonce, expectedRecipNonce),
         // An issuance a crash interrupted: only the same request may resume it (checked against its hash by the engine).
         TransactionPhase.Issuing when Opens(body) => null,
 
