@@ -10,20 +10,14 @@ public static class GrainKeys
     /// <summary>ICertificateGrain: one per (CA, serial number as upper-case hex of its positive value).</summary>
     public static string Certificate(string ca, string serialHex) => $"{ca}/{serialHex}";
 
-    /// <summary>ISignerGrain for a CA's certificate-signing key.</summary>
-    public static string CaSigner(string ca) => ca;
-
-    /// <summary>ISignerGrain for a CA's CMP signer (protects responses; digitalSignature, id-kp-cmcCA).</summary>
-    public static string CmpSigner(string ca) => $"{ca}/cmp";
-
-    /// <summary>ISignerGrain for a CA's delegated OCSP signer (id-kp-OCSPSigning, RFC 6960 §4.2.2.2).</summary>
-    public static string OcspSigner(string ca) => $"{ca}/ocsp";
-
     /// <summary>ICertificateAuthorityGrain: one per CA name (CRL number, revoked serials, current CRL).</summary>
     public static string CertificateAuthority(string ca) => ca;
 
     /// <summary>IApprovalQueueGrain: the one list of requests waiting for approval.</summary>
     public const string Approvals = "approvals";
+
+    /// <summary>IAdminGrain and ICaDirectoryGrain: stateless workers, so one key serves every silo.</summary>
+    public const string Admin = "admin";
 
     /// <summary>IOcspResponderGrain: a stateless worker, so one key serves every silo.</summary>
     public const string OcspResponder = "responder";

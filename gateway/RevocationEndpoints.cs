@@ -37,13 +37,13 @@ public static partial class RevocationEndpoints
         CrlInfo crl;
         try
         {
-            IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(Admin.AdminCatalog.DirectoryKey).ListAsync();
+            IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
             if (!cas.Any(c => c.Name == ca))
             {
                 await CmpHttpEndpoints.FaultAsync(http, 404, "unknown CA");
                 return;
             }
-            crl = await grains.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca)).GetCrlAsync();
+            crl = await grains.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca)).GetCrlAsync();
         }
         catch (Exception e) when (e is TimeoutException or Orleans.Runtime.OrleansException or OperationCanceledException)
         {

@@ -16,6 +16,9 @@ public static class CmpGrainsServices
     public static IServiceCollection AddCmpGrains(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System); // tests put a fake clock in first
+        // The trust boundary: silo-internal grain interfaces refuse callers that are not grains (Orleans takes every
+        // registered IIncomingGrainCallFilter).
+        services.AddSingleton<IIncomingGrainCallFilter, Internal.InternalCallFilter>();
         services.AddSingleton<ResponseProtectors>();
         services.AddSingleton<RequestAuthenticator>();
         services.AddSingleton<VendorCertificates>();

@@ -15,9 +15,17 @@ public sealed class NodeOptions
     [Range(1, 65535)]
     public int SiloPort { get; set; } = 11111;
 
-    /// <summary>Port where Orleans clients (standalone gateways) connect.</summary>
+    /// <summary>
+    /// Port where Orleans clients (standalone gateways) connect. Cluster mode: 30000 unless set. Single node: none unless
+    /// set, since its gateway runs in the same process; an open client port would only be one more way in.
+    /// </summary>
     [Range(1, 65535)]
-    public int GatewayPort { get; set; } = 30000;
+    public int? GatewayPort { get; set; }
+
+    public const int DefaultClusterGatewayPort = 30000;
+
+    /// <summary>The client port this node opens; 0 is Orleans' "no gateway".</summary>
+    public int EffectiveGatewayPort => GatewayPort ?? (Mode == NodeMode.Cluster ? DefaultClusterGatewayPort : 0);
 
     /// <summary>Orleans ClusterId and ServiceId; reminders are scoped by the ServiceId.</summary>
     [Required]

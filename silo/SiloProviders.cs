@@ -29,8 +29,8 @@ public static class SiloProviders
         silo.Services.Configure<SiloMessagingOptions>(configuration.GetSection(MessagingSection));
         if (node.Mode == NodeMode.SingleNode)
         {
-            silo.UseLocalhostClustering(node.SiloPort, node.GatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
-            silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: false);
+            silo.UseLocalhostClustering(node.SiloPort, node.EffectiveGatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
+            silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.EffectiveGatewayPort, listenOnAnyHostAddress: false);
             silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
             silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
             return silo;
@@ -49,7 +49,7 @@ public static class SiloProviders
         }
         else
         {
-            silo.ConfigureEndpoints(IPAddress.Parse(node.AdvertisedAddress), node.SiloPort, node.GatewayPort, listenOnAnyHostAddress: node.ListenOnAnyHostAddress);
+            silo.ConfigureEndpoints(IPAddress.Parse(node.AdvertisedAddress), node.SiloPort, node.EffectiveGatewayPort, listenOnAnyHostAddress: node.ListenOnAnyHostAddress);
         }
         silo.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
         silo.AddRedisGrainStorage(GrainNames.Storage, o => o.ConfigurationOptions = connection.RedisOptions());

@@ -28,7 +28,7 @@ public sealed record EndEntityUpdateRequest(
 /// <summary>POST /api/v1/end-entities/{username}/reset.</summary>
 public sealed record ResetRequest(string? EnrollmentCode);
 
-/// <summary>POST /api/v1/end-entities/bulk: at most <see cref="AdminValidation.MaxBulkItems"/> items.</summary>
+/// <summary>POST /api/v1/end-entities/bulk: at most 10 000 items (the admin grain's limit).</summary>
 public sealed record BulkRequest(EndEntityRequest[]? EndEntities, bool? Replace);
 
 public sealed record BulkResponse(int Created, int Replaced, int Existing, int Invalid, IReadOnlyList<BulkItemError> Errors);

@@ -1,15 +1,12 @@
 using CmpCluster.Contracts;
-using CmpCluster.Protocol.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Gateway.Admin;
 
-/// <summary>End entities (EJBCA's "add / edit / delete end entity", "reset status"), one grain call each.</summary>
+/// <summary>End entities (EJBCA's "add / edit / delete end entity", "reset status"): one admin-grain call each.</summary>
 internal static class EndEntityEndpoints
 {
     public static void MapEndEntityEndpoints(this RouteGroupBuilder api)
@@ -25,107 +22,31 @@ internal static class EndEntityEndpoints
 
     public static string Location(string username) => $"{AdminApi.Prefix}/end-entities/{Uri.EscapeDataString(username)}";
 
+    public static EndEntityInput Input(EndEntityRequest request) => new(request.Username, request.SubjectDn, request.SubjectAltNames,
+        request.Ca, request.CertificateProfile, request.EndEntityProfile, request.EnrollmentCode);
+
     private static async Task<Results<Created<EndEntityResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        EndEntityRequest request, IGrainFactory grains, IOptionsMonitor<CmpOptions> cmp, ILoggerFactory loggers)
+        EndEntityRequest request, IGrainFactory grains, HttpContext http) =>
+        AdminReplies.Map(await grains.Admin().RegisterEndEntityAsync(Input(request), replace: false, AdminReplies.Actor(http)),
+            view => TypedResults.Created(Location(view!.Username), EndEntityResponse.From(view)));
+
+    private static async Task<Results<Ok<EndEntityResponse>, ValidationProblem, ProblemHttpResult>> GetAsync(string username, IGrainFactory grains) =>
+        AdminReplies.Map(await grains.Admin().GetEndEntityAsync(username), view => TypedResults.Ok(EndEntityResponse.From(view!)));
+
+    private static async Task<Results<Ok<EndEntityResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        string username, EndEntityUpdateRequest request, IGrainFactory grains, HttpContext http)
     {
-        AdminCatalog catalog = await AdminCatalog.LoadAsync(grains, cmp.CurrentValue);
-        var errors = new Dictionary<string, string>();
-        EndEntityRegistration? registration = AdminValidation.Validate(request.Username, requireUsername: true, request.SubjectDn,
-            request.SubjectAltNames, request.Ca, request.CertificateProfile, request.EndEntityProfile, request.EnrollmentCode,
-            requireCode: true, catalog, errors);
-        if (registration is null)
-        {
-            return Invalid(errors);
-        }
-        string username = request.Username!;
-        EndEntityView? view = await grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).RegisterAsync(registration, replace: false);
-        if (view is null)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "End entity exists",
-                detail: $"The end entity '{username}' is already registered; use PUT to change it.");
-        }
-        AdminLog.EndEntityChanged(loggers.CreateLogger(AdminLog.Category), "registered", username);
-        return TypedResults.Created(Location(username), EndEntityResponse.From(view));
+        var input = new EndEntityInput(username, request.SubjectDn, request.SubjectAltNames, request.Ca, request.CertificateProfile,
+            request.EndEntityProfile, request.EnrollmentCode);
+        return AdminReplies.Map(await grains.Admin().UpdateEndEntityAsync(input, AdminReplies.Actor(http)),
+            view => TypedResults.Ok(EndEntityResponse.From(view!)));
     }
 
-    private static async Task<Results<Ok<EndEntityResponse>, ProblemHttpResult, ValidationProblem>> GetAsync(
-        string username, IGrainFactory grains)
-    {
-        if (!AdminValidation.IsValidUsername(username))
-        {
-            return InvalidUsername();
-        }
-        EndEntityView? view = await grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync();
-        return view is null ? NotFound(username) : TypedResults.Ok(EndEntityResponse.From(view));
-    }
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteAsync(string username, IGrainFactory grains, HttpContext http) =>
+        AdminReplies.Map(await grains.Admin().DeleteEndEntityAsync(username, AdminReplies.Actor(http)), _ => TypedResults.NoContent());
 
-    private static async Task<Results<Ok<EndEntityResponse>, ProblemHttpResult, ValidationProblem>> UpdateAsync(
-        string username, EndEntityUpdateRequest request, IGrainFactory grains, IOptionsMonitor<CmpOptions> cmp, ILoggerFactory loggers)
-    {
-        if (!AdminValidation.IsValidUsername(username))
-        {
-            return InvalidUsername();
-        }
-        AdminCatalog catalog = await AdminCatalog.LoadAsync(grains, cmp.CurrentValue);
-        var errors = new Dictionary<string, string>();
-        EndEntityRegistration? registration = AdminValidation.Validate(username, requireUsername: false, request.SubjectDn,
-            request.SubjectAltNames, request.Ca, request.CertificateProfile, request.EndEntityProfile, request.EnrollmentCode,
-            requireCode: false, catalog, errors);
-        if (registration is null)
-        {
-            return Invalid(errors);
-        }
-        EndEntityView? view = await grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).UpdateAsync(registration);
-        if (view is null)
-        {
-            return NotFound(username);
-        }
-        AdminLog.EndEntityChanged(loggers.CreateLogger(AdminLog.Category), "updated", username);
-        return TypedResults.Ok(EndEntityResponse.From(view));
-    }
-
-    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> DeleteAsync(
-        string username, IGrainFactory grains, ILoggerFactory loggers)
-    {
-        if (!AdminValidation.IsValidUsername(username))
-        {
-            return InvalidUsername();
-        }
-        if (!await grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).DeleteAsync())
-        {
-            return NotFound(username);
-        }
-        AdminLog.EndEntityChanged(loggers.CreateLogger(AdminLog.Category), "deleted", username);
-        return TypedResults.NoContent();
-    }
-
-    private static async Task<Results<Ok<EndEntityResponse>, ProblemHttpResult, ValidationProblem>> ResetAsync(
-        string username, ResetRequest request, IGrainFactory grains, ILoggerFactory loggers)
-    {
-        if (!AdminValidation.IsValidUsername(username))
-        {
-            return InvalidUsername();
-        }
-        if (!AdminValidation.IsValidCode(request.EnrollmentCode))
-        {
-            return Invalid(new Dictionary<string, string> { ["enrollmentCode"] = "must be 8-256 characters" });
-        }
-        EndEntityView? view = await grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).ResetAsync(request.EnrollmentCode!);
-        if (view is null)
-        {
-            return NotFound(username);
-        }
-        AdminLog.EndEntityChanged(loggers.CreateLogger(AdminLog.Category), "reset", username);
-        return TypedResults.Ok(EndEntityResponse.From(view));
-    }
-
-    internal static ValidationProblem Invalid(Dictionary<string, string> errors) =>
-        TypedResults.ValidationProblem(errors.ToDictionary(e => e.Key, e => new[] { e.Value }));
-
-    private static ValidationProblem InvalidUsername() =>
-        Invalid(new Dictionary<string, string> { ["username"] = "must be 1-128 characters of A-Z a-z 0-9 . _ @ -" });
-
-    private static ProblemHttpResult NotFound(string username) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "End entity not found",
-            detail: $"No end entity '{username}' is registered.");
+    private static async Task<Results<Ok<EndEntityResponse>, ValidationProblem, ProblemHttpResult>> ResetAsync(
+        string username, ResetRequest request, IGrainFactory grains, HttpContext http) =>
+        AdminReplies.Map(await grains.Admin().ResetEndEntityAsync(username, request.EnrollmentCode, AdminReplies.Actor(http)),
+            view => TypedResults.Ok(EndEntityResponse.From(view!)));
 }

@@ -35,7 +35,7 @@ internal static class PkiEndpoints
 
     private static async Task<Ok<CaResponse[]>> ListAsync(IGrainFactory grains)
     {
-        IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(AdminCatalog.DirectoryKey).ListAsync();
+        IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
         return TypedResults.Ok(cas.Select(ca =>
         {
             string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
@@ -46,23 +46,19 @@ internal static class PkiEndpoints
 
     private static async Task<IResult> FileAsync(IGrainFactory grains, string name, Func<CaInfo, byte[]> content, string contentType, string extension)
     {
-        IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(AdminCatalog.DirectoryKey).ListAsync();
+        IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
         CaInfo? ca = cas.FirstOrDefault(c => c.Name == name);
         return ca is null
             ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "CA not found", detail: $"No CA '{name}' in this cluster.")
             : TypedResults.File(content(ca), contentType, $"{ca.Name}.{extension}");
     }
 
-    private static async Task<Results<Ok<CertificateResponse>, ProblemHttpResult>> GetCertificateAsync(string ca, string serialHex, IGrainFactory grains)
+    private static async Task<Results<Ok<CertificateResponse>, ValidationProblem, ProblemHttpResult>> GetCertificateAsync(
+        string ca, string serialHex, IGrainFactory grains) =>
+        AdminReplies.Map(await grains.Admin().GetCertificateAsync(ca, serialHex), record => View(record!));
+
+    private static Ok<CertificateResponse> View(CertificateRecord record)
     {
-        // Serials arrive as people copy them (lower case, with leading zeros); the grain key is canonical upper-case hex.
-        string? serial = AdminValidation.NormalizeSerial(serialHex);
-        CertificateRecord? record = serial is null ? null : await grains.GetGrain<ICertificateGrain>(GrainKeys.Certificate(ca, serial)).GetAsync();
-        if (record is null || record.Status == CertificateStatus.Unknown)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Certificate not found",
-                detail: $"No certificate with serial {serialHex} from CA '{ca}'.");
-        }
         CertificateIntent intent = record.Intent;
         string subjectDn = (record.Der is null ? null : SubjectDn(record.Der)) ?? intent.SubjectDn;
         return TypedResults.Ok(new CertificateResponse(intent.Ca, intent.SerialHex, subjectDn, intent.Owner, record.Status,

@@ -27,7 +27,7 @@ public static class HealthEndpoints
         try
         {
             // The CA directory is a stateless worker: cheap, no storage, and it answers from whichever silo gets the call.
-            IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(Admin.AdminCatalog.DirectoryKey).ListAsync()
+            IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync()
                 .WaitAsync(ReadinessTimeout);
             return cas.Count > 0 ? Results.Text("ready") : Results.Text("no CA loaded", statusCode: StatusCodes.Status503ServiceUnavailable);
         }

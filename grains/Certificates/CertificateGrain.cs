@@ -1,5 +1,9 @@
+using System.Security.Cryptography;
 using CmpCluster.Contracts;
+using CmpCluster.Grains.Pki;
 using Microsoft.Extensions.Logging;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Certificates;
 
@@ -22,6 +26,7 @@ public sealed class CertificateState
 /// </summary>
 public sealed partial class CertificateGrain(
     [PersistentState("certificate", GrainNames.Storage)] IPersistentState<CertificateState> state,
+    PkiKeyRing keys,
     TimeProvider time,
     ILogger<CertificateGrain> logger) : Grain, ICertificateGrain
 {
@@ -38,16 +43,58 @@ public sealed partial class CertificateGrain(
         return true;
     }
 
-    public async Task StoreIssuedAsync(byte[] certificateDer, bool confirmed)
+    /// <summary>
+    /// Issuance steps 4 and 5 (<see cref="CertificateIssuer"/>): the CA key signs here, in the grain that recorded the intent, and only
+    /// the TBSCertificate that matches it. Whoever calls cannot get a signature over anything else: no other serial, CA,
+    /// subject or key, and never a second signature for one serial (status must still be Reserved).
+    /// </summary>
+    public async Task<byte[]> IssueAsync(byte[] tbsCertificateDer, bool confirmed)
     {
-        if (state.State.Status != CertificateStatus.Reserved)
+        if (state.State.Status != CertificateStatus.Reserved || state.State.Intent is not { } intent)
         {
             throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()} is {state.State.Status}, not reserved");
         }
-        state.State.Der = certificateDer;
+        CertificateAuthorityKeys ca = keys.FindAuthority(intent.Ca)
+            ?? throw new InvalidOperationException($"no CA '{intent.Ca}' in this silo's key ring");
+        var tbs = TbsCertificateStructure.GetInstance(Asn1Object.FromByteArray(tbsCertificateDer));
+        if (IntentMismatch(tbs, intent, ca) is { } mismatch)
+        {
+            LogRefused(logger, this.GetPrimaryKeyString(), mismatch);
+            throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()}: the TBSCertificate does not match the recorded intent ({mismatch})");
+        }
+        // The signature covers the exact DER that was checked: the certificate is rebuilt around the parsed structure,
+        // which re-encodes to those bytes (DER is canonical).
+        byte[] signature = ca.Ca.Sign(tbsCertificateDer, "certificate");
+        byte[] der = new X509CertificateStructure(tbs, ca.Ca.Signer.Algorithm, new DerBitString(signature)).GetEncoded(Asn1Encodable.Der);
+        state.State.Der = der;
         state.State.Status = confirmed ? CertificateStatus.Confirmed : CertificateStatus.AwaitingConfirmation;
         await state.WriteStateAsync();
-        LogAudit(logger, confirmed ? "issued-confirmed" : "issued", this.GetPrimaryKeyString(), state.State.Intent!.SubjectDn, state.State.Intent.Owner);
+        LogAudit(logger, confirmed ? "issued-confirmed" : "issued", this.GetPrimaryKeyString(), intent.SubjectDn, intent.Owner);
+        return der;
+    }
+
+    /// <summary>What differs between a TBSCertificate and the intent recorded for this serial, or null when nothing does.</summary>
+    private string? IntentMismatch(TbsCertificateStructure tbs, CertificateIntent intent, CertificateAuthorityKeys ca)
+    {
+        if (!string.Equals(tbs.SerialNumber.Value.ToString(16), intent.SerialHex, StringComparison.OrdinalIgnoreCase)
+            || this.GetPrimaryKeyString() != GrainKeys.Certificate(intent.Ca, intent.SerialHex))
+        {
+            return "serial";
+        }
+        if (!tbs.Issuer.Equivalent(ca.Ca.Certificate.Subject, inOrder: true))
+        {
+            return "issuer";
+        }
+        if (!tbs.Signature.Equals(ca.Ca.Signer.Algorithm))
+        {
+            return "signature algorithm";
+        }
+        if (tbs.Subject.ToString() != intent.SubjectDn)
+        {
+            return "subject";
+        }
+        byte[] keyHash = SHA256.HashData(tbs.SubjectPublicKeyInfo.GetEncoded(Asn1Encodable.Der));
+        return intent.PublicKeyHash is { } expected && CryptographicOperations.FixedTimeEquals(expected, keyHash) ? null : "public key";
     }
 
     public async Task<CertificateStatus> ConfirmAsync()
@@ -128,6 +175,9 @@ public sealed partial class CertificateGrain(
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "certificate {Certificate}: the CA did not take the revocation change; its reminder will publish it")]
     private static partial void LogCrlNotNotified(ILogger logger, Exception exception, string certificate);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "certificate {Certificate}: refused to sign a TBSCertificate whose {Mismatch} differs from the recorded intent")]
+    private static partial void LogRefused(ILogger logger, string certificate, string mismatch);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "audit certificate {Event} {Certificate} subject={Subject} owner={Owner}")]
     private static partial void LogAudit(ILogger logger, string @event, string certificate, string subject, string owner);

@@ -73,11 +73,10 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
         byte[] tbs = BuildTbs(request, serial, now, _pki).GetEncoded(Asn1Encodable.Der);
 
-        // 4. Sign once. A retransmitted request is answered from the transaction's stored response, never re-signed.
-        byte[] der = await grains.GetGrain<ISignerGrain>(GrainKeys.CaSigner(request.Ca.Name)).SignCertificateAsync(tbs);
-
-        // 5. Store the certificate (awaiting confirmation unless implicitly confirmed) before anyone sees it.
-        await record.StoreIssuedAsync(der, request.Confirmed);
+        // 4 and 5. Sign once and store, in the certificate grain: it signs only the TBSCertificate that matches the intent it
+        // recorded in step 2, and stores the certificate (awaiting confirmation unless implicitly confirmed) before anyone
+        // sees it. A retransmitted request is answered from the transaction's stored response, never re-signed.
+        byte[] der = await record.IssueAsync(tbs, request.Confirmed);
         Telemetry.GrainTelemetry.CertificatesIssued.Add(1, new("ca", request.Ca.Name), new("profile", request.ProfileName ?? "-"));
 
         // 6. The caller answers; certConf, rejection or the confirm timeout decide the final status.
@@ -95,7 +94,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
             string serialHex = serial.ToString(16).ToUpperInvariant();
             ICertificateGrain record = grains.GetGrain<ICertificateGrain>(GrainKeys.Certificate(request.Ca.Name, serialHex));
             var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now,
-                request.EndEntity, request.ProfileName);
+                request.EndEntity, request.ProfileName, SHA256.HashData(request.PublicKey.GetEncoded(Asn1Encodable.Der)));
             if (await record.ReserveAsync(intent))
             {
                 return (serial, serialHex, record);

@@ -23,6 +23,19 @@ public sealed class KeyHolder
     public X509CertificateStructure Certificate { get; }
     public byte[]? SubjectKeyIdentifier { get; }
 
+    /// <summary>
+    /// Signs with this key and records how long it took (cmp.signing.duration, by key and operation). Only silo code that
+    /// built the structure itself calls this: there is no grain method that signs bytes a caller chose.
+    /// </summary>
+    public byte[] Sign(ReadOnlySpan<byte> data, string operation)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        byte[] signature = Signer.Sign(data);
+        Telemetry.GrainTelemetry.SigningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            new("key", Name), new("operation", operation));
+        return signature;
+    }
+
     private static byte[]? ReadSubjectKeyIdentifier(X509CertificateStructure certificate)
     {
         X509Extension? extension = certificate.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectKeyIdentifier);
@@ -48,22 +61,17 @@ public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, 
     public X509CertificateStructure[] CaChain { get; } = [ca.Certificate, root];
 }
 
-/// <summary>Every key this silo holds, by name. Registered as a singleton; loaded before the silo starts.</summary>
+/// <summary>
+/// Every key this silo holds, by CA name. Registered as a singleton and loaded before the silo starts; reachable only from
+/// silo code (grains and their services), never through a grain interface.
+/// </summary>
 public sealed class PkiKeyRing
 {
     private readonly Dictionary<string, CertificateAuthorityKeys> _authorities;
-    private readonly Dictionary<string, KeyHolder> _signers;
 
     public PkiKeyRing(IEnumerable<CertificateAuthorityKeys> authorities)
     {
         _authorities = authorities.ToDictionary(a => a.Name, StringComparer.Ordinal);
-        _signers = new(StringComparer.Ordinal);
-        foreach (CertificateAuthorityKeys authority in _authorities.Values)
-        {
-            _signers[Contracts.GrainKeys.CaSigner(authority.Name)] = authority.Ca;
-            _signers[Contracts.GrainKeys.CmpSigner(authority.Name)] = authority.CmpSigner;
-            _signers[Contracts.GrainKeys.OcspSigner(authority.Name)] = authority.OcspSigner;
-        }
     }
 
     public CertificateAuthorityKeys? FindAuthority(string name) => _authorities.GetValueOrDefault(name);
@@ -73,7 +81,4 @@ public sealed class PkiKeyRing
     /// <summary>The CA of this silo whose subject is <paramref name="issuer"/> (a certificate's issuer, a template's issuer).</summary>
     public CertificateAuthorityKeys? FindByIssuer(X509Name issuer) =>
         _authorities.Values.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(issuer));
-
-    public KeyHolder GetSigner(string signerKey) =>
-        _signers.GetValueOrDefault(signerKey) ?? throw new KeyNotFoundException($"no key named '{signerKey}' in this silo");
 }

@@ -94,11 +94,15 @@ public sealed partial class CertificateAuthorityGrain(
 
     public Task<CrlInfo> IssueCrlAsync() => IssueAsync("requested");
 
-    /// <summary>Registered (or updated to the configured period) at every silo start; cheap and idempotent.</summary>
-    public async Task EnsureScheduledAsync()
+    /// <summary>
+    /// The durable schedule that renews the CRL before nextUpdate is registered (or updated to the configured period) at
+    /// every activation; the silo activates every CA of its key ring at start (<see cref="RevocationStartup"/>).
+    /// </summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         TimeSpan period = options.CurrentValue.Crl.CheckPeriod;
         await this.RegisterOrUpdateReminder(RenewReminder, period, period);
+        await base.OnActivateAsync(cancellationToken);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

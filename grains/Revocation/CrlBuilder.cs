@@ -40,7 +40,7 @@ public static class CrlBuilder
         generator.SetExtensions(extensions.Generate());
 
         TbsCertificateList tbs = generator.GenerateTbsCertList();
-        byte[] signature = ca.Signer.Sign(tbs.GetEncoded(Asn1Encodable.Der));
+        byte[] signature = ca.Sign(tbs.GetEncoded(Asn1Encodable.Der), "crl");
         return new DerSequence(tbs, ca.Signer.Algorithm, new DerBitString(signature)).GetEncoded(Asn1Encodable.Der);
     }
 

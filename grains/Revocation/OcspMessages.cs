@@ -80,7 +80,7 @@ public static class OcspMessages
         }
         var data = new ResponseData(new ResponderID(new DerOctetString(keyHash)), CrlBuilder.GeneralizedTime(producedAt),
             new DerSequence(responses.ToArray()), extensions);
-        byte[] signature = signer.Signer.Sign(data.GetEncoded(Asn1Encodable.Der));
+        byte[] signature = signer.Sign(data.GetEncoded(Asn1Encodable.Der), "ocsp");
         var basic = new BasicOcspResponse(data, signer.Signer.Algorithm, new DerBitString(signature),
             includeSignerCertificate ? new DerSequence(signer.Certificate) : null);
         var bytes = new ResponseBytes(OcspObjectIdentifiers.PkixOcspBasic, new DerOctetString(basic.GetEncoded(Asn1Encodable.Der)));

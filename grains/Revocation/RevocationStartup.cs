@@ -7,8 +7,9 @@ namespace CmpCluster.Grains.Revocation;
 public static class RevocationStartup
 {
     /// <summary>
-    /// At every silo start, makes sure each CA of the key ring has its durable CRL reminder, so CRLs are renewed
-    /// before nextUpdate even if nobody revokes or asks (RFC 5280 §5.1.2.5). Idempotent; every silo may do it.
+    /// At every silo start, activates each CA of the key ring, which registers its durable CRL reminder, so CRLs are
+    /// renewed before nextUpdate even if nobody revokes or asks (RFC 5280 §5.1.2.5); the first CRL is issued now if there
+    /// is none. Startup code is not a grain, so it uses the read-only gateway-facing interface. Idempotent; every silo may do it.
     /// </summary>
     public static ISiloBuilder AddRevocationPublishing(this ISiloBuilder silo) => silo.AddStartupTask(async (services, cancel) =>
     {
@@ -16,7 +17,7 @@ public static class RevocationStartup
         foreach (CertificateAuthorityKeys ca in services.GetRequiredService<PkiKeyRing>().Authorities)
         {
             cancel.ThrowIfCancellationRequested();
-            await grains.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca.Name)).EnsureScheduledAsync();
+            await grains.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca.Name)).GetCrlAsync();
         }
     });
 }

@@ -24,7 +24,11 @@ public static class GrainTelemetry
     public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>(
         "cmp.request.duration", "ms", "Time the transaction engine spent on one CMP request");
 
-    /// <summary>One signature with a key of the ring; tags key (issuing, issuing/cmp, ...), operation (certificate, data).</summary>
+    /// <summary>Calls to silo-internal grain interfaces refused because the caller was not a grain; tag interface.</summary>
+    public static readonly Counter<long> RefusedCalls = Meter.CreateCounter<long>(
+        "cmp.grains.refused_calls", "{call}", "Calls to silo-internal grain interfaces refused because the caller is not a grain of this cluster");
+
+    /// <summary>One signature with a key of the ring; tags key (issuing, issuing/cmp, ...), operation (certificate, response, crl, ocsp).</summary>
     public static readonly Histogram<double> SigningDuration = Meter.CreateHistogram<double>(
         "cmp.signing.duration", "ms", "Time of one signature with a CA or CMP signer key");
 

@@ -43,13 +43,13 @@ public sealed partial class CmpTransactionGrain
     /// </summary>
     private Task<byte[]> AnswerInnerAsync(string aliasName, PkiMessage message, byte[]? outerTransactionId)
     {
-        var innerRequest = new CmpRequest(aliasName, message.GetEncoded(Asn1Encodable.Der), InsideTrustedNested: true);
+        var innerRequest = new CmpRequest(aliasName, message.GetEncoded(Asn1Encodable.Der));
         byte[]? transactionId = message.Header.TransactionID?.GetOctets();
         bool routable = transactionId is { Length: >= 16 and <= 64 }
             && message.Body.Type != PkiBody.TYPE_NESTED
             && !(outerTransactionId is not null && transactionId.AsSpan().SequenceEqual(outerTransactionId));
         return routable
-            ? GrainFactory.GetGrain<ICmpTransactionGrain>(GrainKeys.Transaction(aliasName, transactionId!)).HandleAsync(innerRequest)
-            : GrainFactory.GetGrain<ICmpRejectionGrain>(aliasName).RejectAsync(innerRequest with { InsideTrustedNested = false });
+            ? GrainFactory.GetGrain<ITransactionControlGrain>(GrainKeys.Transaction(aliasName, transactionId!)).HandleNestedAsync(innerRequest)
+            : GrainFactory.GetGrain<ICmpRejectionGrain>(aliasName).RejectAsync(innerRequest);
     }
 }

@@ -33,7 +33,7 @@ public sealed partial class CmpTransactionGrain(
     RevocationHandler revocation,
     GenmHandler genm,
     TimeProvider time,
-    ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, IRemindable
+    ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, ITransactionControlGrain, IRemindable
 {
     private const string ConfirmReminder = "confirm-wait";
 
@@ -46,8 +46,18 @@ public sealed partial class CmpTransactionGrain(
     private byte[] _requestHash = [];
     private bool _reminderSet;
 
-    public async Task<byte[]> HandleAsync(CmpRequest request)
+    public Task<byte[]> HandleAsync(CmpRequest request) => HandleAsync(request, insideTrustedNested: false);
+
+    /// <summary>Only this engine calls it, for the inner messages of a nested message whose RA it verified.</summary>
+    public Task<byte[]> HandleNestedAsync(CmpRequest request) => HandleAsync(request, insideTrustedNested: true);
+
+    private async Task<byte[]> HandleAsync(CmpRequest request, bool insideTrustedNested)
     {
+        // The grain key names the alias; a request that names another is a wiring fault (or a forged call), never served.
+        if (!TransactionKey.StartsWith(request.Alias + "/", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"request for alias '{request.Alias}' sent to transaction {TransactionKey}");
+        }
         long started = Stopwatch.GetTimestamp();
         using Activity? activity = GrainTelemetry.Source.StartActivity("cmp.request");
         _diagnosticId = GrainTelemetry.NewDiagnosticId(activity ?? Activity.Current);
@@ -84,8 +94,8 @@ public sealed partial class CmpTransactionGrain(
                 throw new CmpFailureException(refused);
             }
             authenticated = state.State.Protection is { } first
-                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, settings.Limits, TransactionKey, first, state.State.Username, request.InsideTrustedNested)
-                : await authenticator.AuthenticateAsync(decoded, alias, settings.Limits, TransactionKey, request.InsideTrustedNested);
+                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, settings.Limits, TransactionKey, first, state.State.Username, insideTrustedNested)
+                : await authenticator.AuthenticateAsync(decoded, alias, settings.Limits, TransactionKey, insideTrustedNested);
             CheckSameProtection(authenticated);
             outcome = await DispatchAsync(decoded, alias, ca, authenticated);
         }

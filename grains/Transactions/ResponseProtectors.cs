@@ -8,7 +8,7 @@ using Org.BouncyCastle.Asn1.X509;
 namespace CmpCluster.Grains.Transactions;
 
 /// <summary>Chooses how a response is protected: the alias's choice where possible, else the CMP signer.</summary>
-public sealed class ResponseProtectors(IGrainFactory grains)
+public sealed class ResponseProtectors
 {
     /// <summary>
     /// MAC only when the alias asks for pbe and the request's MAC verified (we then know the secret is shared);
@@ -23,10 +23,8 @@ public sealed class ResponseProtectors(IGrainFactory grains)
         return Signature(ca);
     }
 
-    public ResponseProtector Signature(CertificateAuthorityKeys ca)
-    {
-        ISignerGrain signer = grains.GetGrain<ISignerGrain>(GrainKeys.CmpSigner(ca.Name));
-        return new SignatureResponseProtector(ca.CmpSigner.Signer.Algorithm, ca.CmpSigner.Certificate,
-            ca.CmpSigner.SubjectKeyIdentifier, ca.SignerChain, signer.SignAsync);
-    }
+    /// <summary>The CMP signer signs the ProtectedPart the response builder made here, in this silo (RFC 9483 §3.3).</summary>
+    public ResponseProtector Signature(CertificateAuthorityKeys ca) =>
+        new SignatureResponseProtector(ca.CmpSigner.Signer.Algorithm, ca.CmpSigner.Certificate, ca.CmpSigner.SubjectKeyIdentifier,
+            ca.SignerChain, protectedPart => Task.FromResult(ca.CmpSigner.Sign(protectedPart, "response")));
 }

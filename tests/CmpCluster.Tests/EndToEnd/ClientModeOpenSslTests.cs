@@ -15,9 +15,7 @@ public sealed class ClientModeOpenSslTests
         await using NodeProcess node = await NodeProcess.StartAsync(
             ["--Cmp:Aliases:client:Mode=Client", "--Cmp:Aliases:client:ResponseProtection=Pbe"]);
         await using OrleansTestClient client = await node.ConnectClientAsync();
-        IEndEntityGrain endEntity = client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("gnb-0001"));
-        Assert.NotNull(await endEntity.RegisterAsync(
-            new EndEntityRegistration("CN=gnb-0001,O=Operator", [], "issuing", "default", "default", "one-time-code-0001"), replace: false));
+        Assert.NotNull(await client.RegisterAsync("gnb-0001", "CN=gnb-0001,O=Operator", "one-time-code-0001"));
         using var dir = new TempDirectory("client-mode");
         string key = await OpenSsl.GenerateP256KeyAsync(dir.Path);
         var enrollment = new CmpEnrollment
@@ -33,9 +31,9 @@ public sealed class ClientModeOpenSslTests
         E2e.Succeeded(first, node);
         E2e.OutputContains(first, "received PKICONF", node);
         await E2e.AssertIssuedByNodeAsync(node, dir.Path, dir.File("cert.pem"), key, [("2.5.4.3", "gnb-0001"), ("2.5.4.10", "Operator")]);
-        EndEntityView view = (await endEntity.GetAsync())!;
+        EndEntityView view = (await client.EndEntityAsync("gnb-0001"))!;
         Assert.Equal(EndEntityStatus.Generated, view.Status);
-        CertificateRecord record = (await client.Client.GetGrain<ICertificateGrain>(Assert.Single(view.CertificateKeys)).GetAsync())!;
+        CertificateRecord record = (await client.CertificateAsync(Assert.Single(view.CertificateKeys)))!;
         Assert.Equal(CertificateStatus.Confirmed, record.Status);
 
         OpenSslResult second = await (enrollment with { CertOut = "cert2.pem" }).RunAsync(node, dir.Path);

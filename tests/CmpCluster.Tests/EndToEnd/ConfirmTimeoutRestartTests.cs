@@ -39,13 +39,12 @@ public sealed class ConfirmTimeoutRestartTests
 
         await node.StartAsync();
         await using OrleansTestClient client = await node.ConnectClientAsync();
-        ICertificateGrain grain = client.Certificate("issuing", serial);
         CertificateRecord? record = null;
         var seen = new List<CertificateStatus>();
         var stopwatch = Stopwatch.StartNew();
         while (stopwatch.Elapsed < TimeSpan.FromSeconds(60))
         {
-            record = await grain.GetAsync();
+            record = await client.CertificateAsync("issuing", serial);
             if (record is not null && (seen.Count == 0 || seen[^1] != record.Status))
             {
                 seen.Add(record.Status);

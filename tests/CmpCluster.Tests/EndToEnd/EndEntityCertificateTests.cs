@@ -31,7 +31,7 @@ public sealed class EndEntityCertificateTests
         OpenSslResult renewal = await SignedRequestAsync(node, dir, "client-cert", "cert.pem", "key.pem", "/CN=gnb-0002/O=Operator", "cert2.pem");
         E2e.Succeeded(renewal, node);
         E2e.OutputContains(renewal, "received PKICONF", node);
-        EndEntityView view = (await client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("gnb-0002")).GetAsync())!;
+        EndEntityView view = (await client.EndEntityAsync("gnb-0002"))!;
         Assert.Equal(2, view.CertificateKeys.Count);
 
         // Client mode: a certificate of another end entity does not authenticate gnb-0002.
@@ -53,8 +53,7 @@ public sealed class EndEntityCertificateTests
     private static async Task RegisterAndEnrollAsync(NodeProcess node, OrleansTestClient client, TempDirectory dir, string username, string subject, string key, string cert)
     {
         string code = "code-of-" + username;
-        Assert.NotNull(await client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
-            .RegisterAsync(new EndEntityRegistration(subject, [], "issuing", "default", "default", code), replace: false));
+        Assert.NotNull(await client.RegisterAsync(username, subject, code));
         await OpenSsl.GenerateP256KeyAsync(dir.Path, key);
         OpenSslResult enrolled = await new CmpEnrollment
         {

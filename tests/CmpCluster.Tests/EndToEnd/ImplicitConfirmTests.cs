@@ -34,7 +34,7 @@ public sealed class ImplicitConfirmTests(NodeFixture fixture) : IClassFixture<No
         // Implicitly confirmed means confirmed now, not revoked when the confirm wait time runs out.
         using X509Certificate2 certificate = E2e.LoadCertificate(dir.File("cert.pem"));
         OrleansTestClient client = await fixture.ClientAsync();
-        CertificateRecord? record = await client.Certificate("issuing", E2e.SerialHex(certificate)).GetAsync();
+        CertificateRecord? record = await client.CertificateAsync("issuing", E2e.SerialHex(certificate));
         Assert.NotNull(record);
         Assert.Equal(CertificateStatus.Confirmed, record.Status);
     }

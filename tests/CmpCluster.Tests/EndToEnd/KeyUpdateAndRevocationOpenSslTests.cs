@@ -36,7 +36,7 @@ public sealed class KeyUpdateAndRevocationOpenSslTests(NodeFixture fixture) : IC
     {
         using X509Certificate2 certificate = E2e.LoadCertificate(certPath);
         OrleansTestClient client = await fixture.ClientAsync();
-        return (await client.Client.GetGrain<ICertificateGrain>(GrainKeys.Certificate("issuing", E2e.SerialHex(certificate))).GetAsync())!;
+        return (await client.CertificateAsync("issuing", E2e.SerialHex(certificate)))!;
     }
 
     [Fact]

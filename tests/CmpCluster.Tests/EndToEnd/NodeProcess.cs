@@ -53,6 +53,12 @@ public sealed class NodeProcess : IAsyncDisposable
         Arguments = arguments;
     }
 
+    /// <summary>
+    /// Leave the node's Orleans client port as the product sets it (single node: none). Without this argument the test
+    /// node opens one at <see cref="GatewayPort"/>, so tests can connect an Orleans client.
+    /// </summary>
+    public const string DefaultClientPort = "--test:default-client-port";
+
     /// <summary>Extra command-line arguments passed on every start (configuration overrides such as extra aliases).</summary>
     public IReadOnlyList<string> Arguments { get; }
 
@@ -195,12 +201,12 @@ public sealed class NodeProcess : IAsyncDisposable
             "--urls", $"http://127.0.0.1:{HttpPort}",
             $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={SiloPort}",
-            $"--Node:GatewayPort={GatewayPort}",
             // CMP over TCP defaults to 8829: every node gets its own port so parallel nodes never collide.
             $"--Tcp:Port={TcpPort}",
             // The "Now listening on" line is how a start recognizes its own HTTP port (see ListensOnHttpPort).
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
-        }.Concat(Arguments))
+        }.Concat(Arguments.Contains(DefaultClientPort) ? [] : [$"--Node:GatewayPort={GatewayPort}"])
+         .Concat(Arguments.Where(a => a != DefaultClientPort)))
         {
             info.ArgumentList.Add(argument);
         }

@@ -19,8 +19,23 @@ public sealed class OrleansTestClient : IAsyncDisposable
 
     public IClusterClient Client { get; }
 
-    public ICertificateGrain Certificate(string ca, string serialHex) =>
-        Client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(ca, serialHex));
+    /// <summary>A client is not a silo: it reaches only the gateway-facing grains, here the admin facade.</summary>
+    public IAdminGrain Admin => Client.GetGrain<IAdminGrain>(GrainKeys.Admin);
+
+    public async Task<CertificateRecord?> CertificateAsync(string ca, string serialHex) => (await Admin.GetCertificateAsync(ca, serialHex)).Value;
+
+    /// <summary>By certificate grain key (CA/serial), as end entities list them.</summary>
+    public Task<CertificateRecord?> CertificateAsync(string key) => CertificateAsync(key[..key.LastIndexOf('/')], key[(key.LastIndexOf('/') + 1)..]);
+
+    public async Task<EndEntityView?> EndEntityAsync(string username) => (await Admin.GetEndEntityAsync(username)).Value;
+
+    /// <summary>Registers an end entity (status NEW) under the default CA and profiles; the view, or null when refused.</summary>
+    public async Task<EndEntityView?> RegisterAsync(string username, string subjectDn, string? enrollmentCode)
+    {
+        AdminReply<EndEntityView> reply = await Admin.RegisterEndEntityAsync(
+            new EndEntityInput(username, subjectDn, [], "issuing", "default", "default", enrollmentCode), replace: false, "test");
+        return reply.Value;
+    }
 
     /// <summary>Connects, retrying for up to <paramref name="timeout"/> (default 30 s) while the gateway is not ready.</summary>
     public static async Task<OrleansTestClient> ConnectAsync(int gatewayPort, string serviceId, string clusterId, TimeSpan? timeout = null)

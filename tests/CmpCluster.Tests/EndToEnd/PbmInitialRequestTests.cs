@@ -63,7 +63,7 @@ public sealed class PbmInitialRequestTests(NodeFixture fixture) : IClassFixture<
         E2e.Succeeded(result, Node);
         using X509Certificate2 certificate = E2e.LoadCertificate(dir.File("cert.pem"));
         OrleansTestClient client = await fixture.ClientAsync();
-        CertificateRecord? record = await client.Certificate("issuing", E2e.SerialHex(certificate)).GetAsync();
+        CertificateRecord? record = await client.CertificateAsync("issuing", E2e.SerialHex(certificate));
         Assert.NotNull(record);
         Assert.Equal(CertificateStatus.Confirmed, record.Status);
         Assert.Equal(certificate.RawData, record.Der);

@@ -46,7 +46,7 @@ public sealed class RestartDurabilityTests
 
         await using (OrleansTestClient client = await node.ConnectClientAsync())
         {
-            CertificateRecord? record = await client.Certificate("issuing", serial).GetAsync();
+            CertificateRecord? record = await client.CertificateAsync("issuing", serial);
             Assert.True(record is not null, $"no record for serial {serial} after restart\n{node.Diagnostics()}");
             Assert.Equal(CertificateStatus.Confirmed, record.Status);
             Assert.Equal(firstCertificate.RawData, record.Der);

@@ -45,7 +45,7 @@ public sealed class TransactionDurabilityTests
         Assert.True(session.VerifyMac(pkiConfDer), "pkiConf is not MAC-protected");
 
         await using OrleansTestClient client = await node.ConnectClientAsync();
-        CertificateRecord? record = await client.Certificate("issuing", serial).GetAsync();
+        CertificateRecord? record = await client.CertificateAsync("issuing", serial);
         Assert.NotNull(record);
         Assert.Equal(CertificateStatus.Confirmed, record.Status);
         Assert.Equal(certificate.RawData, record.Der);

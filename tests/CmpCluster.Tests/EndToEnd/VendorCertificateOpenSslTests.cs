@@ -44,7 +44,7 @@ public sealed class VendorCertificateOpenSslTests
             using X509Certificate2 renewed = E2e.LoadCertificate(dir.File(name + "-new.pem"));
             Assert.Equal(subject.TrimStart('/'), renewed.Subject);
         }
-        EndEntityView ipsec = (await client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(Device + "_IPSEC")).GetAsync())!;
+        EndEntityView ipsec = (await client.EndEntityAsync(Device + "_IPSEC"))!;
         Assert.Equal((EndEntityStatus.Generated, 2), (ipsec.Status, ipsec.CertificateKeys.Count));
 
         // The vendor certificate opened the enrollment once: a second initial request is refused.
@@ -80,7 +80,7 @@ public sealed class VendorCertificateOpenSslTests
                 E2e.OutputContains(refused, "revoked certificate", node);
             }
         }
-        EndEntityView view = (await client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(Device + "_IPSEC")).GetAsync())!;
+        EndEntityView view = (await client.EndEntityAsync(Device + "_IPSEC"))!;
         Assert.Equal((EndEntityStatus.New, 0), (view.Status, view.CertificateKeys.Count));
     }
 
@@ -99,8 +99,7 @@ public sealed class VendorCertificateOpenSslTests
     ];
 
     private static Task RegisterAsync(OrleansTestClient client, string username, string subject) =>
-        client.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
-            .RegisterAsync(new EndEntityRegistration(subject, [], "issuing", "default", "default", null), replace: false);
+        client.RegisterAsync(username, subject, enrollmentCode: null);
 
     /// <summary>The seed's command: <c>openssl cmp -cmd ir -cert VendorCert -key VendorKey -extracerts VendorExtraCerts ...</c>.</summary>
     private static Task<OpenSslResult> VendorIrAsync(NodeProcess node, TempDirectory dir, string alias, string device, string subject, string name, string? extracerts = null) =>

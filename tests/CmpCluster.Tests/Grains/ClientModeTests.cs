@@ -27,7 +27,7 @@ public sealed class ClientModeTests(CmpClusterFixture cluster)
         return (username, code, subject);
     }
 
-    private IEndEntityGrain EndEntity(string username) => cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
+    private IEndEntityGrain EndEntity(string username) => cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
 
     [Fact]
     public async Task Hmac_with_the_enrollment_code_issues_confirms_and_consumes_the_code()
@@ -45,7 +45,7 @@ public sealed class ClientModeTests(CmpClusterFixture cluster)
 
         EndEntityView view = (await EndEntity(username).GetAsync())!;
         string certificateKey = Assert.Single(view.CertificateKeys);
-        CertificateRecord record = (await cluster.Client.GetGrain<ICertificateGrain>(certificateKey).GetAsync())!;
+        CertificateRecord record = (await cluster.Internal.GetGrain<ICertificateGrain>(certificateKey).GetAsync())!;
         Assert.Equal(CertificateStatus.Confirmed, record.Status);
         Assert.Equal("ee:" + username, record.Intent.Owner);
 

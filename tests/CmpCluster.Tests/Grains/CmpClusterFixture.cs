@@ -100,6 +100,9 @@ public sealed class CmpClusterFixture : IAsyncLifetime
 
     public IClusterClient Client => (_cluster ?? throw new InvalidOperationException("cluster not started")).Client;
 
+    /// <summary>Silo-internal grains, called from inside the silo (the test client itself is refused, as any client is).</summary>
+    public InSilo Internal => new(Client);
+
     public async Task InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder(1);
@@ -215,8 +218,12 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         return new Exchange(request, response, session.Read(response));
     }
 
+    /// <summary>The silo-internal side of the session's transaction (snapshot, confirm timeout, approvals).</summary>
+    public ITransactionControlGrain Control(string alias, CmpClientSession session) =>
+        Internal.GetGrain<ITransactionControlGrain>(GrainKeys.Transaction(alias, session.TransactionId));
+
     public Task<TransactionSnapshot> SnapshotAsync(string alias, CmpClientSession session) =>
-        Transaction(alias, session).GetSnapshotAsync();
+        Control(alias, session).GetSnapshotAsync();
 
     /// <summary>Names of the durable reminders the transaction grain has registered.</summary>
     public async Task<IReadOnlyList<string>> RemindersAsync(string alias, CmpClientSession session)
@@ -230,7 +237,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
     {
         TransactionSnapshot snapshot = await SnapshotAsync(alias, session);
         string key = Assert.Single(snapshot.CertificateKeys);
-        return await Client.GetGrain<ICertificateGrain>(key).GetAsync() ?? throw new InvalidOperationException($"no record for {key}");
+        return await Internal.GetGrain<ICertificateGrain>(key).GetAsync() ?? throw new InvalidOperationException($"no record for {key}");
     }
 }
 

@@ -39,7 +39,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
         Assert.InRange(deadline - cluster.Clock.GetUtcNow(), ConfirmWaitTime - TimeSpan.FromMinutes(1), ConfirmWaitTime);
 
         cluster.Clock.Advance(ConfirmWaitTime + TimeSpan.FromSeconds(1));
-        await cluster.Transaction(Aliases.Pbe, _session).ExpireIfDueAsync();
+        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
 
         CertificateRecord record = await cluster.IssuedCertificateAsync(Aliases.Pbe, _session);
         Assert.Equal(CertificateStatus.Revoked, record.Status);
@@ -58,7 +58,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
         TransactionSnapshot before = await cluster.SnapshotAsync(Aliases.Pbe, _session);
 
         cluster.Clock.Advance(ConfirmWaitTime - TimeSpan.FromSeconds(30));
-        await cluster.Transaction(Aliases.Pbe, _session).ExpireIfDueAsync();
+        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
 
         Assert.Equal(CertificateStatus.AwaitingConfirmation, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
         TransactionSnapshot after = await cluster.SnapshotAsync(Aliases.Pbe, _session);
@@ -74,7 +74,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
         cluster.Clock.Advance(ConfirmWaitTime - TimeSpan.FromSeconds(30));
         Exchange conf = await cluster.SendAsync(Aliases.Pbe, _session, _session.BuildCertConf(ip.View.CertificateDer!));
         cluster.Clock.Advance(TimeSpan.FromMinutes(1));
-        await cluster.Transaction(Aliases.Pbe, _session).ExpireIfDueAsync();
+        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
 
         Assert.Equal(PkiBodyType.PkiConf, conf.View.BodyType);
         Assert.Equal(CertificateStatus.Confirmed, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
@@ -85,7 +85,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
     {
         Exchange ip = await EnrollAsync();
         cluster.Clock.Advance(ConfirmWaitTime + TimeSpan.FromSeconds(1));
-        await cluster.Transaction(Aliases.Pbe, _session).ExpireIfDueAsync();
+        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
 
         Exchange late = await cluster.SendAsync(Aliases.Pbe, _session, _session.BuildCertConf(ip.View.CertificateDer!));
 
@@ -99,7 +99,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
     {
         await EnrollAsync();
         cluster.Clock.Advance(ConfirmWaitTime + TimeSpan.FromSeconds(1));
-        ICmpTransactionGrain transaction = cluster.Transaction(Aliases.Pbe, _session);
+        ITransactionControlGrain transaction = cluster.Control(Aliases.Pbe, _session);
 
         await transaction.ExpireIfDueAsync();
         CertificateRecord first = await cluster.IssuedCertificateAsync(Aliases.Pbe, _session);
@@ -127,7 +127,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
         await EnrollAsync();
         cluster.Clock.Advance(ConfirmWaitTime + TimeSpan.FromSeconds(1));
 
-        await cluster.Transaction(Aliases.Pbe, _session).ExpireIfDueAsync();
+        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
 
         Assert.DoesNotContain(ReminderName, await cluster.RemindersAsync(Aliases.Pbe, _session));
     }

@@ -33,14 +33,14 @@ public sealed class DelayedDeliveryTests(CmpClusterFixture cluster) : IDisposabl
 
     private Task<Exchange> PollAsync(long certReqId = 0) => cluster.SendAsync(Aliases.Approval, _session, _session.BuildPollReq(certReqId));
 
-    private Task<bool> DecideAsync(bool approve) => cluster.Transaction(Aliases.Approval, _session).DecideApprovalAsync(approve, "test operator");
+    private Task<bool> DecideAsync(bool approve) => cluster.Control(Aliases.Approval, _session).DecideApprovalAsync(approve, "test operator");
 
     [Fact]
     public async Task A_request_waits_is_listed_polls_and_is_issued_once_approved()
     {
         await WaitingIrAsync();
         Assert.Equal(TransactionPhase.Waiting, (await cluster.SnapshotAsync(Aliases.Approval, _session)).Phase);
-        PendingApproval pending = Assert.Single(await cluster.Client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(),
+        PendingApproval pending = Assert.Single(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(),
             p => p.TransactionKey == TransactionKey);
         Assert.Equal("approval", pending.Profile);
 
@@ -51,7 +51,7 @@ public sealed class DelayedDeliveryTests(CmpClusterFixture cluster) : IDisposabl
         Assert.Empty((await cluster.SnapshotAsync(Aliases.Approval, _session)).CertificateKeys);
 
         Assert.True(await DecideAsync(approve: true));
-        Assert.DoesNotContain(await cluster.Client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.TransactionKey == TransactionKey);
+        Assert.DoesNotContain(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.TransactionKey == TransactionKey);
         Exchange ip = await PollAsync();
 
         byte[] certificate = ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
@@ -84,7 +84,7 @@ public sealed class DelayedDeliveryTests(CmpClusterFixture cluster) : IDisposabl
         ProtocolAssert.Rejected((await PollAsync(certReqId: 7)).View, PkiFailureInfo.BadRequest);
 
         Assert.Equal(TransactionPhase.Closed, (await cluster.SnapshotAsync(Aliases.Approval, _session)).Phase);
-        Assert.DoesNotContain(await cluster.Client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.TransactionKey == TransactionKey);
+        Assert.DoesNotContain(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.TransactionKey == TransactionKey);
     }
 
     [Fact]

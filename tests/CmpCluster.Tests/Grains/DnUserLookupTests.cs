@@ -13,7 +13,7 @@ public sealed class DnUserLookupTests(CmpClusterFixture cluster)
     private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
     private Task<EndEntityView?> RegisterAsync(string username, string subject, string code) =>
-        cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
+        cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
             .RegisterAsync(new EndEntityRegistration(subject, [], "issuing", "default", "default", code), replace: false);
 
     [Fact]
@@ -27,7 +27,7 @@ public sealed class DnUserLookupTests(CmpClusterFixture cluster)
             session.BuildEnrollment(true, new X509Name($"o=EXAMPLE,cn=device {id}"), _key, implicitConfirm: true));
 
         Assert.Equal(PkiBodyType.Ip, ip.View.BodyType);
-        Assert.Equal(EndEntityStatus.Generated, (await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("user-" + id)).GetAsync())!.Status);
+        Assert.Equal(EndEntityStatus.Generated, (await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("user-" + id)).GetAsync())!.Status);
     }
 
     [Fact]
@@ -51,7 +51,7 @@ public sealed class DnUserLookupTests(CmpClusterFixture cluster)
         string subject = $"CN=twin2 {id},O=Example";
         await RegisterAsync("keep-" + id, subject, "code-keep-" + id);
         await RegisterAsync("drop-" + id, subject, "code-drop-" + id);
-        Assert.True(await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("drop-" + id)).DeleteAsync());
+        Assert.True(await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("drop-" + id)).DeleteAsync());
         var session = new CmpClientSession("code-keep-" + id, "whatever");
 
         Exchange ip = await cluster.SendAsync(Aliases.ClientByDn, session, session.BuildEnrollment(true, new X509Name(subject), _key, implicitConfirm: true));

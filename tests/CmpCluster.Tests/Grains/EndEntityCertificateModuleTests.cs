@@ -17,7 +17,7 @@ public sealed class EndEntityCertificateModuleTests(CmpClusterFixture cluster)
     {
         string username = "eec-" + Guid.NewGuid().ToString("N")[..10];
         var subject = new X509Name($"CN={username},O=Example");
-        await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
+        await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
             .RegisterAsync(new EndEntityRegistration(subject.ToString(), [], "issuing", "default", "default", "code-" + username), replace: false);
         var session = new CmpClientSession("code-" + username, username);
         Exchange ip = await cluster.SendAsync(Aliases.Client, session, session.BuildEnrollment(true, subject, _key, implicitConfirm: true));
@@ -41,15 +41,15 @@ public sealed class EndEntityCertificateModuleTests(CmpClusterFixture cluster)
 
         Assert.Equal(PkiBodyType.Cp, cp.View.BodyType);
         Assert.True(cp.View.VerifySignature(TestPki.KeyRing.FindAuthority("issuing")!.CmpSigner.CertificateDer));
-        Assert.Equal(2, (await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync())!.CertificateKeys.Count);
+        Assert.Equal(2, (await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync())!.CertificateKeys.Count);
     }
 
     [Fact]
     public async Task A_revoked_signer_certificate_is_badRequest()
     {
         (string username, X509Name subject, byte[] certificate) = await EnrolledAsync();
-        string key = (await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync())!.CertificateKeys[0];
-        await cluster.Client.GetGrain<ICertificateGrain>(key).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
+        string key = (await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync())!.CertificateKeys[0];
+        await cluster.Internal.GetGrain<ICertificateGrain>(key).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
 
         ProtocolAssert.Rejected((await SignedCrAsync(subject, _key, certificate)).View, PkiFailureInfo.BadRequest);
     }

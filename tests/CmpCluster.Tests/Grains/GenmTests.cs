@@ -86,7 +86,7 @@ public sealed class GenmTests(CmpClusterFixture cluster)
     public async Task CrlStatusList_naming_the_CA_gets_the_current_CRL_and_nothing_when_it_is_current()
     {
         var byIssuer = new CrlSource(null, new GeneralNames(new GeneralName(cluster.Ca.Ca.Certificate.Subject)));
-        CrlInfo current = await cluster.Client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority("issuing")).GetCrlAsync();
+        CrlInfo current = await cluster.Internal.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority("issuing")).GetCrlAsync();
 
         (CmpResponseView view, _) = await AskAsync(new InfoTypeAndValue(CmpObjectIdentifiers.id_it_crlStatusList, new DerSequence(new CrlStatus(byIssuer, null))));
 

@@ -39,7 +39,7 @@ public sealed class ImplicitConfirmTests(CmpClusterFixture cluster) : IDisposabl
         await cluster.SendAsync(Aliases.Pbe, _session,
             _session.BuildEnrollment(initial: true, new X509Name("CN=implicit-no-timeout"), _key, implicitConfirm: true));
 
-        await cluster.Transaction(Aliases.Pbe, _session).ExpireIfDueAsync();
+        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
 
         Assert.Equal(CertificateStatus.Confirmed, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
     }

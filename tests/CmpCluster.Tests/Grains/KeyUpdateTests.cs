@@ -103,7 +103,7 @@ public sealed class KeyUpdateTests(CmpClusterFixture cluster)
         try
         {
             cluster.Clock.Advance(TimeSpan.FromMinutes(6));
-            await cluster.Transaction(Alias, session).ExpireIfDueAsync();
+            await cluster.Control(Alias, session).ExpireIfDueAsync();
         }
         finally
         {
@@ -158,7 +158,7 @@ public sealed class KeyUpdateTests(CmpClusterFixture cluster)
     public async Task A_deleted_end_entity_cannot_update_badMessageCheck()
     {
         Device device = await EnrolledAsync(cluster);
-        await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(device.Username)).DeleteAsync();
+        await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(device.Username)).DeleteAsync();
 
         ProtocolAssert.Rejected((await KurAsync(device, NewKey())).View, PkiFailureInfo.BadMessageCheck);
     }
@@ -167,7 +167,7 @@ public sealed class KeyUpdateTests(CmpClusterFixture cluster)
     public async Task A_revoked_certificate_cannot_be_updated_badRequest()
     {
         Device device = await EnrolledAsync(cluster);
-        await cluster.Client.GetGrain<ICertificateGrain>(device.CertificateKey).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
+        await cluster.Internal.GetGrain<ICertificateGrain>(device.CertificateKey).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
 
         ProtocolAssert.Rejected((await KurAsync(device, NewKey())).View, PkiFailureInfo.BadRequest);
     }

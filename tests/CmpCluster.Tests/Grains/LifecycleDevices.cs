@@ -30,7 +30,7 @@ public static class LifecycleDevices
     {
         username ??= "dev-" + Guid.NewGuid().ToString("N")[..10];
         var subject = new X509Name($"CN={username},O=Example");
-        await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
+        await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username))
             .RegisterAsync(new EndEntityRegistration(subject.ToString(), ["dns:" + username + ".example"], "issuing", "default", "default", "code-" + username), replace: true);
         var session = new CmpClientSession("code-" + username, username);
         ECDsa key = NewKey();
@@ -46,13 +46,13 @@ public static class LifecycleDevices
         ECDsa key = NewKey();
         Exchange ip = await cluster.SendAsync(alias, session, session.BuildEnrollment(true, subject, key, implicitConfirm: true));
         byte[] certificate = ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
-        string username = Assert.Single(await cluster.Client.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(subject)).GetAsync());
+        string username = Assert.Single(await cluster.Internal.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(subject)).GetAsync());
         return new Device(username, subject, key, certificate);
     }
 
     public static Task<CertificateRecord?> RecordAsync(CmpClusterFixture cluster, string key) =>
-        cluster.Client.GetGrain<ICertificateGrain>(key).GetAsync();
+        cluster.Internal.GetGrain<ICertificateGrain>(key).GetAsync();
 
     public static Task<EndEntityView?> EndEntityAsync(CmpClusterFixture cluster, string username) =>
-        cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync();
+        cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetAsync();
 }

@@ -26,7 +26,7 @@ public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
 
         Assert.Equal(PkiBodyType.Ip, ip1.View.BodyType);
         Assert.Equal(PkiBodyType.Ip, ip2.View.BodyType);
-        EndEntityView view = (await cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(subject.ToString())).GetAsync())!;
+        EndEntityView view = (await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(subject.ToString())).GetAsync())!;
         Assert.Equal(EndEntityStatus.Generated, view.Status);
         Assert.Equal(2, view.CertificateKeys.Count);
         Assert.True(new X509Name(view.SubjectDn).Equivalent(subject));

@@ -136,7 +136,7 @@ public sealed class CrlTests(CmpClusterFixture cluster) : IDisposable
     [Fact]
     public async Task The_silo_start_registered_the_durable_crl_reminder()
     {
-        GrainId id = Authority(cluster).GetGrainId();
+        GrainId id = cluster.Client.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(Ca)).GetGrainId(); // a reference, not a call
         ReminderTableData rows = await cluster.SiloServices.GetRequiredService<IReminderTable>().ReadRows(id);
         Assert.Contains(rows.Reminders, r => r.ReminderName == "crl-renew");
     }

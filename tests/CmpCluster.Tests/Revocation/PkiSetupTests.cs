@@ -37,7 +37,7 @@ public sealed class PkiSetupTests
             Assert.Contains("1.3.6.1.5.5.7.3.9", signer.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Select(o => o.Value));
             Assert.Equal(X509KeyUsageFlags.DigitalSignature, signer.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages);
             Assert.NotNull(signer.Extensions["1.3.6.1.5.5.7.48.1.5"]); // id-pkix-ocsp-nocheck
-            Assert.Same(ca.OcspSigner, ring.GetSigner(Contracts.GrainKeys.OcspSigner("issuing")));
+            Assert.Equal("issuing/ocsp", ca.OcspSigner.Name);
         }
         finally
         {

@@ -21,19 +21,20 @@ internal static class RevocationTestSupport
     {
         string serial = NewSerialHex();
         ICertificateGrain grain = Certificate(cluster, serial);
-        Assert.True(await grain.ReserveAsync(new CertificateIntent(Ca, serial, $"CN=revocation-{serial[..8]}", "test", "test/" + serial, cluster.Clock.GetUtcNow())));
+        var issuance = TestIssuance.For(cluster.Ca, serial, $"CN=revocation-{serial[..8]}");
+        Assert.True(await grain.ReserveAsync(issuance.Intent(Ca, cluster.Clock.GetUtcNow())));
         if (status != CertificateStatus.Reserved)
         {
-            await grain.StoreIssuedAsync([0x30, 0x00], confirmed: status == CertificateStatus.Confirmed);
+            await grain.IssueAsync(issuance.TbsDer, confirmed: status == CertificateStatus.Confirmed);
         }
         return serial;
     }
 
     public static ICertificateGrain Certificate(CmpClusterFixture cluster, string serialHex) =>
-        cluster.Client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serialHex));
+        cluster.Internal.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serialHex));
 
     public static ICertificateAuthorityGrain Authority(CmpClusterFixture cluster) =>
-        cluster.Client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca));
+        cluster.Internal.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca));
 
     public static string NewSerialHex()
     {

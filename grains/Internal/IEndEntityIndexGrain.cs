@@ -1,7 +1,9 @@
-namespace CmpCluster.Contracts;
+using CmpCluster.Contracts;
+
+namespace CmpCluster.Grains.Internal;
 
 /// <summary>
-/// Subject DN → usernames (key: <see cref="GrainKeys.SubjectIndex"/>), so client mode can find the end entity by the
+/// Silo-internal. Subject DN → usernames (key: <see cref="GrainKeys.SubjectIndex"/>), so client mode can find the end entity by the
 /// whole requested DN (EJBCA's default user lookup). Maintained by the end-entity grains.
 /// </summary>
 [Alias("CmpCluster.IEndEntityIndexGrain")]

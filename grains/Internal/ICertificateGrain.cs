@@ -1,7 +1,9 @@
-namespace CmpCluster.Contracts;
+using CmpCluster.Contracts;
+
+namespace CmpCluster.Grains.Internal;
 
 /// <summary>
-/// One certificate (key: <see cref="GrainKeys.Certificate"/>): intent → issued → confirmed | revoked.
+/// Silo-internal. One certificate (key: <see cref="GrainKeys.Certificate"/>): intent → issued → confirmed | revoked.
 /// Single activation plus the storage ETag make "a serial is never reused" hold across the cluster.
 /// </summary>
 [Alias("CmpCluster.ICertificateGrain")]
@@ -11,9 +13,14 @@ public interface ICertificateGrain : IGrainWithStringKey
     [Alias("Reserve")]
     Task<bool> ReserveAsync(CertificateIntent intent);
 
-    /// <summary>Stores the signed certificate; it now awaits confirmation (or is confirmed at once).</summary>
-    [Alias("StoreIssued")]
-    Task StoreIssuedAsync(byte[] certificateDer, bool confirmed);
+    /// <summary>
+    /// Signs <paramref name="tbsCertificateDer"/> with the CA key and stores the certificate, in one step, only when it is
+    /// exactly the issuance this grain reserved: status Reserved, serial = this grain's serial, issuer = the intent's CA,
+    /// subject and public key = the recorded intent, signature algorithm = the CA key's. Anything else is refused and nothing
+    /// is signed. The certificate then awaits confirmation (or is confirmed at once). Returns the DER certificate.
+    /// </summary>
+    [Alias("Issue")]
+    Task<byte[]> IssueAsync(byte[] tbsCertificateDer, bool confirmed);
 
     [Alias("Confirm")]
     Task<CertificateStatus> ConfirmAsync();
@@ -50,28 +57,3 @@ public enum RevocationResult
     /// <summary>removeFromCRL for a certificate that is not on hold.</summary>
     NotOnHold = 4,
 }
-
-[GenerateSerializer, Immutable]
-[Alias("CmpCluster.CertificateIntent")]
-public sealed record CertificateIntent(
-    [property: Id(0)] string Ca,
-    [property: Id(1)] string SerialHex,
-    [property: Id(2)] string SubjectDn,
-    [property: Id(3)] string Owner,
-    [property: Id(4)] string TransactionKey,
-    [property: Id(5)] DateTimeOffset RequestedAt,
-    /// <summary>The end entity the certificate belongs to (null for certificates issued before this was recorded).</summary>
-    [property: Id(6)] string? EndEntity = null,
-    /// <summary>The certificate profile it was issued under (its revocation policy, e.g. certificateHold, comes from it).</summary>
-    [property: Id(7)] string? Profile = null);
-
-[GenerateSerializer, Immutable]
-[Alias("CmpCluster.CertificateRecord")]
-public sealed record CertificateRecord(
-    [property: Id(0)] CertificateIntent Intent,
-    [property: Id(1)] CertificateStatus Status,
-    [property: Id(2)] byte[]? Der,
-    [property: Id(3)] RevocationReason? RevocationReason,
-    [property: Id(4)] DateTimeOffset? RevokedAt,
-    [property: Id(5)] string? RevocationCause,
-    [property: Id(6)] DateTimeOffset? InvalidityDate = null);

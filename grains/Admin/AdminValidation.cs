@@ -6,10 +6,10 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using CmpCluster.Contracts;
 
-namespace CmpCluster.Gateway.Admin;
+namespace CmpCluster.Grains.Admin;
 
 /// <summary>
-/// Checks an end-entity registration before any grain call, and turns it into the grain's record. Every problem is
+/// The admin rules for an end-entity registration, applied in the admin grain before any other grain call, and turns it into the grain's record. Every problem is
 /// keyed by the JSON field it concerns (<c>subjectAltNames[2]</c> for one list entry), as ValidationProblem reports it.
 /// </summary>
 public static partial class AdminValidation
@@ -158,4 +158,14 @@ public static partial class AdminValidation
         string value = entry[(colon + 1)..];
         return prefix == "ip" ? $"ip:{IPAddress.Parse(value).ToString()}" : string.Create(CultureInfo.InvariantCulture, $"{prefix}:{value}");
     }
+}
+
+/// <summary>What a registration may name: the CAs of the silo's key ring and the configured certificate profiles.</summary>
+public sealed class AdminCatalog(IEnumerable<string> cas, IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.CertificateProfileOptions> profiles)
+{
+    private readonly HashSet<string> _cas = new(cas, StringComparer.Ordinal);
+
+    public bool IsKnownCa(string name) => _cas.Contains(name);
+
+    public bool IsKnownCertificateProfile(string name) => profiles.ContainsKey(name);
 }

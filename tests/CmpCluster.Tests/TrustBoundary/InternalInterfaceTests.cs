@@ -1,0 +1,76 @@
+using CmpCluster.Contracts;
+using CmpCluster.Tests.Grains;
+using Xunit;
+
+namespace CmpCluster.Tests.TrustBoundary;
+
+/// <summary>
+/// A client of the cluster (a gateway, or anything that reaches the client port) may call the gateway-facing interfaces
+/// only. Every silo-internal interface refuses it, and the refused call changes nothing.
+/// </summary>
+[Collection(CmpClusterCollection.Name)]
+public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
+{
+    private const string Ca = "issuing";
+
+    public static TheoryData<string> RefusedCalls() =>
+    [
+        "certificate.Get", "certificate.Reserve", "certificate.Issue", "certificate.Revoke", "certificate.Confirm",
+        "endEntity.Get", "endEntity.Register", "endEntity.Reset", "endEntity.BeginEnrollment",
+        "index.Get", "ca.IssueCrl", "ca.TrackRevocation", "approvals.List", "approvals.Add",
+        "transaction.HandleNested", "transaction.ExpireIfDue", "transaction.DecideApproval", "transaction.GetSnapshot",
+    ];
+
+    [Theory]
+    [MemberData(nameof(RefusedCalls))]
+    public async Task A_client_cannot_call_a_silo_internal_interface(string call)
+    {
+        IClusterClient client = cluster.Client;
+        string serial = Revocation.RevocationTestSupport.NewSerialHex();
+        var intent = new CertificateIntent(Ca, serial, "CN=forged", "forger", "forged/1", DateTimeOffset.UtcNow);
+        var registration = new EndEntityRegistration("CN=forged", [], Ca, "default", "default", "forged-code-1");
+        string transaction = GrainKeys.Transaction(Aliases.Pbe, new byte[16]);
+        Func<Task> attempt = call switch
+        {
+            "certificate.Get" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).GetAsync(),
+            "certificate.Reserve" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).ReserveAsync(intent),
+            "certificate.Issue" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).IssueAsync([0x30, 0x00], true),
+            "certificate.Revoke" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial))
+                .RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "forged")),
+            "certificate.Confirm" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).ConfirmAsync(),
+            "endEntity.Get" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial).GetAsync(),
+            "endEntity.Register" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial).RegisterAsync(registration, replace: true),
+            "endEntity.Reset" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial).ResetAsync("forged-code-2"),
+            "endEntity.BeginEnrollment" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial)
+                .BeginEnrollmentAsync(transaction, new EnrollmentProof("forged-code-1", null, null, null)),
+            "index.Get" => () => client.GetGrain<IEndEntityIndexGrain>(GrainKeys.SubjectIndex("cn=forged")).GetAsync(),
+            "ca.IssueCrl" => () => client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca)).IssueCrlAsync(),
+            "ca.TrackRevocation" => () => client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca)).TrackRevocationAsync(serial),
+            "approvals.List" => () => client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(),
+            "approvals.Add" => () => client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals)
+                .AddAsync(new PendingApproval(transaction, Aliases.Pbe, "forger", "CN=forged", "default", PkiBodyType.Ir, DateTimeOffset.UtcNow)),
+            "transaction.HandleNested" => () => client.GetGrain<ITransactionControlGrain>(transaction).HandleNestedAsync(new CmpRequest(Aliases.Pbe, [0x30, 0x00])),
+            "transaction.ExpireIfDue" => () => client.GetGrain<ITransactionControlGrain>(transaction).ExpireIfDueAsync(),
+            "transaction.DecideApproval" => () => client.GetGrain<ITransactionControlGrain>(transaction).DecideApprovalAsync(true, "forger"),
+            "transaction.GetSnapshot" => () => client.GetGrain<ITransactionControlGrain>(transaction).GetSnapshotAsync(),
+            _ => throw new ArgumentOutOfRangeException(nameof(call)),
+        };
+
+        await Assert.ThrowsAsync<InternalInterfaceException>(attempt);
+
+        // Nothing happened: no record for the serial, no end entity, nobody waiting.
+        Assert.Null(await cluster.Internal.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).GetAsync());
+        Assert.Null(await cluster.Internal.GetGrain<IEndEntityGrain>("forged-" + serial).GetAsync());
+        Assert.DoesNotContain(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.Requester == "forger");
+    }
+
+    [Fact]
+    public async Task A_client_can_use_the_gateway_facing_interfaces()
+    {
+        IClusterClient client = cluster.Client;
+        Assert.NotEmpty(await client.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync());
+        Assert.True((await client.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(Ca)).GetCrlAsync()).Number > 0);
+        AdminReply<CertificateRecord> missing = await client.GetGrain<IAdminGrain>(GrainKeys.Admin).GetCertificateAsync(Ca, "7F");
+        Assert.Equal(AdminStatus.NotFound, missing.Status);
+    }
+}
