@@ -47,6 +47,8 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
         if (limits.MaxDerDepth is < 8 or > 256) errors.Add("Cmp:Limits:MaxDerDepth must be 8 .. 256");
         if (limits.MaxPbmIterations is < 1 or > 10_000_000) errors.Add("Cmp:Limits:MaxPbmIterations must be 1 .. 10000000");
         if (limits.MinPbmSaltBytes is < 8 or > 64) errors.Add("Cmp:Limits:MinPbmSaltBytes must be 8 .. 64");
+        if (limits.MinPbmIterations < 1 || limits.MinPbmIterations > limits.MaxPbmIterations) errors.Add("Cmp:Limits:MinPbmIterations must be 1 .. MaxPbmIterations");
+        MacNamesProblems("Cmp:Limits", limits.AllowedPbmOneWayFunctions, limits.AllowedPbmMacAlgorithms, errors);
         if (limits.MessageTimeWindow <= TimeSpan.Zero) errors.Add("Cmp:Limits:MessageTimeWindow must be positive");
         if (options.ConfirmCheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("Cmp:ConfirmCheckPeriod must be at least 1 second");
         if (options.Aliases.Count == 0) errors.Add("Cmp:Aliases must define at least one alias");
@@ -67,6 +69,15 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 errors.Add($"{key}:Secret is required by the HMAC module in RA mode (or the CA's Pki:CmpRaSecret)");
             }
             if (settings.ConfirmWaitTime <= TimeSpan.Zero) errors.Add($"{key}:ConfirmWaitTime must be positive");
+            if (settings.MessageTimeWindow is { } window && window <= TimeSpan.Zero) errors.Add($"{key}:MessageTimeWindow must be positive");
+            if (settings.MacProtection is { } mac)
+            {
+                CmpLimits merged = limits.For(settings);
+                if (mac.MinSaltBytes is < 8 or > 64) errors.Add($"{key}:MacProtection:MinSaltBytes must be 8 .. 64");
+                if (mac.MaxIterations is < 1 or > 10_000_000) errors.Add($"{key}:MacProtection:MaxIterations must be 1 .. 10000000");
+                if (merged.MinPbmIterations < 1 || merged.MinPbmIterations > merged.MaxPbmIterations) errors.Add($"{key}:MacProtection:MinIterations must be 1 .. MaxIterations");
+                MacNamesProblems($"{key}:MacProtection", mac.AllowedOneWayFunctions, mac.AllowedMacAlgorithms, errors, "AllowedOneWayFunctions", "AllowedMacAlgorithms");
+            }
             if (settings.VendorCertificateMode)
             {
                 if (settings.Mode != AliasMode.Client || !settings.Modules.Contains(AuthenticationModules.EndEntityCertificate))
@@ -92,5 +103,21 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             }
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>RFC 9481 §2 and §6.1.1 names this CA implements; an empty list would refuse every MAC.</summary>
+    private static void MacNamesProblems(string prefix, string[]? owfs, string[]? macs, List<string> errors,
+        string owfKey = "AllowedPbmOneWayFunctions", string macKey = "AllowedPbmMacAlgorithms")
+    {
+        string[] knownOwf = ["SHA1", "SHA256", "SHA384", "SHA512"];
+        string[] knownMac = ["HMAC-SHA1", "HMAC-SHA256", "HMAC-SHA384", "HMAC-SHA512"];
+        if (owfs is not null && (owfs.Length == 0 || owfs.Any(o => !knownOwf.Contains(o, StringComparer.OrdinalIgnoreCase))))
+        {
+            errors.Add($"{prefix}:{owfKey} must list one or more of {string.Join(", ", knownOwf)}");
+        }
+        if (macs is not null && (macs.Length == 0 || macs.Any(m => !knownMac.Contains(m, StringComparer.OrdinalIgnoreCase))))
+        {
+            errors.Add($"{prefix}:{macKey} must list one or more of {string.Join(", ", knownMac)}");
+        }
     }
 }

@@ -51,6 +51,12 @@ public static class SiloProviders
         {
             silo.ConfigureEndpoints(IPAddress.Parse(node.AdvertisedAddress), node.SiloPort, node.EffectiveGatewayPort, listenOnAnyHostAddress: node.ListenOnAnyHostAddress);
         }
+        // Mutual TLS on silo-to-silo and client-to-silo links (Cluster:Tls, on unless turned off): only processes holding a
+        // certificate of the cluster CA join or call in.
+        if (ClusterTls.Load(configuration) is { } tls)
+        {
+            silo.UseTls(tls.Configure);
+        }
         silo.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
         silo.AddRedisGrainStorage(GrainNames.Storage, o => o.ConfigurationOptions = connection.RedisOptions());
         silo.UseRedisReminderService(o => o.ConfigurationOptions = connection.RedisOptions());

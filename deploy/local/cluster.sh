@@ -64,18 +64,23 @@ up() {
   start redis "redis-server 127.0.0.1:$redis_port" redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$STATE_DIR/redis" \
     --appendonly yes --appendfsync always --save "" --daemonize no
   for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  # Mutual TLS between silos and from gateways to silos: one cluster CA, a certificate for the silos and one for the gateways.
+  bash "$repo/deploy/local/cluster-tls.sh" "$STATE_DIR/tls" silo gateway >/dev/null
   export Node__Mode=Cluster Redis__ConnectionString="127.0.0.1:$redis_port" Node__DataDirectory="$STATE_DIR/shared" Dashboard__Enabled=false
+  export Cluster__Tls__TrustedCaPath="$STATE_DIR/tls/cluster-ca.pem"
   echo "$redis_port" > "$STATE_DIR/redis.port"
   local i silo_http=() gw_http=()
   for i in $(seq 1 "$SILOS"); do
     read -r http sp gp < <(free_ports 3)
-    start "silo-$i" "Node:SiloPort=$sp" dotnet "$SILO_DLL" --urls "http://127.0.0.1:$http" --Node:SiloPort="$sp" --Node:GatewayPort="$gp" --Tcp:Enabled=false
+    start "silo-$i" "Node:SiloPort=$sp" dotnet "$SILO_DLL" --urls "http://127.0.0.1:$http" --Node:SiloPort="$sp" --Node:GatewayPort="$gp" --Tcp:Enabled=false \
+      --Cluster:Tls:CertificatePath="$STATE_DIR/tls/silo.pem" --Cluster:Tls:KeyPath="$STATE_DIR/tls/silo.key.pem"
     silo_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/silo-$i.url"
   done
   for i in $(seq 1 "$SILOS"); do wait_ready "silo-$i" "http://127.0.0.1:${silo_http[$((i-1))]}/readyz"; done
   for i in $(seq 1 "$GATEWAYS"); do
     read -r http < <(free_ports 1)
-    start "gateway-$i" "urls http://127.0.0.1:$http" dotnet "$GATEWAY_DLL" --urls "http://127.0.0.1:$http"
+    start "gateway-$i" "urls http://127.0.0.1:$http" dotnet "$GATEWAY_DLL" --urls "http://127.0.0.1:$http" \
+      --Cluster:Tls:CertificatePath="$STATE_DIR/tls/gateway.pem" --Cluster:Tls:KeyPath="$STATE_DIR/tls/gateway.key.pem"
     gw_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/gateway-$i.url"
   done
   for i in $(seq 1 "$GATEWAYS"); do wait_ready "gateway-$i" "http://127.0.0.1:${gw_http[$((i-1))]}/readyz"; done

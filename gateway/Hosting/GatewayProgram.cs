@@ -40,6 +40,17 @@ public static class GatewayProgram
         builder.WebHost.UseGatewayTls(builder.Configuration);
 
         ClusterConnection connection = ClusterConnection.Read(builder.Configuration);
+        ClusterTls? tls;
+        try
+        {
+            tls = ClusterTls.Load(builder.Configuration);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A gateway that cannot authenticate to the silos says why and stops, rather than retrying for ever.
+            Console.Error.WriteLine($"cannot start the gateway: {e.Message}");
+            return 3;
+        }
         builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<CmpOptions>, GatewayCmpOptionsValidator>();
         builder.Services.AddGatewayServices(builder.Configuration);
@@ -53,6 +64,10 @@ public static class GatewayProgram
                 o.ServiceId = connection.ServiceId;
             });
             client.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
+            if (tls is not null)
+            {
+                client.UseTls(tls.Configure);
+            }
             client.AddActivityPropagation();
             client.UseConnectionRetryFilter<RetryForeverFilter>();
             client.Services.Configure<ClientMessagingOptions>(builder.Configuration.GetSection("Orleans:Messaging"));

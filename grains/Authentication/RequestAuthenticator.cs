@@ -101,7 +101,7 @@ public sealed partial class RequestAuthenticator(
                 {
                     (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits, pki.Value.CmpRaSecret),
                     (AliasMode.Ra, AuthenticationModules.EndEntityCertificate) => await RaAdministratorAsync(request, alias),
-                    (AliasMode.Client, _) => await ClientModuleAsync(module, request, alias, transactionKey),
+                    (AliasMode.Client, _) => await ClientModuleAsync(module, request, alias, limits, transactionKey),
                     _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
                 };
             }
@@ -152,7 +152,7 @@ public sealed partial class RequestAuthenticator(
         }
         if (PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
         {
-            EnrollmentGrant grant = await EndEntity(username).VerifyFollowUpAsync(transactionKey, MacProof(request));
+            EnrollmentGrant grant = await EndEntity(username).VerifyFollowUpAsync(transactionKey, MacProof(request, limits));
             return FromGrant(grant, request, username, ProtectionKind.PasswordBasedMac);
         }
         if (first == ProtectionKind.PasswordInRequest && request.ProtectionAlg is null)
@@ -221,7 +221,7 @@ public sealed partial class RequestAuthenticator(
     }
 
     /// <summary>Client mode (seed: "Client Mode for CMP"): the end entity named by the requested subject proves its code.</summary>
-    private async Task<Authenticated> ClientModuleAsync(string module, DecodedRequest request, CmpAliasOptions alias, string transactionKey)
+    private async Task<Authenticated> ClientModuleAsync(string module, DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
     {
         if (module == AuthenticationModules.EndEntityCertificate && alias.VendorCertificateMode && SignedByForeignCertificate(request))
         {
@@ -236,7 +236,7 @@ public sealed partial class RequestAuthenticator(
         {
             AuthenticationModules.EndEntityCertificate =>
                 (new EnrollmentProof(null, null, null, null, (await VerifySignerAsync(request, requiredCa: null)).Key), ProtectionKind.Signature),
-            AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request), ProtectionKind.PasswordBasedMac),
+            AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request, limits), ProtectionKind.PasswordBasedMac),
             AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
             AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the request has no regToken control"), null, null, null), ProtectionKind.PasswordInRequest),
@@ -329,8 +329,12 @@ public sealed partial class RequestAuthenticator(
 
     private IEndEntityGrain EndEntity(string username) => grains.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
 
-    private static EnrollmentProof MacProof(DecodedRequest request) => new(null,
-        request.ProtectionAlg!.GetEncoded(Asn1Encodable.Der), request.ProtectedPart(), request.Message.Protection.GetOctets());
+    /// <summary>A MAC proof for the end-entity grain, whose parameters already passed this alias's floors (no hashing yet).</summary>
+    private static EnrollmentProof MacProof(DecodedRequest request, CmpLimits limits)
+    {
+        PasswordBasedMac.Check(request.ProtectionAlg!, limits);
+        return new(null, request.ProtectionAlg!.GetEncoded(Asn1Encodable.Der), request.ProtectedPart(), request.Message.Protection.GetOctets());
+    }
 
     private static CertRequest SingleCertRequest(DecodedRequest request)
     {

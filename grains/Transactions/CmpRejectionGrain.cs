@@ -28,10 +28,11 @@ public sealed class CmpRejectionGrain(IOptionsMonitor<CmpOptions> options, PkiKe
         ResponseContext context = ResponseContext.Undecoded([]);
         try
         {
-            DecodedRequest decoded = DecodedRequest.Decode(request.Der, settings.Limits);
+            CmpLimits limits = settings.Limits.For(alias);
+            DecodedRequest decoded = DecodedRequest.Decode(request.Der, limits);
             context = ResponseContext.For(decoded);
             // The first header rule that fails says best why the message could not be routed.
-            HeaderValidator.Validate(decoded, settings.Limits, time.GetUtcNow());
+            HeaderValidator.Validate(decoded, limits, time.GetUtcNow());
         }
         catch (CmpFailureException e)
         {

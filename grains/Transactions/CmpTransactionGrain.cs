@@ -85,8 +85,10 @@ public sealed partial class CmpTransactionGrain(
         Outcome outcome;
         try
         {
-            decoded = DecodedRequest.Decode(request.Der, settings.Limits);
-            HeaderValidator.Validate(decoded, settings.Limits, time.GetUtcNow());
+            // The alias's own MAC floors and messageTime window over Cmp:Limits (RFC 9483 §3.1, §3.2).
+            CmpLimits limits = settings.Limits.For(alias);
+            decoded = DecodedRequest.Decode(request.Der, limits);
+            HeaderValidator.Validate(decoded, limits, time.GetUtcNow());
             ca = ResolveCa(alias, decoded);
             if (TransactionRules.Admit(state.State.Phase, decoded.BodyType, decoded.RecipNonce, state.State.LastSenderNonce) is { } refused)
             {
@@ -94,8 +96,8 @@ public sealed partial class CmpTransactionGrain(
                 throw new CmpFailureException(refused);
             }
             authenticated = state.State.Protection is { } first
-                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, settings.Limits, TransactionKey, first, state.State.Username, insideTrustedNested)
-                : await authenticator.AuthenticateAsync(decoded, alias, settings.Limits, TransactionKey, insideTrustedNested);
+                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, limits, TransactionKey, first, state.State.Username, insideTrustedNested)
+                : await authenticator.AuthenticateAsync(decoded, alias, limits, TransactionKey, insideTrustedNested);
             CheckSameProtection(authenticated);
             outcome = await DispatchAsync(decoded, alias, ca, authenticated);
         }

@@ -10,6 +10,17 @@ using Org.BouncyCastle.Asn1.X509;
 namespace CmpCluster.Protocol.Client;
 
 /// <summary>Header fields a test or load run may override to probe the server.</summary>
+/// <summary>What the client accepts and sends: anything a test or a server may choose (the server applies its own floors).</summary>
+file static class ClientPbm
+{
+    public static readonly CmpLimits Limits = new()
+    {
+        MaxPbmIterations = int.MaxValue, MinPbmIterations = 1,
+        AllowedPbmOneWayFunctions = ["SHA1", "SHA256", "SHA384", "SHA512"],
+        AllowedPbmMacAlgorithms = ["HMAC-SHA1", "HMAC-SHA256", "HMAC-SHA384", "HMAC-SHA512"],
+    };
+}
+
 public sealed record RequestOverrides
 {
     public int Pvno { get; init; } = 2;
@@ -180,7 +191,7 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         {
             return false;
         }
-        var limits = new CmpLimits { MaxPbmIterations = int.MaxValue };
+        CmpLimits limits = ClientPbm.Limits;
         return PasswordBasedMac.Derive(message.Header.ProtectionAlg, _secret, limits)
             .Verify(new ProtectedPart(message.Header, message.Body).GetEncoded(Asn1Encodable.Der), message.Protection.GetOctets());
     }
@@ -223,7 +234,7 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
             return new PkiMessage(header, body, new DerBitString(_signer.Sign(protectedPart)), [new CmpCertificate(_signerCertificate!)])
                 .GetEncoded(Asn1Encodable.Der);
         }
-        var limits = new CmpLimits { MaxPbmIterations = int.MaxValue };
+        CmpLimits limits = ClientPbm.Limits;
         byte[] mac = PasswordBasedMac.Derive(algorithm, _secret, limits).Compute(protectedPart);
         return new PkiMessage(header, body, new DerBitString(mac)).GetEncoded(Asn1Encodable.Der);
     }

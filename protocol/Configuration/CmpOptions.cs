@@ -62,8 +62,62 @@ public sealed class CmpLimits
     [Range(8, 64)]
     public int MinPbmSaltBytes { get; set; } = 8;
 
+    /// <summary>
+    /// Lowest PBM iterationCount accepted (RFC 9481 §6.1.1: the count makes a guessed secret expensive to test; OpenSSL
+    /// sends 500). Checked, with every other parameter, before any hashing. 1 .. 10 000 000.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MinPbmIterations { get; set; } = 100;
+
+    /// <summary>PBM one-way functions accepted (RFC 9481 §2): SHA256, SHA384, SHA512 by default; SHA1 only if listed.</summary>
+    public string[]? AllowedPbmOneWayFunctions { get; set; }
+
+    /// <summary>PBM MAC algorithms accepted (RFC 9481 §6.1.1, §6.2): HMAC-SHA1 (OpenSSL 3.0's default), HMAC-SHA256/384/512.</summary>
+    public string[]? AllowedPbmMacAlgorithms { get; set; }
+
+    public IReadOnlyList<string> PbmOneWayFunctions => AllowedPbmOneWayFunctions ?? ["SHA256", "SHA384", "SHA512"];
+
+    public IReadOnlyList<string> PbmMacAlgorithms => AllowedPbmMacAlgorithms ?? ["HMAC-SHA1", "HMAC-SHA256", "HMAC-SHA384", "HMAC-SHA512"];
+
     /// <summary>Accepted distance between the request's messageTime and our clock.</summary>
     public TimeSpan MessageTimeWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>These limits with an alias's own MAC floors and messageTime window laid over them.</summary>
+    public CmpLimits For(CmpAliasOptions alias)
+    {
+        if (alias.MacProtection is null && alias.MessageTimeWindow is null)
+        {
+            return this;
+        }
+        var merged = (CmpLimits)MemberwiseClone();
+        MacProtectionOptions? mac = alias.MacProtection;
+        merged.MinPbmIterations = mac?.MinIterations ?? MinPbmIterations;
+        merged.MaxPbmIterations = mac?.MaxIterations ?? MaxPbmIterations;
+        merged.MinPbmSaltBytes = mac?.MinSaltBytes ?? MinPbmSaltBytes;
+        merged.AllowedPbmOneWayFunctions = mac?.AllowedOneWayFunctions ?? AllowedPbmOneWayFunctions;
+        merged.AllowedPbmMacAlgorithms = mac?.AllowedMacAlgorithms ?? AllowedPbmMacAlgorithms;
+        merged.MessageTimeWindow = alias.MessageTimeWindow ?? MessageTimeWindow;
+        return merged;
+    }
+}
+
+/// <summary>
+/// An alias's floors for MAC-based protection (RFC 9481 §6.1, RFC 9483 §3.2); unset values come from <c>Cmp:Limits</c>.
+/// An alias for devices with weak secrets raises MinIterations; one for RAs may insist on HMAC-SHA256.
+/// </summary>
+public sealed class MacProtectionOptions
+{
+    public int? MinIterations { get; set; }
+
+    public int? MaxIterations { get; set; }
+
+    public int? MinSaltBytes { get; set; }
+
+    /// <summary>SHA1, SHA256, SHA384, SHA512.</summary>
+    public string[]? AllowedOneWayFunctions { get; set; }
+
+    /// <summary>HMAC-SHA1, HMAC-SHA256, HMAC-SHA384, HMAC-SHA512.</summary>
+    public string[]? AllowedMacAlgorithms { get; set; }
 }
 
 public enum AliasMode
@@ -111,6 +165,12 @@ public enum ResponseProtection
 public sealed class CmpAliasOptions
 {
     public AliasMode Mode { get; set; } = AliasMode.Ra;
+
+    /// <summary>This alias's MAC parameter floors; unset: <c>Cmp:Limits</c>.</summary>
+    public MacProtectionOptions? MacProtection { get; set; }
+
+    /// <summary>This alias's messageTime window (RFC 9483 §3.1); unset: <c>Cmp:Limits:MessageTimeWindow</c>.</summary>
+    public TimeSpan? MessageTimeWindow { get; set; }
 
     /// <summary>Authentication modules tried in order; the first that succeeds wins. HMAC (both modes), RegTokenPwd and
     /// DnPartPwd (client mode). Default: HMAC.</summary>

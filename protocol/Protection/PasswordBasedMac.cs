@@ -12,7 +12,7 @@ namespace CmpCluster.Protocol.Protection;
 
 /// <summary>
 /// PasswordBasedMac, RFC 4211 §4.4 as profiled by RFC 9481 §6.1.1. One instance holds the key derived from one
-/// secret and one PBMParameter, so a response protected with the request's parameters reuses it (DESIGN §8).
+/// secret and one PBMParameter, so a response protected with the request's parameters reuses it.
 /// </summary>
 public sealed class PasswordBasedMac
 {
@@ -46,12 +46,36 @@ public sealed class PasswordBasedMac
 
     /// <summary>
     /// Checks the parameters against the limits, then derives the key: basekey = H(secret || salt), iterated so
-    /// that the one-way function runs iterationCount times in all. Parameters out of bounds are refused before
-    /// any hashing (RFC 9481 §6.1.1 leaves the cap to the server).
+    /// that the one-way function runs iterationCount times in all.
     /// </summary>
     public static PasswordBasedMac Derive(AlgorithmIdentifier algorithm, ReadOnlySpan<byte> secret, CmpLimits limits)
     {
-        PbmParameter parameters;
+        (byte[] salt, int iterations, HashAlgorithmName owf, HashAlgorithmName mac) = Check(algorithm, limits);
+        // One incremental hash object for all iterations: a one-shot hash per iteration costs about four times as much
+        // (each call sets up an OpenSSL digest context), which made PBM the largest CPU cost of a transaction.
+        using var hash = IncrementalHash.CreateHash(owf);
+        hash.AppendData(secret);
+        hash.AppendData(salt);
+        Span<byte> digest = stackalloc byte[64];
+        int length = hash.GetHashAndReset(digest);
+        for (int i = 1; i < iterations; i++)
+        {
+            hash.AppendData(digest[..length]);
+            hash.GetHashAndReset(digest);
+        }
+        byte[] key = digest[..length].ToArray();
+        return new PasswordBasedMac(algorithm, key, mac);
+    }
+
+    /// <summary>
+    /// The parameter floors and ceilings (RFC 9481 §6.1.1, RFC 9483 §3.2), without hashing anything: salt length,
+    /// iteration count, and the one-way function and MAC among those the limits allow. Out-of-bounds counts and salts are
+    /// badMessageCheck; an algorithm that is not allowed is badAlg. Callers that hand the derivation to another grain call
+    /// this first, so an alias's floors hold before any work.
+    /// </summary>
+    public static (byte[] Salt, int Iterations, HashAlgorithmName Owf, HashAlgorithmName Mac) Check(AlgorithmIdentifier algorithm, CmpLimits limits)
+    {
+        PbmParameter? parameters;
         try
         {
             parameters = PbmParameter.GetInstance(algorithm.Parameters);
@@ -70,29 +94,17 @@ public sealed class PasswordBasedMac
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM salt length is out of bounds");
         }
         int iterations = parameters.IterationCount.Value.BitLength > 31 ? int.MaxValue : parameters.IterationCount.IntValueExact;
-        if (iterations < 1 || iterations > limits.MaxPbmIterations)
+        if (iterations < limits.MinPbmIterations || iterations > limits.MaxPbmIterations)
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "PBM iteration count is out of bounds");
         }
-        HashAlgorithmName owf = DigestAlgorithms.ByOid(parameters.Owf.Algorithm)
-            ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM one-way function is not supported");
-        HashAlgorithmName mac = MacFunction(parameters.Mac.Algorithm)
-            ?? throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM MAC algorithm is not supported");
-
-        // One incremental hash object for all iterations: a one-shot hash per iteration costs about four times as much
-        // (each call sets up an OpenSSL digest context), which made PBM the largest CPU cost of a transaction.
-        using var hash = IncrementalHash.CreateHash(owf);
-        hash.AppendData(secret);
-        hash.AppendData(salt);
-        Span<byte> digest = stackalloc byte[64];
-        int length = hash.GetHashAndReset(digest);
-        for (int i = 1; i < iterations; i++)
-        {
-            hash.AppendData(digest[..length]);
-            hash.GetHashAndReset(digest);
-        }
-        byte[] key = digest[..length].ToArray();
-        return new PasswordBasedMac(algorithm, key, mac);
+        HashAlgorithmName owf = DigestAlgorithms.ByOid(parameters.Owf.Algorithm) is { } known && limits.PbmOneWayFunctions.Contains(known.Name!, StringComparer.OrdinalIgnoreCase)
+            ? known
+            : throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM one-way function is not supported or not allowed");
+        HashAlgorithmName mac = MacFunction(parameters.Mac.Algorithm) is { } hmac && limits.PbmMacAlgorithms.Contains("HMAC-" + hmac.Name, StringComparer.OrdinalIgnoreCase)
+            ? hmac
+            : throw new CmpFailureException(PkiFailureInfo.BadAlg, "PBM MAC algorithm is not supported or not allowed");
+        return (salt, iterations, owf, mac);
     }
 
     /// <summary>Builds parameters for a new protection (client side, or a server that starts a MAC exchange).</summary>

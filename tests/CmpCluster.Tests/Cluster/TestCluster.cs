@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using CmpCluster.Tests.EndToEnd;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -67,6 +68,7 @@ public sealed class TestCluster : IAsyncLifetime
         }
         Directory.CreateDirectory(DataDirectory);
         await CreateServerCertificateAsync();
+        await CreateClusterTlsAsync(ClusterTlsDirectory, "silo", "gateway", "client");
         int[] ports = NodeLaunch.FreeLoopbackPorts(5);
         RedisPort = ports[0];
         GatewayPorts = [ports[1], ports[2]];
@@ -105,7 +107,7 @@ public sealed class TestCluster : IAsyncLifetime
         silo.Start(NodeLaunch.DotnetHost(), [dll, "--contentRoot", contentRoot, "--urls", $"http://127.0.0.1:{ports[0]}",
             "--Node:Mode=Cluster", $"--Redis:ConnectionString=127.0.0.1:{RedisPort}", $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={ports[1]}", $"--Node:GatewayPort={ports[2]}", $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}",
-            "--Dashboard:Enabled=false", "--Tcp:Enabled=false", .. TuningArguments], Root);
+            "--Dashboard:Enabled=false", "--Tcp:Enabled=false", .. TlsArguments("silo"), .. TuningArguments], Root);
         await silo.WaitReadyAsync(new Uri($"http://127.0.0.1:{ports[0]}/readyz"), StartTimeout);
     }
 
@@ -127,7 +129,7 @@ public sealed class TestCluster : IAsyncLifetime
             arguments.AddRange([$"--Kestrel:Endpoints:Https:Url=https://127.0.0.1:{GatewayBHttpsPort}",
                 $"--Kestrel:Endpoints:Https:Certificate:Path={ServerCertPath}", $"--Kestrel:Endpoints:Https:Certificate:KeyPath={Path.Combine(Root, "tls", "server.key.pem")}"]);
         }
-        Gateways[index].Start(NodeLaunch.DotnetHost(), [.. arguments, .. TuningArguments], Root);
+        Gateways[index].Start(NodeLaunch.DotnetHost(), [.. arguments, .. TlsArguments("gateway"), .. TuningArguments], Root);
         await Gateways[index].WaitReadyAsync(new Uri(GatewayUri(index), "readyz"), StartTimeout);
     }
 
@@ -178,15 +180,34 @@ public sealed class TestCluster : IAsyncLifetime
         await Task.WhenAll(Enumerable.Range(0, 2).Select(i => Gateways[i].WaitReadyAsync(new Uri(GatewayUri(i), "readyz"), StartTimeout)));
     }
 
-    /// <summary>An Orleans client that finds the silos through Redis, as the gateways do; for the invariant checker.</summary>
-    public async Task<(IHost Host, IClusterClient Client)> ConnectClientAsync()
+    /// <summary>
+    /// An Orleans client that finds the silos through Redis, as the gateways do (for the invariant checker), presenting the
+    /// cluster certificate <paramref name="tlsName"/> from <paramref name="tlsDirectory"/> (default: this cluster's "client"),
+    /// or no certificate at all when <paramref name="tlsName"/> is null.
+    /// </summary>
+    public async Task<(IHost Host, IClusterClient Client)> ConnectClientAsync(string? tlsName = "client", string? tlsDirectory = null, TimeSpan? timeout = null)
     {
+        CmpCluster.Gateway.Hosting.ClusterTls? tls = null;
+        if (tlsName is not null)
+        {
+            string folder = tlsDirectory ?? ClusterTlsDirectory;
+            tls = CmpCluster.Gateway.Hosting.ClusterTls.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Cluster:Tls:CertificatePath"] = Path.Combine(folder, tlsName + ".pem"),
+                ["Cluster:Tls:KeyPath"] = Path.Combine(folder, tlsName + ".key.pem"),
+                ["Cluster:Tls:TrustedCaPath"] = Path.Combine(folder, "cluster-ca.pem"),
+            }).Build());
+        }
         IHost host = new HostBuilder().UseOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (_serviceId, _serviceId));
             client.UseRedisClustering($"127.0.0.1:{RedisPort}");
+            if (tls is not null)
+            {
+                client.UseTls(tls.Configure);
+            }
         }).Build();
-        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
         await host.StartAsync(cancel.Token);
         return (host, host.Services.GetRequiredService<IClusterClient>());
     }
@@ -203,6 +224,33 @@ public sealed class TestCluster : IAsyncLifetime
             keys.Add(k[from..k.LastIndexOf('/')]);
         }
         return keys;
+    }
+
+    /// <summary>The cluster CA and per-role certificates for mutual TLS between silos and gateways (Cluster:Tls).</summary>
+    public string ClusterTlsDirectory => Path.Combine(Root, "cluster-tls");
+
+    public string[] TlsArguments(string name) =>
+    [
+        $"--Cluster:Tls:CertificatePath={Path.Combine(ClusterTlsDirectory, name + ".pem")}",
+        $"--Cluster:Tls:KeyPath={Path.Combine(ClusterTlsDirectory, name + ".key.pem")}",
+        $"--Cluster:Tls:TrustedCaPath={Path.Combine(ClusterTlsDirectory, "cluster-ca.pem")}",
+    ];
+
+    /// <summary>Runs deploy/local/cluster-tls.sh, the script operators use, into <paramref name="directory"/>.</summary>
+    public static async Task CreateClusterTlsAsync(string directory, params string[] names)
+    {
+        string script = Path.Combine(NodeLaunch.RepositoryRoot() ?? throw new InvalidOperationException("no checkout found"), "deploy", "local", "cluster-tls.sh");
+        var info = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(script);
+        info.ArgumentList.Add(directory);
+        foreach (string name in names)
+        {
+            info.ArgumentList.Add(name);
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, output);
     }
 
     private async Task CreateServerCertificateAsync()

@@ -99,7 +99,7 @@ public sealed class VendorCertificateOpenSslTests
     ];
 
     private static Task RegisterAsync(OrleansTestClient client, string username, string subject) =>
-        client.RegisterAsync(username, subject, enrollmentCode: null);
+        client.RegisterAsync(username, subject, enrollmentCode: "unused-by-vendor-mode"); // the admin API requires a code; vendor mode never uses it
 
     /// <summary>The seed's command: <c>openssl cmp -cmd ir -cert VendorCert -key VendorKey -extracerts VendorExtraCerts ...</c>.</summary>
     private static Task<OpenSslResult> VendorIrAsync(NodeProcess node, TempDirectory dir, string alias, string device, string subject, string name, string? extracerts = null) =>

@@ -73,6 +73,10 @@ public static class Aliases
     /// <summary>RA mode HMAC issuing under the profile "approval": every request waits for an operator (RFC 9483 §4.4).</summary>
     public const string Approval = "ra-approval";
 
+    /// <summary>RA mode HMAC with its own MAC floors (at least 1000 iterations, HMAC-SHA256 over SHA-256 only) and a
+    /// 30-second messageTime window.</summary>
+    public const string StrictMac = "ra-strict-mac";
+
     /// <summary>RA mode HMAC issuing under the profile "hold", which allows certificateHold.</summary>
     public const string Hold = "ra-hold";
 }
@@ -198,6 +202,11 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.Hold] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, CertificateProfile = "hold",
+        };
+        options.Aliases[Aliases.StrictMac] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, MessageTimeWindow = TimeSpan.FromSeconds(30),
+            MacProtection = new MacProtectionOptions { MinIterations = 1000, AllowedMacAlgorithms = ["HMAC-SHA256"], AllowedOneWayFunctions = ["SHA256"] },
         };
         options.Aliases[Aliases.NoImplicitConfirm] = new CmpAliasOptions
         {

@@ -21,7 +21,8 @@ namespace CmpCluster.Tests.Protocol;
 public sealed class PasswordBasedMacTests
 {
     private const string Secret = "s3cret";
-    private static readonly CmpLimits Limits = new();
+    /// <summary>SHA-1 as the one-way function is refused by default (RFC 9481 §2); the interop cases below allow it.</summary>
+    private static readonly CmpLimits Limits = new() { AllowedPbmOneWayFunctions = ["SHA1", "SHA256", "SHA384", "SHA512"] };
     private static readonly byte[] Data = Encoding.UTF8.GetBytes("the DER ProtectedPart of some PKIMessage");
 
     public static TheoryData<string, string, string> Functions => new()
@@ -53,7 +54,7 @@ public sealed class PasswordBasedMacTests
 
     [Theory]
     [MemberData(nameof(Functions))]
-    public void Mac_over_parameters_chosen_by_BouncyCastle_equals_PKMacBuilders(string owf, string mac, string why)
+    public void Mac_over_parameters_chosen_by_BouncyCastle_equals_PKMacBuilders_when_allowed(string owf, string mac, string why)
     {
         IMacFactory bouncy = new PKMacBuilder(new DefaultPKMacPrimitivesProvider(),
                 new AlgorithmIdentifier(new DerObjectIdentifier(owf)), new AlgorithmIdentifier(new DerObjectIdentifier(mac), DerNull.Instance))
@@ -207,5 +208,23 @@ public sealed class PasswordBasedMacTests
         Assert.Equal(16, first.Salt.GetOctets().Length);
         Assert.NotEqual(first.Salt.GetOctets(), second.Salt.GetOctets());
         Assert.Equal(NistObjectIdentifiers.IdSha256, first.Owf.Algorithm);
+    }
+
+    [Fact]
+    public void Default_limits_refuse_a_sha1_one_way_function_with_badAlg_before_hashing()
+    {
+        IMacFactory bouncy = new PKMacBuilder(new DefaultPKMacPrimitivesProvider(),
+                new AlgorithmIdentifier(new DerObjectIdentifier("1.3.14.3.2.26")), new AlgorithmIdentifier(PkcsObjectIdentifiers.IdHmacWithSha256, DerNull.Instance))
+            .SetIterationCount(1000).SetSaltLength(16).Build(Secret.ToCharArray());
+        var e = Assert.Throws<CmpFailureException>(() => PasswordBasedMac.Check((AlgorithmIdentifier)bouncy.AlgorithmDetails, new CmpLimits()));
+        Assert.Equal(PkiFailureInfo.BadAlg, e.Failure.FailInfo);
+    }
+
+    [Fact]
+    public void A_mac_algorithm_outside_the_allowed_list_is_badAlg()
+    {
+        AlgorithmIdentifier algorithm = PasswordBasedMac.NewAlgorithm(iterations: 1000); // HMAC-SHA256 over SHA-256
+        var e = Assert.Throws<CmpFailureException>(() => PasswordBasedMac.Check(algorithm, new CmpLimits { AllowedPbmMacAlgorithms = ["HMAC-SHA512"] }));
+        Assert.Equal(PkiFailureInfo.BadAlg, e.Failure.FailInfo);
     }
 }
