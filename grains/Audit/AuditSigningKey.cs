@@ -118,7 +118,7 @@ public sealed class AuditVerificationKeys
 
     public int Count => _keys.Count;
 
-    /// <summary>Adds every public key (or certificate's key is not accepted: SubjectPublicKeyInfo PEM only) in <paramref name="pem"/>.</summary>
+    /// <summary>Trusts the P-256 public key in <paramref name="pem"/> (a PUBLIC KEY block, as audit.pub.pem).</summary>
     public void AddPem(string pem)
     {
         var key = ECDsa.Create();
