@@ -22,7 +22,7 @@ public interface IAuditStartupSource
 /// written at start, every <see cref="AuditOptions.CheckpointInterval"/> when something changed, and at stop.
 /// In a silo it starts before grains activate and stops after they are deactivated (ApplicationServices stage).
 /// </summary>
-public sealed class AuditTrail : IAuditTrail, ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
+public sealed class AuditTrail : IAuditTrail, ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable, IDisposable
 {
     private readonly IAuditStore _store;
     private readonly AuditSigningKey _key;
@@ -127,6 +127,16 @@ public sealed class AuditTrail : IAuditTrail, ILifecycleParticipant<ISiloLifecyc
         lifecycle.Subscribe(nameof(AuditTrail), ServiceLifecycleStage.ApplicationServices, StartAsync, StopAsync);
 
     public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>A container disposed synchronously: stop taking appends (no final checkpoint; <see cref="StopAsync"/> writes one).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            _timer?.Dispose();
+            _queue.Writer.TryComplete();
+        }
+    }
 
     private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -63,7 +63,7 @@ public static class AuditCommand
             return 0;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
-            or System.Security.Cryptography.CryptographicException or RedisException)
+            or System.Security.Cryptography.CryptographicException or RedisException or System.Data.Common.DbException)
         {
             await output.WriteLineAsync("cannot read the audit trail: " + e.Message);
             return 2;
@@ -116,7 +116,7 @@ public static class AuditCommand
             {
                 throw new IOException($"no audit store at {database}");
             }
-            store = new SqliteAuditStore(database);
+            store = new SqliteAuditStore(database, createSchema: false);
         }
         await output.WriteLineAsync("reading " + (arguments.Redis is null ? SqliteAuditStore.PathIn(arguments.Data) : "redis " + arguments.ServiceId + "/audit"));
         try

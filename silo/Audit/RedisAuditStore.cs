@@ -13,7 +13,7 @@ namespace CmpCluster.Silo.Audit;
 /// index entry of a new chain is stored with its first records and no other client's write lands in between. Durable
 /// as Redis is configured: with AOF and <c>appendfsync always</c> (deploy/local/cluster.sh) EXEC returns after fsync.
 /// </summary>
-public sealed partial class RedisAuditStore : IAuditStore, IAsyncDisposable
+public sealed partial class RedisAuditStore : IAuditStore, IAsyncDisposable, IDisposable
 {
     private const string RecordField = "r";
     private readonly Lazy<Task<IConnectionMultiplexer>> _connection;
@@ -113,6 +113,14 @@ public sealed partial class RedisAuditStore : IAuditStore, IAsyncDisposable
         if (_ownsConnection && _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
         {
             await (await _connection.Value).DisposeAsync();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsConnection && _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
+        {
+            _connection.Value.Result.Dispose();
         }
     }
 

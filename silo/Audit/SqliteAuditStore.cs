@@ -63,7 +63,9 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     private readonly SqliteDatabase _database;
     private int _disposed;
 
-    public SqliteAuditStore(string databasePath)
+    /// <param name="databasePath">The database file (created if missing).</param>
+    /// <param name="createSchema">False for a verifier: the file is read as it is, its triggers are not re-created.</param>
+    public SqliteAuditStore(string databasePath, bool createSchema = true)
     {
         _database = SqliteDatabase.Acquire(new SqliteStoreOptions
         {
@@ -72,7 +74,10 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
         });
         try
         {
-            _database.RunExclusive(() => _database.ExecuteNonQuery(Schema));
+            if (createSchema)
+            {
+                _database.RunExclusive(() => _database.ExecuteNonQuery(Schema));
+            }
         }
         catch
         {
