@@ -16,7 +16,7 @@ public sealed record AuditVerificationError(long Position, string? ChainId, long
 /// sequences follow one another, each previousHash is the hash of the chain's preceding record, only checkpoints carry
 /// signatures, each checkpoint's signature verifies under a trusted key and covers the chain index as it was
 /// (<see cref="AuditCheckpoint"/>), every chain has at least one checkpoint, and the store's chain index (when given)
-/// lists exactly the chains that have records, in order. Stops at the first error.
+/// lists chains that have records, in the order of their first records. Stops at the first error.
 /// </summary>
 public sealed class AuditVerifier(AuditVerificationKeys keys)
 {
@@ -57,7 +57,8 @@ public sealed class AuditVerifier(AuditVerificationKeys keys)
         return true;
     }
 
-    /// <summary>The end-of-trail checks; <paramref name="storedIndex"/> is the store's chain index (null for an export).</summary>
+    /// <summary>The end-of-trail checks; <paramref name="storedIndex"/> is the store's chain index, read before the
+    /// records (null for an export).</summary>
     public bool Complete(IReadOnlyList<string>? storedIndex = null)
     {
         if (Error is not null)
@@ -90,7 +91,8 @@ public sealed class AuditVerifier(AuditVerificationKeys keys)
                 Error = new AuditVerificationError(Records, missing, null, "the chain index lists this chain but the store has no record of it (chain removed)");
                 return false;
             }
-            if (!storedIndex.SequenceEqual(_index))
+            // Read before the records: chains that started meanwhile may follow, but the listed ones come first, in order.
+            if (storedIndex.Count > _index.Count || !storedIndex.SequenceEqual(_index.Take(storedIndex.Count)))
             {
                 Error = new AuditVerificationError(Records, null, null, "the chain index does not list the chains in the order their first records were stored");
                 return false;

@@ -138,6 +138,35 @@ public sealed class AuditExportTamperTests : IDisposable
         Assert.Contains("a chain was removed", verifier.Error.Reason);
     }
 
+    [Fact]
+    public async Task The_stores_chain_index_must_list_chains_with_records_first_in_their_order()
+    {
+        var store = new InMemoryAuditStore();
+        AuditTrail a = AuditTesting.Trail(store, _key, "node-a");
+        AuditTrail b = AuditTesting.Trail(store, _key, "node-b");
+        await a.StartAsync();
+        await b.StartAsync();
+        await a.StopAsync();
+        await b.StopAsync();
+        List<string> lines = store.Records.Select(AuditJson.ToLine).ToList();
+        foreach ((string[] index, string? error) in new (string[], string?)[]
+        {
+            ([a.ChainId, b.ChainId], null),
+            ([a.ChainId], null), // read before node-b started
+            ([b.ChainId, a.ChainId], "order their first records were stored"),
+            ([a.ChainId, b.ChainId, "node-c/20261203T000000.000Z-000000"], "chain removed"),
+        })
+        {
+            AuditVerifier verifier = AuditTesting.Verify([], _key);
+            Assert.All(AuditTesting.Parse(lines), r => Assert.True(verifier.Add(r)));
+            Assert.Equal(error is null, verifier.Complete(index));
+            if (error is not null)
+            {
+                Assert.Contains(error, verifier.Error!.Reason);
+            }
+        }
+    }
+
     private static void Edit(List<string> lines, string edit)
     {
         int i = Target - 1;
