@@ -1,10 +1,12 @@
 using CmpCluster.Gateway.Hosting;
 using CmpCluster.Gateway.Tcp;
 using CmpCluster.Grains;
+using CmpCluster.Grains.Audit;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Revocation;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Silo;
+using CmpCluster.Silo.Audit;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -13,6 +15,10 @@ using Orleans.Storage;
 // One process is an Orleans silo with the CMP gateway endpoints co-hosted. Single-node default: state in SQLite under
 // the data directory. Node:Mode=Cluster: Redis clustering, grain storage and reminders (SiloProviders), the same grains.
 // Wiring only; behaviour lives in grains/ and gateway/.
+if (AuditCommand.Handles(args))
+{
+    return AuditCommand.Run(args, Console.Out); // `audit verify ...`: reads the audit trail, starts no node
+}
 // Settings ship next to the binary: the content root is the build output unless --contentRoot says otherwise, so the
 // node finds appsettings.json whatever folder it is started from (its data still goes to ./data of that folder).
 bool contentRootGiven = args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase));
@@ -34,6 +40,7 @@ builder.Services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section
 builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
 builder.Services.AddCmpGrains();
+builder.Services.AddCmpAudit().AddAuditStore(node, builder.Configuration, dataDirectory);
 builder.Services.AddGatewayServices(builder.Configuration);
 builder.WebHost.UseGatewayTls(builder.Configuration);
 builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
@@ -75,6 +82,7 @@ try
     // wrong passphrase stops the process at once, and a bad setting leaves no PKI behind.
     CmpOptions cmp = app.Services.GetRequiredService<IOptions<CmpOptions>>().Value;
     app.Services.GetRequiredService<PkiKeyRing>();
+    app.Services.GetRequiredService<AuditSigningKey>();
     foreach ((string alias, CmpAliasOptions settings) in cmp.Aliases)
     {
         if (settings.Secret == "changeit")

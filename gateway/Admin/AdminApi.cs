@@ -49,6 +49,7 @@ public static class AdminApi
         api.MapPkiEndpoints();
         api.MapRevocationAdminEndpoints();
         api.MapApprovalEndpoints();
+        api.MapAuditEndpoints();
         return endpoints;
     }
 }
