@@ -27,8 +27,12 @@ public interface IAdminGrain : IGrainWithStringKey
     [Alias("ResetEndEntity")]
     Task<AdminReply<EndEntityView>> ResetEndEntityAsync(string username, string? enrollmentCode, string actor);
 
-    /// <summary>A roll-out: every item validated first, the valid ones registered with bounded concurrency.</summary>
+    /// <summary>
+    /// A roll-out: every item validated first, the valid ones registered with bounded concurrency. Up to 10 000 items in one
+    /// call, so the call may take longer than Orleans' default 30 s response timeout.
+    /// </summary>
     [Alias("RegisterBulk")]
+    [ResponseTimeout("00:05:00")]
     Task<BulkRegistrationReply> RegisterBulkAsync(IReadOnlyList<EndEntityInput?> items, bool replace, string actor);
 
     /// <summary>One issued certificate by CA and serial (hex as people copy it: any case, leading zeros).</summary>

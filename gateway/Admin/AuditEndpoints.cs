@@ -38,7 +38,7 @@ internal static partial class AuditEndpoints
         AuditExportPage page;
         try
         {
-            page = await grains.GetGrain<IAuditExportGrain>(AdminCatalog.DirectoryKey).ReadAsync(cursor, pageSize);
+            page = await grains.GetGrain<IAuditExportGrain>(GrainKeys.Admin).ReadAsync(cursor, pageSize);
         }
         catch (ArgumentException)
         {

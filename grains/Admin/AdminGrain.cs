@@ -15,7 +15,8 @@ namespace CmpCluster.Grains.Admin;
 /// itself, so a gateway (or anything else that reaches the client port) cannot skip them.
 /// </summary>
 [StatelessWorker]
-public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptions> options, ILogger<AdminGrain> logger) : Grain, IAdminGrain
+public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptions> options, Audit.IAuditTrail audit, ILogger<AdminGrain> logger)
+    : Grain, IAdminGrain
 {
     /// <summary>Grain calls in flight per bulk request: enough to hide storage latency, few enough to leave room for CMP traffic.</summary>
     public const int MaxConcurrentBulkCalls = 32;
@@ -47,6 +48,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         {
             return AdminReply<EndEntityView>.Invalid(errors);
         }
+        await AuditAsync(actor, replace ? "register or replace end entity" : "register end entity", input.Username!);
         EndEntityView? view = await EndEntity(input.Username!).RegisterAsync(registration, replace);
         if (view is null)
         {
@@ -78,6 +80,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         {
             return AdminReply<EndEntityView>.Invalid(errors);
         }
+        await AuditAsync(actor, "update end entity", input.Username!);
         if (await EndEntity(input.Username!).UpdateAsync(registration) is not { } view)
         {
             return EndEntityNotFound(input.Username!);
@@ -92,6 +95,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         {
             return AdminReply<EndEntityView>.Invalid("username", UsernameRule);
         }
+        await AuditAsync(actor, "delete end entity", username);
         if (!await EndEntity(username).DeleteAsync())
         {
             return EndEntityNotFound(username);
@@ -110,6 +114,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         {
             return AdminReply<EndEntityView>.Invalid("enrollmentCode", "must be 8-256 characters");
         }
+        await AuditAsync(actor, "reset end entity", username);
         if (await EndEntity(username).ResetAsync(enrollmentCode!) is not { } view)
         {
             return EndEntityNotFound(username);
@@ -152,6 +157,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
             errors.AddRange(problems.Select(p => new BulkItemProblem(i, item?.Username, p.Key, p.Value)));
         }
 
+        await AuditAsync(actor, $"bulk registration of {registrations.Count(r => r is not null)} end entities (replace={replace})", "end-entities");
         // 2. Register the valid ones, a bounded number at a time. Outcome per item: 0 invalid, 1 created, 2 replaced, 3 existing.
         var outcomes = new int[items.Count];
         using var gate = new SemaphoreSlim(MaxConcurrentBulkCalls);
@@ -202,6 +208,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
             // RFC 5280 §5.3.1: a hold is a profile decision (Cmp:Profiles:<name>:AllowCertificateHold).
             return AdminReply<CertificateRecord>.Invalid("reason", "certificateHold is not allowed by this certificate's profile");
         }
+        await AuditAsync(actor, $"revoke certificate ({reason})", GrainKeys.Certificate(ca, serial));
         RevocationResult result = await certificate.RevokeAsync(new RevocationRequest(reason, $"admin API ({actor})", invalidityDate));
         switch (result)
         {
@@ -225,6 +232,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         {
             return AdminReply<CrlInfo>.Problem(AdminStatus.NotFound, "CA not found", $"No CA '{ca}' in this cluster.");
         }
+        await AuditAsync(actor, "issue CRL", ca);
         CrlInfo crl = await GrainFactory.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca)).IssueCrlAsync();
         LogAction(logger, actor, $"issued CRL {crl.Number}", ca);
         return AdminReply<CrlInfo>.Ok(crl);
@@ -245,6 +253,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
             return AdminReply<string>.Problem(AdminStatus.NotFound, "No request waits for approval", $"There is no CMP alias '{alias}'.");
         }
         string key = GrainKeys.Transaction(alias, Convert.FromHexString(transactionIdHex));
+        await audit.AppendAsync(new Audit.AuditEvent(Audit.AuditEventType.ApprovalDecided, actor, key, approve ? "approve" : "reject"));
         if (!await GrainFactory.GetGrain<ITransactionControlGrain>(key).DecideApprovalAsync(approve, actor))
         {
             return AdminReply<string>.Problem(AdminStatus.NotFound, "No request waits for approval",
@@ -253,6 +262,10 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         LogAction(logger, actor, approve ? "approved request" : "rejected request", key);
         return AdminReply<string>.Ok(key);
     }
+
+    /// <summary>Every admin change is in the audit trail before it is made; without the trail, nothing is changed.</summary>
+    private Task AuditAsync(string actor, string action, string target) =>
+        audit.AppendAsync(new Audit.AuditEvent(Audit.AuditEventType.AdminAction, actor, target, action));
 
     private bool HoldAllowed(CertificateRecord? record) =>
         record?.Intent.Profile is { } profile && options.CurrentValue.Profiles.TryGetValue(profile, out CertificateProfileOptions? settings)

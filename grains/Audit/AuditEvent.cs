@@ -35,7 +35,12 @@ public interface IAuditTrail
     Task AppendAsync(AuditEvent auditEvent);
 }
 
-/// <summary>The audit store could not be written (or the trail is not running): the event is not recorded.</summary>
+/// <summary>
+/// The audit store could not be written (or the trail is not running): the event is not recorded. It crosses grain calls
+/// (a certificate grain refuses to sign, the transaction answers systemUnavail), hence the serializer.
+/// </summary>
+[GenerateSerializer]
+[Alias("CmpCluster.AuditUnavailableException")]
 public sealed class AuditUnavailableException : Exception
 {
     public AuditUnavailableException()

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using CmpCluster.Contracts;
+using CmpCluster.Grains.Audit;
 using CmpCluster.Grains.Pki;
 using Microsoft.Extensions.Logging;
 using Org.BouncyCastle.Asn1;
@@ -27,6 +28,7 @@ public sealed class CertificateState
 public sealed partial class CertificateGrain(
     [PersistentState("certificate", GrainNames.Storage)] IPersistentState<CertificateState> state,
     PkiKeyRing keys,
+    IAuditTrail audit,
     TimeProvider time,
     ILogger<CertificateGrain> logger) : Grain, ICertificateGrain
 {
@@ -36,6 +38,9 @@ public sealed partial class CertificateGrain(
         {
             return false;
         }
+        // Audited before it is recorded: an intent the trail cannot hold is not taken (AuditUnavailableException).
+        await audit.AppendAsync(new AuditEvent(AuditEventType.IssuanceIntent, intent.Owner, this.GetPrimaryKeyString(),
+            $"subject={intent.SubjectDn} profile={intent.Profile} transaction={intent.TransactionKey}"));
         state.State.Intent = intent;
         state.State.Status = CertificateStatus.Reserved;
         await state.WriteStateAsync();
@@ -62,6 +67,9 @@ public sealed partial class CertificateGrain(
             LogRefused(logger, this.GetPrimaryKeyString(), mismatch);
             throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()}: the TBSCertificate does not match the recorded intent ({mismatch})");
         }
+        // No signature without its audit record: the trail holds it durably first, or nothing is signed.
+        await audit.AppendAsync(new AuditEvent(AuditEventType.CertificateSigned, intent.Owner, this.GetPrimaryKeyString(),
+            $"subject={intent.SubjectDn} key=sha256:{Convert.ToHexString(intent.PublicKeyHash!)} confirmed={confirmed}"));
         // The signature covers the exact DER that was checked: the certificate is rebuilt around the parsed structure,
         // which re-encodes to those bytes (DER is canonical).
         byte[] signature = ca.Ca.Sign(tbsCertificateDer, "certificate");
@@ -101,6 +109,7 @@ public sealed partial class CertificateGrain(
     {
         if (state.State.Status == CertificateStatus.AwaitingConfirmation)
         {
+            await audit.AppendAsync(new AuditEvent(AuditEventType.CertificateConfirmed, state.State.Intent!.Owner, this.GetPrimaryKeyString()));
             state.State.Status = CertificateStatus.Confirmed;
             await state.WriteStateAsync();
             LogAudit(logger, "confirmed", this.GetPrimaryKeyString(), state.State.Intent!.SubjectDn, state.State.Intent.Owner);
@@ -147,6 +156,8 @@ public sealed partial class CertificateGrain(
         // The CA learns the serial durably before the change, so a crash in between can only leave an extra CRL entry
         // to read, never a revoked certificate missing from the CRL (RFC 5280 §5: the CRL lists every revocation).
         CertificateIntent intent = state.State.Intent!;
+        await audit.AppendAsync(new AuditEvent(AuditEventType.CertificateRevoked, intent.Owner, this.GetPrimaryKeyString(),
+            $"{(status == CertificateStatus.Revoked ? $"reason={reason}" : "hold released")} cause={cause}"));
         ICertificateAuthorityGrain authority = GrainFactory.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(intent.Ca));
         await authority.TrackRevocationAsync(intent.SerialHex);
         state.State.Status = status;

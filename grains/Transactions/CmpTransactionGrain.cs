@@ -32,6 +32,7 @@ public sealed partial class CmpTransactionGrain(
     CertConfHandler certConf,
     RevocationHandler revocation,
     GenmHandler genm,
+    Audit.IAuditTrail audit,
     TimeProvider time,
     ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, ITransactionControlGrain, IRemindable
 {
@@ -103,6 +104,11 @@ public sealed partial class CmpTransactionGrain(
         }
         catch (CmpFailureException e)
         {
+            if (authenticated is null && e.Failure.FailInfo is PkiFailureInfo.BadMessageCheck or PkiFailureInfo.NotAuthorized
+                or PkiFailureInfo.SignerNotTrusted or PkiFailureInfo.WrongIntegrity)
+            {
+                await AuditAuthenticationFailureAsync(request.Alias, e.Failure);
+            }
             await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             // An authenticated poll that fails ends the waiting request: RFC 9810 §5.3.21, an error closes the transaction.
             bool endsWaiting = authenticated is not null && phaseBefore == TransactionPhase.Waiting;
@@ -121,7 +127,10 @@ public sealed partial class CmpTransactionGrain(
             // Internal detail stays in the log; the client learns only that the system failed (STYLE §6).
             await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             await state.ReadStateAsync();
-            var failure = new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
+            // The CA refuses to sign what it cannot record: a client may retry later (systemUnavail, RFC 9810 §5.2.3).
+            var failure = e is Audit.AuditUnavailableException
+                ? new CmpFailure(PkiFailureInfo.SystemUnavail, "the CA cannot record this operation now; retry later")
+                : new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
             outcome = new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: false, Failure: failure);
             LogFailure(logger, e, request.Alias, TransactionKey, _diagnosticId);
         }
@@ -382,6 +391,20 @@ public sealed partial class CmpTransactionGrain(
 
     private string TransactionKey => this.GetPrimaryKeyString();
 
+    /// <summary>A request that failed authentication, for the audit trail; best effort, since the answer is an error anyway.</summary>
+    private async Task AuditAuthenticationFailureAsync(string alias, CmpFailure failure)
+    {
+        try
+        {
+            await audit.AppendAsync(new Audit.AuditEvent(Audit.AuditEventType.AuthenticationFailed, $"alias {alias}", TransactionKey,
+                $"{failure.FailInfo} diagnostic={_diagnosticId}"));
+        }
+        catch (Audit.AuditUnavailableException)
+        {
+            LogAuditUnavailable(logger, TransactionKey);
+        }
+    }
+
     /// <summary>RFC 9810 §5.1.3: a transaction keeps the protection it started with (wrongIntegrity otherwise).</summary>
     private void CheckSameProtection(Authenticated authenticated)
     {
@@ -458,6 +481,9 @@ public sealed partial class CmpTransactionGrain(
     [LoggerMessage(EventId = 200, Level = LogLevel.Information,
         Message = "cmp alias={Alias} transaction={Transaction} body={Body} outcome={Outcome} detail={Detail} diagnostic={DiagnosticId} ms={ElapsedMs:F2}")]
     private static partial void LogRequest(ILogger logger, string alias, string transaction, string body, string outcome, string detail, string diagnosticId, double elapsedMs);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "cmp transaction={Transaction}: an authentication failure could not be written to the audit trail")]
+    private static partial void LogAuditUnavailable(ILogger logger, string transaction);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "cmp transaction={Transaction} confirm wait time expired: unconfirmed certificates revoked")]
     private static partial void LogTimeout(ILogger logger, string transaction);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using CmpCluster.Contracts;
 using CmpCluster.Grains;
+using CmpCluster.Grains.Audit;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Revocation;
 using CmpCluster.Protocol.Client;
@@ -99,6 +100,9 @@ public sealed class CmpClusterFixture : IAsyncLifetime
 
     public CertificateAuthorityKeys Ca => Keys.FindAuthority(new PkiOptions().CaName)!;
 
+    /// <summary>The in-memory audit store of the silo: what was recorded, and a switch that makes it fail.</summary>
+    public InMemoryAuditStore AuditStore => SiloServices.GetRequiredService<InMemoryAuditStore>();
+
     /// <summary>The silo's container, for what only the silo sees (the reminder table).</summary>
     public IServiceProvider SiloServices => (_cluster ?? throw new InvalidOperationException("cluster not started")).GetSiloServiceProvider();
 
@@ -128,6 +132,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             });
             silo.Services.AddOptions<CmpOptions>().Configure(ConfigureCmp);
             silo.Services.AddCmpGrains();
+            silo.Services.AddCmpAudit().AddInMemoryAuditStore();
             silo.Services.AddSingleton(TestPki.KeyRing);
             // As silo/Program.cs: every CA's CRL reminder is registered at start.
             silo.AddRevocationPublishing();

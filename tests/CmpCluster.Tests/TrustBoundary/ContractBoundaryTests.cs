@@ -14,7 +14,7 @@ public sealed class ContractBoundaryTests
     private static readonly string[] GatewayFacing =
     [
         nameof(ICmpTransactionGrain), nameof(ICmpRejectionGrain), nameof(ICrlGrain), nameof(IOcspResponderGrain),
-        nameof(ICaDirectoryGrain), nameof(IAdminGrain),
+        nameof(ICaDirectoryGrain), nameof(IAdminGrain), nameof(IAuditExportGrain),
     ];
 
     [Fact]
