@@ -122,6 +122,32 @@ public sealed class RateLimitTests(RateLimitedNodeFixture fixture)
         await ScrapeUntilAsync(management, text => text.Contains("alias=\"ra\",limit=\"alias_concurrency\",transport=\"http\"", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Behind_a_known_proxy_the_forwarded_client_counts_and_a_forged_header_from_elsewhere_does_not()
+    {
+        using HttpClient proxy = Http(Node.BaseAddress, RateLimitedNodeFixture.Proxy);
+        using HttpClient stranger = Http(Node.BaseAddress, "127.0.0.21");
+
+        static async Task<HttpStatusCode> JunkAsync(HttpClient http, string forwardedFor)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, ".well-known/cmp/p/ra") { Content = Pkixcmp(Encoding.ASCII.GetBytes("junk")) };
+            // As HAProxy's "option forwardedfor" sends it: whatever the client claimed, then the address it came from.
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+            using HttpResponseMessage response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        for (int i = 0; i < RateLimitedNodeFixture.AddressTokens; i++)
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, await JunkAsync(proxy, "10.9.9.9, 198.51.100.1"));
+        }
+        Assert.Equal(HttpStatusCode.TooManyRequests, await JunkAsync(proxy, "198.51.100.1"));
+        // Another client behind the same proxy has its own bucket, and so does the proxy's own address.
+        Assert.Equal(HttpStatusCode.BadRequest, await JunkAsync(proxy, "198.51.100.2"));
+        // From an address that is no known proxy the header is the client's to invent, so it is ignored.
+        Assert.Equal(HttpStatusCode.BadRequest, await JunkAsync(stranger, "198.51.100.1"));
+    }
+
     private async Task<string> ScrapeUntilAsync(HttpClient management, Func<string, bool> complete)
     {
         // The Prometheus exporter caches a scrape briefly: poll until the series shows, 15 s at most.

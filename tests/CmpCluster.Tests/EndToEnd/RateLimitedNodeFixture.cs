@@ -12,13 +12,17 @@ namespace CmpCluster.Tests.EndToEnd;
 /// <summary>
 /// One node with tight limits for the rate-limit tests (HTTP and TCP share it through <see cref="RateLimitedNodeCollection"/>):
 /// <see cref="AddressTokens"/> requests per client address with practically no refill (one token an hour, so counts are
-/// exact), a per-alias concurrency cap of <see cref="AliasConcurrency"/>, and a one-second summary log window. Each test
+/// exact), a per-alias concurrency cap of <see cref="AliasConcurrency"/>, <see cref="Proxy"/> as a known proxy, and a
+/// one-second summary log window. Each test
 /// uses its own loopback source addresses (127.0.0.0/8 all reach the node's 127.0.0.1), so the buckets do not mix.
 /// </summary>
 public sealed class RateLimitedNodeFixture : IAsyncLifetime
 {
     public const int AddressTokens = 20;
     public const int AliasConcurrency = 2;
+
+    /// <summary>The one address whose X-Forwarded-For names the client (a load balancer in front of the gateway).</summary>
+    public const string Proxy = "127.0.0.20";
 
     private NodeProcess? _node;
 
@@ -31,6 +35,7 @@ public sealed class RateLimitedNodeFixture : IAsyncLifetime
         "--RateLimits:PerAddress:ReplenishmentPeriod=01:00:00",
         $"--RateLimits:PerAlias:ConcurrencyLimit={AliasConcurrency}",
         "--RateLimits:LogInterval=00:00:01",
+        $"--RateLimits:KnownProxies:0={Proxy}",
     ]);
 
     public async Task DisposeAsync()
