@@ -1,4 +1,5 @@
 using System.Buffers;
+using CmpCluster.Gateway.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -21,9 +22,8 @@ public static partial class CmpHttpEndpoints
 
     public static IEndpointRouteBuilder MapCmpEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/.well-known/cmp/p/{alias}", HandleAsync);
-        endpoints.MapPost("/cmp/{alias}", HandleAsync);
-        endpoints.MapGet("/health", () => Results.Text("ok"));
+        endpoints.MapPost("/.well-known/cmp/p/{alias}", HandleAsync).ForDevices(DeviceTraffic.Cmp);
+        endpoints.MapPost("/cmp/{alias}", HandleAsync).ForDevices(DeviceTraffic.Cmp);
         return endpoints;
     }
 

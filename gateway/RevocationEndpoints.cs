@@ -1,5 +1,6 @@
 using System.Text;
 using CmpCluster.Contracts;
+using CmpCluster.Gateway.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -24,11 +25,11 @@ public static partial class RevocationEndpoints
     public static IEndpointRouteBuilder MapRevocationEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/crl/{ca}.crl", (HttpContext http, string ca, IGrainFactory grains, ILoggerFactory loggers) =>
-            CrlAsync(http, ca, pem: false, grains, loggers));
+            CrlAsync(http, ca, pem: false, grains, loggers)).ForDevices(DeviceTraffic.Revocation);
         endpoints.MapGet("/crl/{ca}.pem", (HttpContext http, string ca, IGrainFactory grains, ILoggerFactory loggers) =>
-            CrlAsync(http, ca, pem: true, grains, loggers));
-        endpoints.MapPost("/ocsp", OcspPostAsync);
-        endpoints.MapGet("/ocsp/{**request}", OcspGetAsync);
+            CrlAsync(http, ca, pem: true, grains, loggers)).ForDevices(DeviceTraffic.Revocation);
+        endpoints.MapPost("/ocsp", OcspPostAsync).ForDevices(DeviceTraffic.Revocation);
+        endpoints.MapGet("/ocsp/{**request}", OcspGetAsync).ForDevices(DeviceTraffic.Revocation);
         return endpoints;
     }
 

@@ -195,6 +195,11 @@ public sealed class DeviceTransactions(LoadOptions options, HttpClient http, Met
                 message.Headers.ConnectionClose = true;
             }
             using HttpResponseMessage response = await http.SendAsync(message);
+            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+            {
+                metrics.RateLimit(counted);
+                return null;
+            }
             if (!response.IsSuccessStatusCode)
             {
                 metrics.Error($"{name}: HTTP {(int)response.StatusCode}", counted);

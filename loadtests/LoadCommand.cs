@@ -3,7 +3,8 @@ namespace CmpCluster.LoadTests;
 /// <summary>The command line as a method, so tests run exactly what the executable runs.</summary>
 public static class LoadCommand
 {
-    /// <summary>Runs the generator; 0 without errors, 1 with errors (or a run that could not start), 2 on a bad command line.</summary>
+    /// <summary>Runs the generator; 0 without errors, 1 with errors or rate-limited requests (or a run that could not start),
+    /// 2 on a bad command line.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter diagnostics)
     {
         if (args is ["--help"] or ["-h"])
@@ -33,6 +34,6 @@ public static class LoadCommand
         {
             await File.WriteAllTextAsync(jsonPath, report.ToJson());
         }
-        return report.ErrorCount == 0 && report.Transactions > 0 ? 0 : 1;
+        return report.ErrorCount == 0 && report.RateLimited == 0 && report.Transactions > 0 ? 0 : 1;
     }
 }

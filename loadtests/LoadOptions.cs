@@ -45,6 +45,8 @@ public sealed record LoadOptions
     public bool Progress { get; init; } = true;
     /// <summary>A new connection per request (servers that close after each answer, such as the <c>openssl cmp</c> mock server).</summary>
     public bool CloseConnections { get; init; }
+    /// <summary>Local address every connection is made from (a per-address rate limit then sees this generator as that client).</summary>
+    public System.Net.IPAddress? SourceAddress { get; init; }
 
     public bool OpenModel => Rate is not null;
 
@@ -82,7 +84,9 @@ public sealed record LoadOptions
           --markdown FILE      write the Markdown report to FILE too (stdout always gets it)
           --no-progress        no per-second progress lines on stderr
           --close-connections  one connection per request (for servers that close after each answer, e.g. openssl cmp -port)
-        exit code: 0 without errors, 1 with errors, 2 on a bad command line
+          --source-address IP  connect from this local address (e.g. 127.0.0.2: another client to a per-address rate
+                               limit); HTTP 429 answers are counted apart as rate-limited, not as errors
+        exit code: 0 without errors, 1 with errors or rate-limited requests, 2 on a bad command line
         """;
 
     public static LoadOptions Parse(string[] args)
@@ -119,6 +123,7 @@ public sealed record LoadOptions
                 "--server-pid" => options with { ServerPid = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--json" => options with { JsonPath = value },
                 "--markdown" => options with { MarkdownPath = value },
+                "--source-address" => options with { SourceAddress = System.Net.IPAddress.TryParse(value, out System.Net.IPAddress? ip) ? ip : throw new ArgumentException($"--source-address {value} is not an IP address") },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
             i++;

@@ -14,6 +14,7 @@ public sealed record LoadReport(
     IReadOnlyDictionary<string, HistogramBase> Latency,
     IReadOnlyDictionary<string, int> Errors,
     long Dropped,
+    long RateLimited,
     CpuSample ClientCpu,
     CpuSample? ServerCpu,
     string? StoppedEarly)
@@ -43,9 +44,9 @@ public sealed record LoadReport(
             text.AppendLine().AppendLine("**" + StoppedEarly + "**");
         }
         text.AppendLine();
-        text.AppendLine("| transactions | tx/s | server CPU ms/tx | client CPU ms/tx | errors | dropped |");
-        text.AppendLine("|---|---|---|---|---|---|");
-        text.AppendLine(F($"| {Transactions} | {TransactionsPerSecond:F0} | {Format(ServerCpuMsPerTransaction)} | {Format(ClientCpuMsPerTransaction)} | {ErrorCount} | {Dropped} |"));
+        text.AppendLine("| transactions | tx/s | server CPU ms/tx | client CPU ms/tx | errors | rate-limited (429) | dropped |");
+        text.AppendLine("|---|---|---|---|---|---|---|");
+        text.AppendLine(F($"| {Transactions} | {TransactionsPerSecond:F0} | {Format(ServerCpuMsPerTransaction)} | {Format(ClientCpuMsPerTransaction)} | {ErrorCount} | {RateLimited} | {Dropped} |"));
         text.AppendLine();
         text.AppendLine("| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |");
         text.AppendLine("|---|---|---|---|---|---|---|");
@@ -70,7 +71,7 @@ public sealed record LoadReport(
         Options.Scenario, Options.Protection.ToString().ToLowerInvariant(), Options.OpenModel ? "open" : "closed",
         Options.OpenModel ? null : Options.Concurrency, Options.Rate, Options.OpenModel ? Options.Ramp.TotalSeconds : null,
         Options.OpenModel ? Options.MaxInFlight : null, Options.Scenario == "device-lifecycle" ? Options.Mix : null,
-        Options.Url ?? Options.BaseUrl, Options.Warmup.TotalSeconds, Measured.TotalSeconds, Transactions, TransactionsPerSecond, ErrorCount, Dropped,
+        Options.Url ?? Options.BaseUrl, Options.Warmup.TotalSeconds, Measured.TotalSeconds, Transactions, TransactionsPerSecond, ErrorCount, RateLimited, Dropped,
         ServerCpuMsPerTransaction, ClientCpuMsPerTransaction, StoppedEarly,
         OrderedLatency().ToDictionary(p => p.Key, p => new JsonLatency(
             p.Value.TotalCount, Ms(p.Value, 50), Ms(p.Value, 90), Ms(p.Value, 99), Ms(p.Value, 99.9), p.Value.GetMaxValue() / 1000.0, p.Value.GetMean() / 1000.0)),
@@ -101,6 +102,6 @@ public sealed record LoadReport(
     private sealed record JsonReport(
         string Scenario, string Protection, string Model, int? Concurrency, double? Rate, double? RampSeconds, int? MaxInFlight,
         IReadOnlyDictionary<string, int>? Mix, string BaseUrl, double WarmupSeconds, double MeasuredSeconds, long Transactions,
-        double TransactionsPerSecond, long Errors, long Dropped, double? ServerCpuMsPerTransaction, double? ClientCpuMsPerTransaction,
+        double TransactionsPerSecond, long Errors, long RateLimited, long Dropped, double? ServerCpuMsPerTransaction, double? ClientCpuMsPerTransaction,
         string? StoppedEarly, IReadOnlyDictionary<string, JsonLatency> Latency, IReadOnlyDictionary<string, int> ErrorsByKind);
 }

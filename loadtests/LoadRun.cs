@@ -24,7 +24,12 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
 
     public async Task<LoadReport> RunAsync()
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Devices, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = options.Devices, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (options.SourceAddress is { } source)
+        {
+            handler.ConnectCallback = (context, cancel) => ConnectFromAsync(source, context.DnsEndPoint, cancel);
+        }
+        using var http = new HttpClient(handler)
         {
             Timeout = TimeSpan.FromSeconds(30),
         };
@@ -67,7 +72,25 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
     }
 
     private LoadReport Report(string? stoppedEarly, TimeSpan measured = default, CpuSample client = default, CpuSample? server = null) =>
-        new(options, _metrics.Transactions, measured, _metrics.Latency, _metrics.Errors, _metrics.Dropped, client, server, stoppedEarly);
+        new(options, _metrics.Transactions, measured, _metrics.Latency, _metrics.Errors, _metrics.Dropped, _metrics.RateLimited, client, server, stoppedEarly);
+
+    /// <summary>Connections from one local address (<c>--source-address</c>): several generators on one machine look like
+    /// different clients to a per-address rate limit (any 127.0.0.0/8 address works on loopback).</summary>
+    private static async ValueTask<Stream> ConnectFromAsync(System.Net.IPAddress source, System.Net.DnsEndPoint target, CancellationToken cancel)
+    {
+        var socket = new System.Net.Sockets.Socket(source.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Bind(new System.Net.IPEndPoint(source, 0));
+            await socket.ConnectAsync(target, cancel);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Setup before the clock starts: device certificates (renew, signed enroll) and the rr pool. Returns why it failed, if it did.</summary>
     private async Task<string?> PrepareAsync(DeviceTransactions transactions, VirtualDevice[] devices, Dictionary<string, int> weights)
@@ -210,6 +233,7 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
                 lastTicks = nowTicks;
                 string phase = clock.Elapsed < options.Warmup ? "warm-up " : "measured";
                 string dropped = options.OpenModel ? string.Create(CultureInfo.InvariantCulture, $"  dropped {_metrics.Dropped}") : "";
+                dropped += _metrics.RateLimited > 0 ? string.Create(CultureInfo.InvariantCulture, $"  429 {_metrics.RateLimited}") : "";
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[{clock.Elapsed.TotalSeconds,6:F1} s] {phase} {transactions / seconds,7:F0} tx/s  errors {errors} (measured {_metrics.ErrorCount})  p50 {Ms(latency, 50),7:F1} ms  p99 {Ms(latency, 99),7:F1} ms{dropped}"));
             }

@@ -20,10 +20,12 @@ public sealed class Metrics
     private long _intervalErrors;
     private long _errorCount;
     private long _dropped;
+    private long _rateLimited;
 
     public long Transactions => Interlocked.Read(ref _transactions);
     public long ErrorCount => Interlocked.Read(ref _errorCount);
     public long Dropped => Interlocked.Read(ref _dropped);
+    public long RateLimited => Interlocked.Read(ref _rateLimited);
 
     public IReadOnlyDictionary<string, HistogramBase> Latency => _latency.ToDictionary(p => p.Key, p => (HistogramBase)p.Value);
     public IReadOnlyDictionary<string, int> Errors => _errors.ToDictionary(p => p.Key, p => p.Value);
@@ -62,6 +64,16 @@ public sealed class Metrics
         {
             Interlocked.Increment(ref _errorCount);
             _errors.AddOrUpdate(what, 1, (_, n) => n + 1);
+        }
+    }
+
+    /// <summary>A request refused with HTTP 429 (a gateway rate limit): its own outcome, not an error.</summary>
+    public void RateLimit(bool counted)
+    {
+        Interlocked.Increment(ref _intervalErrors);
+        if (counted)
+        {
+            Interlocked.Increment(ref _rateLimited);
         }
     }
 

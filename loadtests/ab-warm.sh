@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 generator=loadtests/bin/Release/net10.0/CmpCluster.LoadTests.dll
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 for dll in "$@"; do
-  data=$(mktemp -d); http=$(free_port); silo=$(free_port); gw=$(free_port); tcp=$(free_port)
-  dotnet "$dll" --urls "http://127.0.0.1:$http" --Node:DataDirectory="$data/data" --Node:SiloPort="$silo" --Node:GatewayPort="$gw" \
+  data=$(mktemp -d); http=$(free_port); silo=$(free_port); gw=$(free_port); tcp=$(free_port); mgmt=$(free_port)
+  dotnet "$dll" --urls "http://127.0.0.1:$http" --Management:Urls="http://127.0.0.1:$mgmt" --Node:DataDirectory="$data/data" --Node:SiloPort="$silo" --Node:GatewayPort="$gw" \
     --Tcp:Port="$tcp" --Logging:LogLevel:Default=Warning > "$data/node.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$http/health" >/dev/null && break; sleep 1; done

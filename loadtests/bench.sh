@@ -52,7 +52,8 @@ fi
 # --- the node ------------------------------------------------------------------------------------------------
 HTTP_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
 BASE="http://127.0.0.1:$HTTP_PORT"
-dotnet silo/bin/Release/net10.0/CmpCluster.Silo.dll --urls "$BASE" --Node:DataDirectory="$WORK/data" \
+# Its own management port too: the default (127.0.0.1:8081) may be taken by another node on this machine.
+dotnet silo/bin/Release/net10.0/CmpCluster.Silo.dll --urls "$BASE" --Management:Urls="http://127.0.0.1:$(free_port)" --Node:DataDirectory="$WORK/data" \
   --Node:SiloPort="$SILO_PORT" --Node:GatewayPort="$GATEWAY_PORT" --Tcp:Port="$(free_port)" --Logging:LogLevel:Default=Warning >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 120); do

@@ -27,10 +27,9 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationO
     Args = args,
     ContentRootPath = contentRootGiven ? null : AppContext.BaseDirectory,
 });
-if (string.IsNullOrEmpty(builder.Configuration["urls"]))
-{
-    builder.WebHost.UseUrls("http://127.0.0.1:8080");
-}
+// Devices on --urls (default http://127.0.0.1:8080); admin API, /metrics and the dashboard on Management:Urls
+// (default http://127.0.0.1:8081).
+builder.ConfigureGatewayListeners();
 
 NodeOptions node = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
 string dataDirectory = Path.GetFullPath(node.DataDirectory);
@@ -57,11 +56,12 @@ builder.UseOrleans(silo =>
         o.ClusterId = node.ClusterId;
         o.ServiceId = node.ServiceId;
     });
-    // Traces continue from the HTTP request into the grain calls (DESIGN §7).
+    // Traces continue from the HTTP request into the grain calls.
     silo.AddActivityPropagation();
     if (dashboard)
     {
-        // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard; Dashboard__Enabled=false leaves it out.
+        // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard on the management listener;
+        // Dashboard__Enabled=false leaves it out.
         silo.AddDashboard();
     }
     silo.UseStorageProviders(node, builder.Configuration, dataDirectory);
@@ -93,7 +93,7 @@ try
     app.MapGatewayEndpoints();
     if (dashboard)
     {
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapOrleansDashboard(routePrefix: "/dashboard").ForOperators();
     }
     app.Run();
     return 0;

@@ -9,6 +9,8 @@
 # Environment (same names as deploy/compose.yaml and deploy/k8s): SILOS (2), GATEWAYS (2), STATE_DIR (./cluster-state),
 # LB_PORT (free port), Pki__Passphrase, Cmp__Aliases__ra__Secret, Admin__Tokens__0 ... are passed to the processes.
 # The state dir holds pids/, logs/, redis/ (AOF), shared/pki (CA keys, created by the first silo) and haproxy.cfg.
+# Every silo and gateway has a device port (CMP, CRL, OCSP, health; behind HAProxy) and its own management port (admin
+# API, /metrics, dashboard; pids/NAME.mgmt, shown by `status`), both on free loopback ports.
 # `down` stops exactly the processes whose PID files it wrote, and only if they still run the command it started.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -71,22 +73,25 @@ up() {
   echo "$redis_port" > "$STATE_DIR/redis.port"
   local i silo_http=() gw_http=()
   for i in $(seq 1 "$SILOS"); do
-    read -r http sp gp < <(free_ports 3)
-    start "silo-$i" "Node:SiloPort=$sp" dotnet "$SILO_DLL" --urls "http://127.0.0.1:$http" --Node:SiloPort="$sp" --Node:GatewayPort="$gp" --Tcp:Enabled=false \
+    read -r http sp gp mgmt < <(free_ports 4)
+    start "silo-$i" "Node:SiloPort=$sp" dotnet "$SILO_DLL" --urls "http://127.0.0.1:$http" --Management:Urls="http://127.0.0.1:$mgmt" \
+      --Node:SiloPort="$sp" --Node:GatewayPort="$gp" --Tcp:Enabled=false \
       --Cluster:Tls:CertificatePath="$STATE_DIR/tls/silo.pem" --Cluster:Tls:KeyPath="$STATE_DIR/tls/silo.key.pem"
-    silo_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/silo-$i.url"
+    silo_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/silo-$i.url"; echo "http://127.0.0.1:$mgmt" > "$pids/silo-$i.mgmt"
   done
   for i in $(seq 1 "$SILOS"); do wait_ready "silo-$i" "http://127.0.0.1:${silo_http[$((i-1))]}/readyz"; done
   for i in $(seq 1 "$GATEWAYS"); do
-    read -r http < <(free_ports 1)
-    start "gateway-$i" "urls http://127.0.0.1:$http" dotnet "$GATEWAY_DLL" --urls "http://127.0.0.1:$http" \
+    read -r http mgmt < <(free_ports 2)
+    # HAProxy (127.0.0.1) sends X-Forwarded-For: the per-address rate limit then counts the client behind it.
+    start "gateway-$i" "urls http://127.0.0.1:$http" dotnet "$GATEWAY_DLL" --urls "http://127.0.0.1:$http" --Management:Urls="http://127.0.0.1:$mgmt" \
+      --RateLimits:KnownProxies:0=127.0.0.1 \
       --Cluster:Tls:CertificatePath="$STATE_DIR/tls/gateway.pem" --Cluster:Tls:KeyPath="$STATE_DIR/tls/gateway.key.pem"
-    gw_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/gateway-$i.url"
+    gw_http+=("$http"); echo "http://127.0.0.1:$http" > "$pids/gateway-$i.url"; echo "http://127.0.0.1:$mgmt" > "$pids/gateway-$i.mgmt"
   done
   for i in $(seq 1 "$GATEWAYS"); do wait_ready "gateway-$i" "http://127.0.0.1:${gw_http[$((i-1))]}/readyz"; done
   {
     printf 'global\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 60s\n  timeout server 60s\n'
-    printf '  retries 3\n  option redispatch\n  option http-keep-alive\n'
+    printf '  retries 3\n  option redispatch\n  option http-keep-alive\n  option forwardedfor\n'
     printf 'frontend cmp\n  bind 127.0.0.1:%s\n  default_backend gateways\n' "$lb_port"
     printf 'backend gateways\n  balance roundrobin\n  option httpchk GET /readyz\n'
     for i in $(seq 1 "$GATEWAYS"); do printf '  server g%s 127.0.0.1:%s check inter 1s fall 2 rise 2\n' "$i" "${gw_http[$((i-1))]}"; done
@@ -97,17 +102,18 @@ up() {
   wait_ready haproxy "http://127.0.0.1:$lb_port/readyz"
   echo "cluster up: $SILOS silo(s), $GATEWAYS gateway(s), redis 127.0.0.1:$redis_port, state $STATE_DIR"
   echo "CMP: http://127.0.0.1:$lb_port/.well-known/cmp/p/ra   trust anchor: $STATE_DIR/shared/pki/root-ca.pem"
+  echo "admin API, /metrics: each process's management URL (gateway-1: $(cat "$pids/gateway-1.mgmt" 2>/dev/null || echo none); see status)"
 }
 
 status() {
   [ -d "$pids" ] || { echo "no cluster state in $STATE_DIR"; exit 1; }
-  local f name url ready
+  local f name url mgmt ready
   for f in "$pids"/*.pid; do
     [ -e "$f" ] || continue
-    name="$(basename "$f" .pid)"; url="$(cat "$pids/$name.url" 2>/dev/null || true)"; ready="-"
+    name="$(basename "$f" .pid)"; url="$(cat "$pids/$name.url" 2>/dev/null || true)"; mgmt="$(cat "$pids/$name.mgmt" 2>/dev/null || true)"; ready="-"
     if [ -n "$url" ]; then ready="$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$url/readyz" || true)"; fi
     if alive "$name"; then state=running; else state=stopped; fi
-    printf '%-12s pid %-8s %-8s readyz=%-4s %s\n' "$name" "$(cat "$f")" "$state" "$ready" "$url"
+    printf '%-12s pid %-8s %-8s readyz=%-4s %s%s\n' "$name" "$(cat "$f")" "$state" "$ready" "$url" "${mgmt:+  management $mgmt}"
   done
 }
 
@@ -126,7 +132,7 @@ down() {
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
       echo "stopped $name (pid $pid)"
     fi
-    rm -f "$pids/$name.pid" "$pids/$name.match" "$pids/$name.url"
+    rm -f "$pids/$name.pid" "$pids/$name.match" "$pids/$name.url" "$pids/$name.mgmt"
   done
 }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CmpCluster.Gateway.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -39,8 +40,10 @@ public static class AdminApi
         // Built now, so the "no token" warning is logged once at start, not on the first request.
         endpoints.ServiceProvider.GetRequiredService<AdminTokens>();
 
-        endpoints.MapOpenApi();
+        // Operator surfaces: served on the management listener only (ManagementListener).
+        endpoints.MapOpenApi().ForOperators();
         RouteGroupBuilder api = endpoints.MapGroup(Prefix)
+            .ForOperators()
             .AddEndpointFilter<AdminAuthenticationFilter>()
             .AddEndpointFilter<ClusterUnavailableFilter>()
             .ProducesProblem(StatusCodes.Status401Unauthorized)

@@ -1,4 +1,5 @@
 using CmpCluster.Gateway.Admin;
+using CmpCluster.Gateway.RateLimiting;
 using CmpCluster.Gateway.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -18,6 +19,7 @@ public static class GatewayHosting
         services.AddCmpGateway();
         services.AddCmpTelemetry(configuration);
         services.AddAdminApi(configuration);
+        services.AddGatewayRateLimiting(configuration);
         return services;
     }
 
@@ -26,9 +28,11 @@ public static class GatewayHosting
     public static IWebHostBuilder UseGatewayTls(this IWebHostBuilder web, IConfiguration configuration) =>
         GatewayTls.Configure(web, configuration);
 
-    /// <summary>CMP, CRL/OCSP, metrics, admin API and the health probes.</summary>
+    /// <summary>CMP, CRL/OCSP, metrics, admin API and the health probes, behind the listener split and the rate limits.</summary>
     public static WebApplication MapGatewayEndpoints(this WebApplication app)
     {
+        app.UseManagementListener();
+        app.UseGatewayRateLimiting();
         app.MapCmpEndpoints();
         app.MapRevocationEndpoints();
         app.MapCmpTelemetry();

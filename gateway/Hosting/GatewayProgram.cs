@@ -33,10 +33,7 @@ public static class GatewayProgram
             ContentRootPath = contentRootGiven ? null : AppContext.BaseDirectory,
         });
         AddSettingsFile(builder.Configuration, builder.Environment);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
-        {
-            builder.WebHost.UseUrls("http://127.0.0.1:8080");
-        }
+        builder.ConfigureGatewayListeners();
         builder.WebHost.UseGatewayTls(builder.Configuration);
 
         ClusterConnection connection = ClusterConnection.Read(builder.Configuration);

@@ -8,8 +8,8 @@ namespace CmpCluster.Gateway.Hosting;
 /// <summary>
 /// Probes for load balancers and orchestrators. <c>/healthz</c>: the process serves HTTP (liveness; never calls the
 /// cluster, so a cluster outage does not get healthy gateways restarted). <c>/readyz</c>: a grain call answered within
-/// <see cref="ReadinessTimeout"/>, i.e. this host reaches a silo that can activate grains (readiness). <c>/health</c>
-/// (mapped with the CMP endpoints) stays as it was.
+/// <see cref="ReadinessTimeout"/>, i.e. this host reaches a silo that can activate grains (readiness). <c>/health</c>:
+/// the first probe, as <c>/healthz</c>. None is rate-limited, and all answer on the device and management listeners.
 /// </summary>
 public static class HealthEndpoints
 {
@@ -17,6 +17,7 @@ public static class HealthEndpoints
 
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
+        endpoints.MapGet("/health", () => Results.Text("ok"));
         endpoints.MapGet("/healthz", () => Results.Text("ok"));
         endpoints.MapGet("/readyz", ReadyAsync);
         return endpoints;

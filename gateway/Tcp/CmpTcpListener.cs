@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using CmpCluster.Gateway.RateLimiting;
 using CmpCluster.Gateway.Telemetry;
 using CmpCluster.Protocol.Transport;
 using Microsoft.Extensions.Configuration;
@@ -17,9 +18,13 @@ namespace CmpCluster.Gateway.Tcp;
 /// same <see cref="CmpDispatcher"/> as HTTP. Several requests per connection; the client's closeConnection flag, any
 /// transport error and host shutdown close it. Transport errors are answered with errorMsgRep and a close; a cluster that
 /// does not answer closes the connection without a reply (the gateway has no key to sign a CMP error with).
+/// Rate limits (<see cref="GatewayRateLimiter"/>, shared with HTTP): a connection from an address without a token left is
+/// accepted and closed at once; a frame over the per-address or per-alias limit (<c>Tcp:Alias</c>) is not answered and its
+/// connection is closed (EJBCA's cmptcp has no error for it; a closed connection is what any client understands).
 /// </summary>
 public sealed partial class CmpTcpListener(
-    CmpDispatcher dispatcher, IOptions<TcpOptions> options, ILogger<CmpTcpListener> logger) : IHostedService, IDisposable
+    CmpDispatcher dispatcher, IOptions<TcpOptions> options, GatewayRateLimiter limiter, RateLimitReporter rateLimits,
+    ILogger<CmpTcpListener> logger) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
@@ -105,20 +110,28 @@ public sealed partial class CmpTcpListener(
                 socket.Dispose();
                 continue;
             }
-            Task connection = ServeAsync(socket, settings);
+            string address = GatewayRateLimiter.AddressKey((socket.RemoteEndPoint as IPEndPoint)?.Address);
+            if (!limiter.AddressHasTokens(address))
+            {
+                Interlocked.Decrement(ref _open);
+                rateLimits.Refused("tcp", RateLimitKind.Address, settings.Alias, address);
+                socket.Dispose();
+                continue;
+            }
+            Task connection = ServeAsync(socket, settings, address);
             _connections.TryAdd(connection, 0);
             _ = connection.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);
         }
     }
 
-    private async Task ServeAsync(Socket socket, TcpOptions settings)
+    private async Task ServeAsync(Socket socket, TcpOptions settings, string address)
     {
         await Task.Yield();
         socket.NoDelay = true;
         using var stream = new NetworkStream(socket, ownsSocket: true);
         try
         {
-            while (await ServeOneAsync(stream, settings))
+            while (await ServeOneAsync(stream, settings, address))
             {
             }
         }
@@ -137,7 +150,7 @@ public sealed partial class CmpTcpListener(
     }
 
     /// <summary>Reads and answers one frame; false when the connection is to be closed.</summary>
-    private async Task<bool> ServeOneAsync(NetworkStream stream, TcpOptions settings)
+    private async Task<bool> ServeOneAsync(NetworkStream stream, TcpOptions settings, string address)
     {
         string alias = settings.Alias;
         CmpTcpReadResult read = await CmpTcpFrameReader.ReadAsync(
@@ -169,6 +182,14 @@ public sealed partial class CmpTcpListener(
         {
             // Validated at start; only a configuration reload that removed the alias gets here.
             await SendAsync(stream, CmpTcpFrame.Error(CmpTcpError.BadMessage, "unknown CMP alias"), alias, 404, started);
+            return false;
+        }
+        // Held until the answer is written: the alias's concurrency permit covers the whole exchange.
+        using GatewayLease lease = limiter.Acquire(address, alias);
+        if (!lease.IsAcquired)
+        {
+            rateLimits.Refused("tcp", lease.RefusedBy!.Value, alias, address);
+            CmpTelemetry.RecordTcp(alias, 429, started);
             return false;
         }
         DispatchResult result;

@@ -27,12 +27,12 @@ public sealed class TelemetryOptions
     public string ServiceName { get; set; } = "cmpcluster";
 }
 
-/// <summary>The gateway's instruments (DESIGN §7), and the OpenTelemetry wiring shared by every host that serves HTTP.</summary>
+/// <summary>The gateway's instruments, and the OpenTelemetry wiring shared by every host that serves HTTP.</summary>
 public static class CmpTelemetry
 {
     public const string GatewayName = "CmpCluster.Gateway";
 
-    /// <summary>The meters and sources the hosts export; names are fixed (STYLE §12).</summary>
+    /// <summary>The meters and sources the hosts export; dashboards (deploy/grafana) query these names.</summary>
     public static readonly string[] Meters = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans"];
     public static readonly string[] Sources = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans.Application"];
 
@@ -41,11 +41,16 @@ public static class CmpTelemetry
     /// <summary>CMP HTTP requests by alias and HTTP status (200 includes CMP-level errors; the grains count those by failInfo).
     /// CMP over TCP frames are counted here too, tagged <c>transport=tcp</c>, their outcome mapped to the HTTP status
     /// an HTTP request would have got (200 pkiRep, 400 bad frame, 404 unknown alias, 408 read timeout, 413 too large,
-    /// 503 cluster did not answer).</summary>
+    /// 429 refused by a rate limit, 503 cluster did not answer).</summary>
     public static readonly Counter<long> HttpRequests = Meter.CreateCounter<long>("cmp.http.requests", "{request}", "CMP requests received over HTTP");
 
     public static readonly Histogram<double> HttpDuration = Meter.CreateHistogram<double>(
         "cmp.http.duration", "ms", "Time from the CMP request's body (or TCP frame) read to the response written");
+
+    /// <summary>Requests (HTTP) and frames or connections (TCP) a gateway rate limit refused; tags <c>transport</c> (http,
+    /// tcp), <c>limit</c> (address, alias, alias_concurrency) and <c>alias</c>; never the client address (unbounded).</summary>
+    public static readonly Counter<long> RateLimited = Meter.CreateCounter<long>(
+        "cmp.gateway.rate_limited", "{request}", "Requests refused by a gateway rate limit (HTTP 429, TCP close)");
 
     public static IServiceCollection AddCmpTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
@@ -80,7 +85,8 @@ public static class CmpTelemetry
         TelemetryOptions options = app.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
         if (options.Prometheus)
         {
-            app.MapPrometheusScrapingEndpoint(options.PrometheusPath);
+            // An operator surface: served on the management listener only (Hosting/ManagementListener.cs).
+            app.MapPrometheusScrapingEndpoint(options.PrometheusPath).WithMetadata(Hosting.ManagementEndpoint.Instance);
         }
         return app;
     }
@@ -92,6 +98,9 @@ public static class CmpTelemetry
         HttpRequests.Add(1, new("alias", alias), new("status", status));
         HttpDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds, new("alias", alias), new("status", status));
     }
+
+    public static void RecordRateLimited(string transport, string limit, string alias) =>
+        RateLimited.Add(1, new("transport", transport), new("limit", limit), new("alias", alias));
 
     /// <summary>Records one CMP-over-TCP frame on the HTTP instruments, tagged <c>transport=tcp</c>.</summary>
     public static void RecordTcp(string alias, int status, long startedTimestamp)

@@ -37,9 +37,14 @@ public sealed class CmpTcpTransport : IAsyncDisposable
     /// <summary>The raw stream, for tests that write malformed frames.</summary>
     public NetworkStream Stream => _stream;
 
-    public static async Task<CmpTcpTransport> ConnectAsync(string host, int port, CancellationToken cancel = default)
+    public static Task<CmpTcpTransport> ConnectAsync(string host, int port, CancellationToken cancel = default) =>
+        ConnectAsync(host, port, localAddress: null, cancel);
+
+    /// <summary>Connects from <paramref name="localAddress"/> when given (e.g. another loopback address, as another client).</summary>
+    public static async Task<CmpTcpTransport> ConnectAsync(string host, int port, System.Net.IPAddress? localAddress, CancellationToken cancel = default)
     {
-        var client = new TcpClient { NoDelay = true };
+        var client = localAddress is null ? new TcpClient() : new TcpClient(new System.Net.IPEndPoint(localAddress, 0));
+        client.NoDelay = true;
         try
         {
             await client.ConnectAsync(host, port, cancel);

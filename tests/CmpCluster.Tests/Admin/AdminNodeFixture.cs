@@ -32,9 +32,11 @@ public sealed class AdminNodeFixture : IAsyncLifetime
 /// <summary>Helpers for admin API requests and their JSON answers.</summary>
 public static class Admin
 {
-    public static HttpClient Client(NodeProcess node, string? token, TimeSpan? timeout = null)
+    /// <summary>A client of the node's management listener, where the admin API is served (or, to show that it is not
+    /// there, of the device listener).</summary>
+    public static HttpClient Client(NodeProcess node, string? token, TimeSpan? timeout = null, bool onDevicePort = false)
     {
-        HttpClient client = node.CreateHttpClient(timeout);
+        HttpClient client = onDevicePort ? node.CreateHttpClient(timeout) : node.CreateManagementClient(timeout);
         if (token is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

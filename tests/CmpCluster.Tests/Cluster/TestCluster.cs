@@ -102,9 +102,11 @@ public sealed class TestCluster : IAsyncLifetime
 
     public async Task StartSiloAsync(ClusterProcess silo)
     {
-        int[] ports = NodeLaunch.FreeLoopbackPorts(3);
+        // Every process gets its own management port: the default (8081) would be shared by all of them.
+        int[] ports = NodeLaunch.FreeLoopbackPorts(4);
         (string dll, string contentRoot) = NodeLaunch.LocateSilo();
         silo.Start(NodeLaunch.DotnetHost(), [dll, "--contentRoot", contentRoot, "--urls", $"http://127.0.0.1:{ports[0]}",
+            $"--Management:Urls=http://127.0.0.1:{ports[3]}",
             "--Node:Mode=Cluster", $"--Redis:ConnectionString=127.0.0.1:{RedisPort}", $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={ports[1]}", $"--Node:GatewayPort={ports[2]}", $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}",
             "--Dashboard:Enabled=false", "--Tcp:Enabled=false", .. TlsArguments("silo"), .. TuningArguments], Root);
@@ -123,7 +125,8 @@ public sealed class TestCluster : IAsyncLifetime
     public async Task StartGatewayAsync(int index)
     {
         var arguments = new List<string> { ClusterProcesses.LocateGateway(), $"--Redis:ConnectionString=127.0.0.1:{RedisPort}",
-            $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}", $"--Kestrel:Endpoints:Http:Url=http://127.0.0.1:{GatewayPorts[index]}" };
+            $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}", $"--Kestrel:Endpoints:Http:Url=http://127.0.0.1:{GatewayPorts[index]}",
+            $"--Management:Urls=http://127.0.0.1:{NodeLaunch.FreeLoopbackPorts(1)[0]}" };
         if (index == 1)
         {
             arguments.AddRange([$"--Kestrel:Endpoints:Https:Url=https://127.0.0.1:{GatewayBHttpsPort}",

@@ -55,6 +55,32 @@ public sealed class DeploymentFilesTests
         Assert.Contains("appendfsync", compose);
     }
 
+    [Fact]
+    public void Operator_surfaces_are_scraped_and_reached_on_the_management_port_never_the_device_port()
+    {
+        string Read(params string[] path) => File.ReadAllText(Path.Combine([Deploy, .. path]));
+        foreach (string image in new[] { "Dockerfile.silo", "Dockerfile.gateway" })
+        {
+            Assert.Contains("Management__Urls=http://0.0.0.0:8081", Read("docker", image));
+        }
+        Assert.Contains("\"127.0.0.1:8081\"", Read("prometheus", "prometheus.yml"));
+        Assert.DoesNotContain(":8080", Read("prometheus", "prometheus.yml"));
+        string scrape = Read("otel", "prometheus.yaml");
+        Assert.Contains("gateway-1:8081", scrape);
+        Assert.DoesNotContain(":8080", scrape);
+        // The balancer forwards the device port only.
+        Assert.DoesNotContain(Read("haproxy", "haproxy.cfg").Split('\n'), line => !line.TrimStart().StartsWith('#') && line.Contains("8081"));
+        Assert.Contains("option forwardedfor", Read("haproxy", "haproxy.cfg"));
+        string gateway = Read("k8s", "gateway.yaml");
+        Assert.Contains("{ containerPort: 8081, name: management }", gateway);
+        Assert.Contains("targetPort: management", gateway);
+        Assert.Contains("{ containerPort: 8081, name: management }", Read("k8s", "silo.yaml"));
+        string compose = Read("compose.yaml");
+        Assert.Contains("\"127.0.0.1:8081:8081\"", compose); // published on the host's loopback only
+        Assert.Contains("RateLimits__KnownProxies__0", compose);
+        Assert.Contains("--Management:Urls=", Read("local", "cluster.sh"));
+    }
+
     private static async Task<Dictionary<string, string[]>> ParseAsync(string[] files)
     {
         string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";

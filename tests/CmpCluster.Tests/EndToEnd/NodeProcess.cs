@@ -8,7 +8,8 @@ namespace CmpCluster.Tests.EndToEnd;
 
 /// <summary>
 /// The real node (<c>CmpCluster.Silo.dll</c>: Orleans silo + HTTP gateway) as a child process, the way an
-/// operator runs it: four free loopback ports per start (HTTP, silo, gateway, CMP over TCP), its own data directory,
+/// operator runs it: five free loopback ports per start (HTTP for devices, HTTP for management, silo, gateway, CMP over
+/// TCP), its own data directory,
 /// stdout/stderr captured. It can be SIGKILLed and started again on the same data directory.
 /// </summary>
 /// <remarks>
@@ -78,6 +79,11 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>CMP over TCP (<c>--Tcp:Port</c>); nothing listens there when the arguments disable TCP.</summary>
     public int TcpPort { get; private set; }
 
+    /// <summary>The management listener (<c>--Management:Urls</c>): admin API, OpenAPI, /metrics, dashboard.</summary>
+    public int ManagementPort { get; private set; }
+
+    public Uri ManagementAddress => new($"http://127.0.0.1:{ManagementPort}/");
+
     /// <summary><c>127.0.0.1:PORT</c>, as <c>openssl cmp -server</c> wants it.</summary>
     public string Server => $"127.0.0.1:{HttpPort}";
 
@@ -108,7 +114,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
     /// <summary>Describes this node and its recent output; append to assertion messages.</summary>
     public string Diagnostics() =>
-        $"node http={HttpPort} silo={SiloPort} gateway={GatewayPort} tcp={TcpPort} data={DataDirectory} running={IsRunning}\n--- node output ---\n{OutputTail()}";
+        $"node http={HttpPort} management={ManagementPort} silo={SiloPort} gateway={GatewayPort} tcp={TcpPort} data={DataDirectory} running={IsRunning}\n--- node output ---\n{OutputTail()}";
 
     /// <summary>
     /// Starts a node and waits until <c>GET /health</c> answers. With <paramref name="dataDirectory"/> null a fresh
@@ -181,8 +187,8 @@ public sealed class NodeProcess : IAsyncDisposable
         _process = null;
 
         (string dll, string contentRoot) = NodeLaunch.LocateSilo();
-        int[] ports = NodeLaunch.FreeLoopbackPorts(4);
-        (HttpPort, SiloPort, GatewayPort, TcpPort) = (ports[0], ports[1], ports[2], ports[3]);
+        int[] ports = NodeLaunch.FreeLoopbackPorts(5);
+        (HttpPort, SiloPort, GatewayPort, TcpPort, ManagementPort) = (ports[0], ports[1], ports[2], ports[3], ports[4]);
         int start = Interlocked.Increment(ref _starts);
 
         var info = new ProcessStartInfo(NodeLaunch.DotnetHost())
@@ -199,6 +205,7 @@ public sealed class NodeProcess : IAsyncDisposable
         {
             "--contentRoot", contentRoot,
             "--urls", $"http://127.0.0.1:{HttpPort}",
+            $"--Management:Urls=http://127.0.0.1:{ManagementPort}",
             $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={SiloPort}",
             // CMP over TCP defaults to 8829: every node gets its own port so parallel nodes never collide.
@@ -216,6 +223,7 @@ public sealed class NodeProcess : IAsyncDisposable
             if (key.StartsWith("Node__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Cmp__", StringComparison.OrdinalIgnoreCase)
                 || key.StartsWith("Pki__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Orleans__", StringComparison.OrdinalIgnoreCase)
                 || key.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Tcp__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)
+                || key.StartsWith("Management__", StringComparison.OrdinalIgnoreCase) || key.StartsWith("RateLimits__", StringComparison.OrdinalIgnoreCase)
                 || key is "DOTNET_URLS" or "DOTNET_ENVIRONMENT" or "DOTNET_CONTENTROOT")
             {
                 info.Environment.Remove(key);
@@ -302,9 +310,17 @@ public sealed class NodeProcess : IAsyncDisposable
         await StartAsync(timeout);
     }
 
+    /// <summary>A client of the device listener (CMP, CRL, OCSP, health).</summary>
     public HttpClient CreateHttpClient(TimeSpan? timeout = null) => new()
     {
         BaseAddress = BaseAddress,
+        Timeout = timeout ?? TimeSpan.FromSeconds(30),
+    };
+
+    /// <summary>A client of the management listener (admin API, OpenAPI, /metrics, dashboard).</summary>
+    public HttpClient CreateManagementClient(TimeSpan? timeout = null) => new()
+    {
+        BaseAddress = ManagementAddress,
         Timeout = timeout ?? TimeSpan.FromSeconds(30),
     };
 

@@ -4,7 +4,7 @@ using Xunit;
 namespace CmpCluster.Tests.EndToEnd;
 
 /// <summary>
-/// What an operator watches (DESIGN §7): Prometheus metrics by alias, body type, outcome and failInfo, and a diagnostic id
+/// What an operator watches: Prometheus metrics by alias, body type, outcome and failInfo, and a diagnostic id
 /// that a refused device shows in its CMP error and the operator finds in the node's summary log event.
 /// </summary>
 public sealed partial class TelemetryTests(NodeFixture fixture) : IClassFixture<NodeFixture>
@@ -59,10 +59,11 @@ public sealed partial class TelemetryTests(NodeFixture fixture) : IClassFixture<
         }
     }
 
-    /// <summary>GET /metrics until <paramref name="complete"/> holds or 15 s pass (then the last scrape, for the asserts to explain).</summary>
+    /// <summary>GET /metrics on the management listener until <paramref name="complete"/> holds or 15 s pass (then the last
+    /// scrape, for the asserts to explain).</summary>
     private async Task<string> ScrapeAsync(Func<string, bool> complete)
     {
-        using HttpClient http = Node.CreateHttpClient();
+        using HttpClient http = Node.CreateManagementClient();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         string metrics = await http.GetStringAsync("metrics");
         while (!complete(metrics) && clock.Elapsed < TimeSpan.FromSeconds(15))
