@@ -22,7 +22,7 @@ public sealed class AuditExportEndpointTests
     public async Task The_export_pages_with_a_cursor_and_the_verify_command_checks_the_data_directory()
     {
         await using NodeProcess node = await NodeProcess.StartAsync([$"--Admin:Tokens:0={Token}", "--Dashboard:Enabled=false"]);
-        using HttpClient client = node.CreateHttpClient();
+        using HttpClient client = node.CreateManagementClient(); // the admin API is on the management listener
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/audit")).StatusCode);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/v1/audit?limit=0")).StatusCode);
