@@ -1,0 +1,47 @@
+using CmpCluster.Fuzz.Harness;
+using SharpFuzz;
+
+// Usage (fuzz/README.md):
+//   dotnet CmpCluster.Fuzz.dll <request|tcp|ocsp>                 under afl-fuzz: input on stdin, persistent loop
+//   dotnet CmpCluster.Fuzz.dll <request|tcp|ocsp> FILE|FOLDER...  reproduce: every file once, exceptions printed
+if (args.Length == 0 || !FuzzTargets.Names.Contains(args[0]))
+{
+    Console.Error.WriteLine("usage: CmpCluster.Fuzz <request|tcp|ocsp> [FILE|FOLDER ...]");
+    return 2;
+}
+Action<byte[]> target = FuzzTargets.ByName(args[0]);
+// The PKI and handlers are built before the first input, so their setup is not part of any trace. Instrumented code
+// writes to SharpFuzz's trace map, which only exists once Fuzzer.Run has attached it: a scratch map serves until then.
+unsafe
+{
+    SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+}
+_ = FuzzEnvironment.Instance;
+
+if (args.Length > 1)
+{
+    int failed = 0;
+    foreach (string file in args.Skip(1).SelectMany(a => Directory.Exists(a) ? FuzzTargets.Files(a) : [a]))
+    {
+        try
+        {
+            target(File.ReadAllBytes(file));
+            Console.WriteLine($"ok      {file}");
+        }
+        catch (Exception e)
+        {
+            failed++;
+            Console.WriteLine($"FINDING {file}");
+            Console.WriteLine(e);
+        }
+    }
+    return failed == 0 ? 0 : 1;
+}
+
+Fuzzer.Run(stream =>
+{
+    using var buffer = new MemoryStream();
+    stream.CopyTo(buffer);
+    target(buffer.ToArray());
+});
+return 0;
