@@ -10,6 +10,8 @@ if (args.Length == 0 || !FuzzTargets.Names.Contains(args[0]))
     return 2;
 }
 Action<byte[]> target = FuzzTargets.ByName(args[0]);
+string[] paths = args[1..];
+
 // The PKI and handlers are built before the first input, so their setup is not part of any trace. Instrumented code
 // writes to SharpFuzz's trace map, which only exists once Fuzzer.Run has attached it: a scratch map serves until then.
 unsafe
@@ -18,10 +20,30 @@ unsafe
 }
 _ = FuzzEnvironment.Instance;
 
-if (args.Length > 1)
+// Grains and request handlers run on thread-pool threads, whose stack is 1.5 MiB on Linux (8 MiB is only the main
+// thread's): inputs run on a thread with that stack, so unbounded recursion overflows here as it would in the silo.
+const int ThreadPoolStackBytes = 1536 * 1024;
+int exitCode = 0;
+var worker = new Thread(() => exitCode = paths.Length > 0 ? Reproduce(paths, target) : Fuzz(target), ThreadPoolStackBytes);
+worker.Start();
+worker.Join();
+return exitCode;
+
+static int Fuzz(Action<byte[]> target)
+{
+    Fuzzer.Run(stream =>
+    {
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        target(buffer.ToArray());
+    });
+    return 0;
+}
+
+static int Reproduce(string[] paths, Action<byte[]> target)
 {
     int failed = 0;
-    foreach (string file in args.Skip(1).SelectMany(a => Directory.Exists(a) ? FuzzTargets.Files(a) : [a]))
+    foreach (string file in paths.SelectMany(path => Directory.Exists(path) ? FuzzTargets.Files(path) : [path]))
     {
         try
         {
@@ -37,11 +59,3 @@ if (args.Length > 1)
     }
     return failed == 0 ? 0 : 1;
 }
-
-Fuzzer.Run(stream =>
-{
-    using var buffer = new MemoryStream();
-    stream.CopyTo(buffer);
-    target(buffer.ToArray());
-});
-return 0;

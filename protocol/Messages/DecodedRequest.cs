@@ -76,8 +76,15 @@ public sealed class DecodedRequest
                 _ = info.InfoType;
             }
             TouchBody(message.Body);
+            // The engine DER-encodes parts of the request again: the sender as the response's recipient (RFC 9810
+            // §5.1.1), inner messages of a nested one (RFC 9810 §5.1.3.4). BouncyCastle parses SETs it cannot sort for DER
+            // (fuzz/regressions/request/header-sender-set-not-der-encodable-invalidoperation.der): find out here.
+            _ = message.GetEncoded(Asn1Encodable.Der);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException or FormatException)
+        // IndexOutOfRangeException: BouncyCastle's PollRepContent indexes an empty element unchecked
+        // (fuzz/regressions/request/pollrep-empty-element-indexoutofrange.der).
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException or FormatException
+            or IndexOutOfRangeException)
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "message is not a PKIMessage");
         }

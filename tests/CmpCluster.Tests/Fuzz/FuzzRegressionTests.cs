@@ -73,6 +73,9 @@ public sealed class FuzzRegressionTests
     [InlineData("rr-revdetails-malformed-argument.der")]
     [InlineData("genm-itav-malformed-argument.der")]
     [InlineData("protection-pad-bits-ioexception.der")]
+    [InlineData("header-generalinfo-malformed-argument.der")]
+    [InlineData("header-sender-set-not-der-encodable-invalidoperation.der")]
+    [InlineData("pollrep-empty-element-indexoutofrange.der")]
     public void Malformed_body_found_by_fuzzing_is_badRequest_at_decode(string file)
     {
         byte[] der = File.ReadAllBytes(Path.Combine(FuzzFolder, "regressions", "request", file));
