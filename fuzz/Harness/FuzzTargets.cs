@@ -60,6 +60,9 @@ public static class FuzzTargets
     /// <summary>Most frames the TCP harness reads from one input (one connection).</summary>
     public const int MaxFramesPerConnection = 32;
 
+    /// <summary>protocol/Client/CmpTcpTransport.cs MaxResponseBytes (its default).</summary>
+    public const int ClientMaxResponseBytes = 4 * 1024 * 1024;
+
     private const string TransactionKey = "ra/00000000000000000000000000000000";
 
     public static Action<byte[]> ByName(string name) => name switch
@@ -159,7 +162,10 @@ public static class FuzzTargets
         try
         {
             HeaderValidator.Validate(decoded, env.Limits, DateTimeOffset.UtcNow);
-            if (TransactionRules.Admit(TransactionPhase.New, decoded.BodyType, decoded.RecipNonce, null) is { } refused)
+            // Each body type in the phase that admits it: certConf in a transaction awaiting it, pollReq in a waiting one,
+            // their recipNonce the one the transaction expects; everything else opens a new transaction.
+            TransactionPhase phase = FollowUpPhase(decoded.BodyType) ?? TransactionPhase.New;
+            if (TransactionRules.Admit(phase, decoded.BodyType, decoded.RecipNonce, decoded.RecipNonce) is { } refused)
             {
                 throw new CmpFailureException(refused);
             }
@@ -189,14 +195,24 @@ public static class FuzzTargets
         Respond(context, answer);
     }
 
-    /// <summary>grains/Authentication/RequestAuthenticator.cs for a request that opens a transaction.</summary>
+    private static TransactionPhase? FollowUpPhase(PkiBodyType body) => body switch
+    {
+        PkiBodyType.CertConf => TransactionPhase.AwaitingConfirmation,
+        PkiBodyType.PollReq => TransactionPhase.Waiting,
+        _ => null,
+    };
+
+    /// <summary>grains/Authentication/RequestAuthenticator.cs: a request that opens a transaction, or a follow-up of one opened with PBM.</summary>
     private static void Authenticate(DecodedRequest decoded, Protocol.Configuration.CmpAliasOptions alias, bool insideTrustedNested)
     {
         FuzzEnvironment env = FuzzEnvironment.Instance;
         try
         {
-            Authenticated authenticated = env.Authenticator
-                .AuthenticateAsync(decoded, alias, env.Limits, TransactionKey, insideTrustedNested).GetAwaiter().GetResult();
+            Authenticated authenticated = (FollowUpPhase(decoded.BodyType) is null
+                ? env.Authenticator.AuthenticateAsync(decoded, alias, env.Limits, TransactionKey, insideTrustedNested)
+                : env.Authenticator.AuthenticateFollowUpAsync(decoded, alias, env.Limits, TransactionKey, ProtectionKind.PasswordBasedMac,
+                    alias.Mode == Protocol.Configuration.AliasMode.Client ? "fuzz" : null, insideTrustedNested))
+                .GetAwaiter().GetResult();
             // A verified MAC protects the response with the request's parameters (grains/Transactions/ResponseProtectors.cs).
             if (authenticated.Mac is { } mac)
             {
@@ -330,7 +346,7 @@ public static class FuzzTargets
     /// frames until a close flag, a fault or the end of the input; each request frame goes to the dispatcher and its
     /// answer is framed. The first input byte is not stream data: bit 0 set reads as the client does (server frames,
     /// protocol/Client/CmpTcpTransport.cs), bits 1..7 pick how many bytes each read returns (0: as many as asked).
-    /// Each read may allocate at most its value (checked against Cmp:Limits:MaxMessageBytes) plus fixed costs.
+    /// Each read may allocate at most the value limit of its side plus fixed costs.
     /// </summary>
     public static void Tcp(byte[] input)
     {
@@ -341,7 +357,8 @@ public static class FuzzTargets
         FuzzEnvironment env = FuzzEnvironment.Instance;
         bool fromClient = (input[0] & 1) == 0;
         int chunk = input[0] >> 1;
-        int max = env.Limits.MaxMessageBytes;
+        // The gateway reads up to Cmp:Limits:MaxMessageBytes; the client (test and load tool) up to its MaxResponseBytes.
+        int max = fromClient ? env.Limits.MaxMessageBytes : ClientMaxResponseBytes;
         using var stream = new ChunkedReadStream(input.AsMemory(1), chunk);
         for (int frames = 0; frames < MaxFramesPerConnection; frames++)
         {

@@ -76,6 +76,7 @@ public sealed class FuzzRegressionTests
     [InlineData("header-generalinfo-malformed-argument.der")]
     [InlineData("header-sender-set-not-der-encodable-invalidoperation.der")]
     [InlineData("pollrep-empty-element-indexoutofrange.der")]
+    [InlineData("pollreq-empty-element-indexoutofrange.der")]
     public void Malformed_body_found_by_fuzzing_is_badRequest_at_decode(string file)
     {
         byte[] der = File.ReadAllBytes(Path.Combine(FuzzFolder, "regressions", "request", file));
