@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Derived seeds for fuzz/corpus, built from the real openssl requests that fuzz/make-corpus.sh saved.
+"""Derived corpus inputs for fuzz/corpus, built from the real openssl requests that fuzz/make-corpus.sh saved.
 
 OpenSSL 3.0 cannot send nested, pollReq, or the genm types of RFC 9483 section 4.3, nor a certConf that rejects; these
 are made here from a real request's header (protection removed: RFC 9810 section 5.1.3 wants protectionAlg and
-protection together) with hand-built bodies. TCP seeds wrap messages in the frames of protocol/Transport/CmpTcpFrame.cs,
+protection together) with hand-built bodies. TCP inputs wrap messages in the frames of protocol/Transport/CmpTcpFrame.cs,
 behind the control byte of the tcp harness (fuzz/Harness/FuzzTargets.cs).
 Usage: make-corpus.py CORPUS_DIR WORK_DIR (WORK_DIR holds req-*.der, rsp-*.der, ir.pem from make-corpus.sh)
 """

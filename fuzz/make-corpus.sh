@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the seed corpus of fuzz/corpus from real clients (fuzz/README.md, "Seed corpus"):
+# Regenerates the starting corpus in fuzz/corpus from real clients (fuzz/README.md, "Starting corpus"):
 #   openssl cmp against a running node (requests and responses saved with -reqout / -rspout),
 #   openssl ocsp -reqout, and TCP frames (protocol/Transport/CmpTcpFrame.cs) around those messages.
 # Usage: fuzz/make-corpus.sh HOST:PORT DATA_DIR   (a node started as in README.md's quickstart, loopback only)
@@ -20,7 +20,7 @@ openssl ecparam -genkey -name prime256v1 -noout -out ec.key
 openssl genrsa -out rsa.key 2048 2>/dev/null
 openssl ecparam -genkey -name secp384r1 -noout -out ec384.key
 
-# ir with PBM, then certConf (two requests, two files); responses kept for the TCP client-side seeds.
+# ir with PBM, then certConf (two requests, two files); responses kept for the TCP client-side inputs.
 "${CMP[@]}" -cmd ir -newkey ec.key -subject "/CN=fuzz-ir/O=Example" -certout ir.pem \
   -reqout req-ir-pbm.der,req-certconf-pbm.der -rspout rsp-ip.der,rsp-pkiconf.der
 # ir with implicitConfirm, an RSA key, a SAN and policies from the template options.

@@ -33,7 +33,7 @@ public sealed class FuzzEnvironment
         string rootPem = Path.Combine(Folder, DevelopmentPki.FolderName, "root-ca.pem");
 
         // The shipped limits (protocol/Configuration/CmpOptions.cs), except two that only cost fuzzing time or turn every
-        // seed away as it ages: the PBM iteration cap is lowered (the bound check itself still runs; see fuzz/README.md),
+        // corpus input away as it ages: the PBM iteration cap is lowered (the bound check itself still runs; see fuzz/README.md),
         // and the messageTime window never refuses (messageTime is still parsed by HeaderValidator).
         Limits = new CmpLimits { MaxPbmIterations = 10_000, MessageTimeWindow = TimeSpan.MaxValue };
         RaAlias = new CmpAliasOptions

@@ -15,7 +15,7 @@ using PkiFailureInfo = CmpCluster.Contracts.PkiFailureInfo;
 namespace CmpCluster.Tests.Fuzz;
 
 /// <summary>
-/// The fuzzers' seed corpus (fuzz/corpus/HARNESS) and every input a fuzzer found a fault with (fuzz/regressions/HARNESS),
+/// The fuzzers' starting corpus (fuzz/corpus/HARNESS) and every input a fuzzer found a fault with (fuzz/regressions/HARNESS),
 /// run through the same harness bodies as the fuzzer (fuzz/Harness/FuzzTargets.cs): each harness lets only the
 /// exceptions the product deliberately answers pass, so any exception here is a regression. CI runs these, not the fuzzer.
 /// </summary>
@@ -53,11 +53,11 @@ public sealed class FuzzRegressionTests
     }
 
     [Fact]
-    public void Every_harness_has_a_seed_corpus_and_regressions_are_kept_by_harness()
+    public void Every_harness_has_a_starting_corpus_and_regressions_are_kept_by_harness()
     {
         foreach (string harness in FuzzTargets.Names)
         {
-            Assert.True(FuzzTargets.Files(Path.Combine(FuzzFolder, "corpus", harness)).Count() >= 5, $"fuzz/corpus/{harness} has fewer than 5 seeds");
+            Assert.True(FuzzTargets.Files(Path.Combine(FuzzFolder, "corpus", harness)).Count() >= 5, $"fuzz/corpus/{harness} has fewer than 5 inputs");
         }
         string[] unknown = Directory.GetDirectories(Path.Combine(FuzzFolder, "regressions"))
             .Select(Path.GetFileName).Where(name => !FuzzTargets.Names.Contains(name)).ToArray()!;
