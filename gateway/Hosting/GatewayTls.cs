@@ -48,6 +48,9 @@ public static class GatewayTls
                 ? chain.ChainPolicy.CustomTrustStore : chain.ChainPolicy.ExtraStore).Add(anchor);
         }
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        // The path is built from the bundle only: never fetch an AIA caIssuers URL that the client's certificate names
+        // (the handshake would make the gateway connect where the client says, and wait for it).
+        chain.ChainPolicy.DisableCertificateDownloads = true;
         chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
         return chain.Build(certificate);
     }

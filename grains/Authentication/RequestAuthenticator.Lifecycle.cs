@@ -149,8 +149,9 @@ public sealed partial class RequestAuthenticator
                 ? id
                 : throw new CmpFailureException(PkiFailureInfo.BadRequest, "oldCertID must name its issuer by directory name");
         }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException)
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException)
         {
+            // InvalidOperationException: a wrongly tagged GeneralName inside CertId (fuzz/regressions/request).
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "oldCertID is malformed");
         }
     }

@@ -44,6 +44,9 @@ public sealed class VendorCertificates(TimeProvider time)
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(trust.Roots);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // vendor CRLs are checked below, from configuration
+        // RFC 9483 §3.3: the signer's chain comes in extraCerts. Never fetch an AIA caIssuers URL that an unverified
+        // certificate names: a request would make the silo connect where the sender says, and wait for it.
+        chain.ChainPolicy.DisableCertificateDownloads = true;
         chain.ChainPolicy.VerificationTime = time.GetUtcNow().UtcDateTime;
         chain.ChainPolicy.VerificationTimeIgnored = false;
         foreach (X509CertificateStructure intermediate in intermediates)

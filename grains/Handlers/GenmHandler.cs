@@ -62,8 +62,9 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
         {
             clientRoot = request.InfoValue is null ? null : CmpCertificate.GetInstance(request.InfoValue).X509v3PKCert;
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
+            // BouncyCastle throws InvalidOperationException for a wrongly tagged value (fuzz/regressions/request).
             throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "rootCaCert is not a certificate");
         }
         RootCaUpdate? update = rootUpdates.Current;
@@ -118,8 +119,10 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
         {
             statuses = Asn1Sequence.GetInstance(request.InfoValue).Cast<Asn1Encodable>().Select(CrlStatus.GetInstance).ToArray();
         }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException or NullReferenceException)
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or NullReferenceException or InvalidOperationException)
         {
+            // InvalidOperationException: a CRLSource with implicit instead of explicit tags (RFC 9810 Appendix F is
+            // EXPLICIT TAGS; fuzz/regressions/request/genm-crlsource-issuer-implicit-invalidoperation.der).
             throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "crlStatusList is malformed");
         }
         string crlUrl = pki.Value.CrlUrl(ca.Name);

@@ -3,6 +3,7 @@ using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Envelope;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.Crmf;
 using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Protocol.Messages;
@@ -66,12 +67,124 @@ public sealed class DecodedRequest
             _ = message.Header.Pvno;
             _ = message.Body.Content;
             _ = message.GetExtraCerts();
+            // RFC 9810 §5.1.3: protection holds whole octets (a MAC or signature value); GetOctets refuses pad bits.
+            _ = message.Protection?.GetOctets();
+            // BouncyCastle parses the elements of a SEQUENCE OF on first access: walk what the engine and handlers read
+            // (RFC 9810 §5.1.1 generalInfo, then the body).
+            foreach (InfoTypeAndValue info in message.Header.GetGeneralInfo() ?? [])
+            {
+                _ = info.InfoType;
+            }
+            TouchBody(message.Body);
+            // The engine DER-encodes parts of the request again: the sender as the response's recipient (RFC 9810
+            // §5.1.1), inner messages of a nested one (RFC 9810 §5.1.3.4). BouncyCastle parses SETs it cannot sort for DER
+            // (fuzz/regressions/request/header-sender-set-not-der-encodable-invalidoperation.der): find out here.
+            _ = message.GetEncoded(Asn1Encodable.Der);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException or FormatException)
+        // IndexOutOfRangeException: BouncyCastle's PollRepContent indexes an empty element unchecked
+        // (fuzz/regressions/request/pollrep-empty-element-indexoutofrange.der).
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or IOException or InvalidOperationException or FormatException
+            or IndexOutOfRangeException)
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "message is not a PKIMessage");
         }
         return new DecodedRequest(message, der);
+    }
+
+    /// <summary>
+    /// The structures of the request bodies the engine handles, down to the fields its handlers read (found by fuzzing,
+    /// fuzz/regressions/request): a malformed element is badRequest here, not an internal error inside a handler.
+    /// Values a handler interprets itself (control values, extension values, InfoTypeAndValue values) are left to it.
+    /// </summary>
+    private static void TouchBody(PkiBody body)
+    {
+        switch (body.Type)
+        {
+            case PkiBody.TYPE_INIT_REQ or PkiBody.TYPE_CERT_REQ or PkiBody.TYPE_KEY_UPDATE_REQ:
+                // RFC 4211 §3 CertReqMessages.
+                foreach (CertReqMsg request in CertReqMessages.GetInstance(body.Content).ToCertReqMsgArray())
+                {
+                    TouchCertReqMsg(request);
+                }
+                break;
+            case PkiBody.TYPE_CERT_CONFIRM:
+                // RFC 9810 §5.3.18 CertConfirmContent.
+                foreach (CertStatus status in CertConfirmContent.GetInstance(body.Content).ToCertStatusArray())
+                {
+                    _ = status.CertHash;
+                    _ = status.CertReqID;
+                    _ = status.HashAlg;
+                    _ = status.StatusInfo?.Status;
+                    _ = status.StatusInfo?.StatusString;
+                    _ = status.StatusInfo?.FailInfo;
+                }
+                break;
+            case PkiBody.TYPE_REVOCATION_REQ:
+                // RFC 9810 §5.3.9 RevReqContent.
+                foreach (RevDetails details in RevReqContent.GetInstance(body.Content).ToRevDetailsArray())
+                {
+                    TouchTemplate(details.CertDetails);
+                    TouchExtensions(details.CrlEntryDetails);
+                }
+                break;
+            case PkiBody.TYPE_GEN_MSG:
+                // RFC 9810 §5.3.19 GenMsgContent.
+                foreach (InfoTypeAndValue item in GenMsgContent.GetInstance(body.Content).ToInfoTypeAndValueArray())
+                {
+                    _ = item.InfoType;
+                    _ = item.InfoValue;
+                }
+                break;
+            case PkiBody.TYPE_POLL_REQ:
+                // RFC 9810 §5.3.22 PollReqContent.
+                _ = PollReqContent.GetInstance(body.Content).GetCertReqIDValues();
+                break;
+        }
+    }
+
+    private static void TouchCertReqMsg(CertReqMsg message)
+    {
+        CertRequest request = message.CertReq;
+        _ = request.CertReqID;
+        TouchTemplate(request.CertTemplate);
+        foreach (AttributeTypeAndValue control in request.Controls?.ToAttributeTypeAndValueArray() ?? [])
+        {
+            _ = control.Type;
+            _ = control.Value;
+        }
+        // RFC 4211 §4.1: the signature POP PopVerifier checks.
+        if (message.Pop is { Type: ProofOfPossession.TYPE_SIGNING_KEY } pop)
+        {
+            PopoSigningKey signing = PopoSigningKey.GetInstance(pop.Object);
+            _ = signing.AlgorithmIdentifier;
+            _ = signing.Signature.GetOctets();
+            _ = signing.PoposkInput?.PublicKey;
+            _ = signing.PoposkInput?.Sender;
+            _ = signing.PoposkInput?.PublicKeyMac;
+        }
+    }
+
+    /// <summary>RFC 4211 §5 CertTemplate: every optional field, names read as text as the handlers do.</summary>
+    private static void TouchTemplate(CertTemplate template)
+    {
+        _ = template.SerialNumber;
+        _ = template.SigningAlg;
+        _ = template.Issuer?.ToString();
+        _ = template.Validity?.NotBefore;
+        _ = template.Validity?.NotAfter;
+        _ = template.Subject?.ToString();
+        _ = template.PublicKey;
+        _ = template.IssuerUID;
+        _ = template.SubjectUID;
+        TouchExtensions(template.Extensions);
+    }
+
+    private static void TouchExtensions(X509Extensions? extensions)
+    {
+        foreach (DerObjectIdentifier oid in extensions?.GetExtensionOids() ?? [])
+        {
+            _ = extensions!.GetExtension(oid).Value;
+        }
     }
 
     private static bool HasGeneralInfo(PkiHeader header, DerObjectIdentifier type)
