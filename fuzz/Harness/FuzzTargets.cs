@@ -296,19 +296,7 @@ public static class FuzzTargets
     private static PkiBody Nested(DecodedRequest request)
     {
         FuzzEnvironment env = FuzzEnvironment.Instance;
-        PkiMessage[] inner;
-        try
-        {
-            inner = PkiMessages.GetInstance(request.Message.Body.Content).ToPkiMessageArray();
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, "nested content is not a sequence of PKIMessages");
-        }
-        if (inner.Length == 0 || inner.Length > env.Limits.MaxNestedMessages)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, $"a nested message carries 1 to {env.Limits.MaxNestedMessages} messages");
-        }
+        PkiMessage[] inner = NestedContent.Inner(request, env.Limits);
         foreach (PkiMessage message in inner)
         {
             byte[] innerDer = message.GetEncoded(Asn1Encodable.Der);

@@ -17,19 +17,7 @@ public sealed partial class CmpTransactionGrain
 {
     private async Task<Outcome> NestedAsync(DecodedRequest request, CmpAliasOptions alias, CmpOptions settings)
     {
-        PkiMessage[] inner;
-        try
-        {
-            inner = PkiMessages.GetInstance(request.Message.Body.Content).ToPkiMessageArray();
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, "nested content is not a sequence of PKIMessages");
-        }
-        if (inner.Length == 0 || inner.Length > settings.Limits.MaxNestedMessages)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, $"a nested message carries 1 to {settings.Limits.MaxNestedMessages} messages");
-        }
+        PkiMessage[] inner = NestedContent.Inner(request, settings.Limits);
         string aliasName = TransactionKey[..TransactionKey.IndexOf('/')];
         byte[][] answers = await Task.WhenAll(inner.Select(message => AnswerInnerAsync(aliasName, message, request.TransactionId)));
         state.State.Phase = TransactionPhase.Closed;
