@@ -20,6 +20,7 @@ public static class CmpGrainsServices
         // registered IIncomingGrainCallFilter).
         services.AddSingleton<IIncomingGrainCallFilter, Internal.InternalCallFilter>();
         services.AddSingleton<ResponseProtectors>();
+        services.AddSingleton<DeadlineSweeperKickoff>();
         services.AddSingleton<RequestAuthenticator>();
         services.AddSingleton<VendorCertificates>();
         services.AddSingleton<EndEntities.SecretSealer>();
@@ -51,6 +52,14 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
         MacNamesProblems("Cmp:Limits", limits.AllowedPbmOneWayFunctions, limits.AllowedPbmMacAlgorithms, errors);
         if (limits.MessageTimeWindow <= TimeSpan.Zero) errors.Add("Cmp:Limits:MessageTimeWindow must be positive");
         if (options.ConfirmCheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("Cmp:ConfirmCheckPeriod must be at least 1 second");
+        if (options.MaxWaitTime <= TimeSpan.Zero) errors.Add("Cmp:MaxWaitTime must be positive");
+        if (options.TransactionRetention is { } retention)
+        {
+            // A replay is refused by the messageTime window only once the window has passed: keeping less would let one through.
+            TimeSpan widest = options.Aliases.Values.Where(a => a.MessageTimeRequired)
+                .Select(a => a.MessageTimeWindow ?? limits.MessageTimeWindow).DefaultIfEmpty(TimeSpan.Zero).Max();
+            if (retention < 2 * widest) errors.Add($"Cmp:TransactionRetention must be at least twice the widest messageTime window of an alias that requires messageTime ({2 * widest})");
+        }
         if (options.Aliases.Count == 0) errors.Add("Cmp:Aliases must define at least one alias");
         foreach ((string alias, CmpAliasOptions settings) in options.Aliases)
         {

@@ -4,6 +4,7 @@ using CmpCluster.Grains;
 using CmpCluster.Grains.Audit;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Grains.Revocation;
+using CmpCluster.Grains.Transactions;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Silo;
 using CmpCluster.Silo.Audit;
@@ -45,8 +46,11 @@ builder.WebHost.UseGatewayTls(builder.Configuration);
 builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
     sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
 // Grain state in Orleans' own binary format: compact, and version-tolerant through the [Id] attributes.
-builder.Services.AddKeyedSingleton<IGrainStorageSerializer>(GrainNames.Storage,
-    (sp, _) => new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+foreach (string provider in new[] { GrainNames.Storage, GrainNames.Transactions })
+{
+    builder.Services.AddKeyedSingleton<IGrainStorageSerializer>(provider,
+        (sp, _) => new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+}
 
 bool dashboard = builder.Configuration.GetValue("Dashboard:Enabled", true);
 builder.UseOrleans(silo =>
@@ -56,8 +60,11 @@ builder.UseOrleans(silo =>
         o.ClusterId = node.ClusterId;
         o.ServiceId = node.ServiceId;
     });
-    // Traces continue from the HTTP request into the grain calls.
-    silo.AddActivityPropagation();
+    // Traces continue from the HTTP request into the grain calls, when traces are recorded at all (Telemetry:OtlpEndpoint).
+    if (CmpCluster.Gateway.Telemetry.TelemetryOptions.TracingEnabled(builder.Configuration))
+    {
+        silo.AddActivityPropagation();
+    }
     if (dashboard)
     {
         // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard on the management listener;

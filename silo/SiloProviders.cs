@@ -32,6 +32,8 @@ public static class SiloProviders
             silo.UseLocalhostClustering(node.SiloPort, node.EffectiveGatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
             silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.EffectiveGatewayPort, listenOnAnyHostAddress: false);
             silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
+            // Transactions in the same file, with their deadlines and expiry in the same rows (grains/Storage/StateLifetime.cs).
+            silo.AddSqliteGrainStorage(GrainNames.Transactions, o => o.DataDirectory = dataDirectory);
             silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
             return silo;
         }
@@ -59,6 +61,10 @@ public static class SiloProviders
         }
         silo.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
         silo.AddRedisGrainStorage(GrainNames.Storage, o => o.ConfigurationOptions = connection.RedisOptions());
+        // Transactions: the project's own Redis store, whose keys expire at the end of retention and whose deadlines are
+        // indexed in the same atomic write (Orleans' Redis provider knows neither).
+        RedisLifetimeGrainStorage.Add(silo.Services, GrainNames.Transactions, Grains.Transactions.CmpTransactionGrain.StateName,
+            _ => (connection.RedisOptions(), connection.ServiceId));
         silo.UseRedisReminderService(o => o.ConfigurationOptions = connection.RedisOptions());
         return silo;
     }

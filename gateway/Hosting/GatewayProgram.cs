@@ -65,7 +65,10 @@ public static class GatewayProgram
             {
                 client.UseTls(tls.Configure);
             }
-            client.AddActivityPropagation();
+            if (Telemetry.TelemetryOptions.TracingEnabled(builder.Configuration))
+            {
+                client.AddActivityPropagation();
+            }
             client.UseConnectionRetryFilter<RetryForeverFilter>();
             client.Services.Configure<ClientMessagingOptions>(builder.Configuration.GetSection("Orleans:Messaging"));
             // Orleans:Gateway:GatewayListRefreshPeriod (default 1 min): how soon silos that joined are used.

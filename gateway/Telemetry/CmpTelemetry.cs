@@ -25,6 +25,13 @@ public sealed class TelemetryOptions
     public string? OtlpEndpoint { get; set; }
 
     public string ServiceName { get; set; } = "cmpcluster";
+
+    /// <summary>
+    /// Whether traces are recorded (an OTLP collector is configured). Orleans' activity propagation (a filter on every grain
+    /// call, both ends) is added only then: without a collector nobody reads the spans it would carry.
+    /// </summary>
+    public static bool TracingEnabled(IConfiguration configuration) =>
+        !string.IsNullOrEmpty(configuration.GetSection(Section).Get<TelemetryOptions>()?.OtlpEndpoint);
 }
 
 /// <summary>The gateway's instruments, and the OpenTelemetry wiring shared by every host that serves HTTP.</summary>

@@ -23,8 +23,11 @@ public sealed class CertificateState
 
 /// <summary>
 /// One certificate record. Every change is written before the call returns; the storage ETag plus single
-/// activation guarantee that a serial with a record is never reserved twice (DESIGN §5).
+/// activation guarantee that a serial with a record is never reserved twice (DESIGN §5). A certificate is touched a few
+/// times while it is issued and rarely afterwards: once confirmed its activation goes at once, and an idle one within
+/// the collection age, so memory does not grow with the certificates issued.
 /// </summary>
+[CollectionAgeLimit(Minutes = 2)]
 public sealed partial class CertificateGrain(
     [PersistentState("certificate", GrainNames.Storage)] IPersistentState<CertificateState> state,
     PkiKeyRing keys,
@@ -78,6 +81,10 @@ public sealed partial class CertificateGrain(
         state.State.Status = confirmed ? CertificateStatus.Confirmed : CertificateStatus.AwaitingConfirmation;
         await state.WriteStateAsync();
         LogAudit(logger, confirmed ? "issued-confirmed" : "issued", this.GetPrimaryKeyString(), intent.SubjectDn, intent.Owner);
+        if (confirmed)
+        {
+            DeactivateOnIdle();
+        }
         return der;
     }
 
@@ -113,6 +120,7 @@ public sealed partial class CertificateGrain(
             state.State.Status = CertificateStatus.Confirmed;
             await state.WriteStateAsync();
             LogAudit(logger, "confirmed", this.GetPrimaryKeyString(), state.State.Intent!.SubjectDn, state.State.Intent.Owner);
+            DeactivateOnIdle();
         }
         return state.State.Status;
     }

@@ -33,7 +33,9 @@ public sealed class EndEntityState
 /// A registered end entity (EJBCA's "end entity"): registration, status NEW → GENERATED, linked certificates and the
 /// one-time enrollment code. The code is kept (sealed, <see cref="SecretSealer"/>) because PasswordBasedMac needs the secret itself; it is never logged and
 /// never returned — MAC verification happens here and only the per-message derived key leaves the grain.
+/// An end entity is busy for one enrollment and idle for months: its activation goes after two idle minutes.
 /// </summary>
+[CollectionAgeLimit(Minutes = 2)]
 public sealed partial class EndEntityGrain(
     [PersistentState("endEntity", GrainNames.Storage)] IPersistentState<EndEntityState> state,
     IOptionsMonitor<CmpOptions> options,
@@ -158,10 +160,7 @@ public sealed partial class EndEntityGrain(
         }
         // The code is one-time: GENERATED until an operator resets the end entity (seed: "Client Mode for CMP").
         state.State.Status = EndEntityStatus.Generated;
-        if (!state.State.CertificateKeys.Contains(certificateKey))
-        {
-            state.State.CertificateKeys.Add(certificateKey); // a resumed issuance (after a crash) links the same certificate again
-        }
+        Link(certificateKey);
         state.State.LastTransaction = transactionKey;
         state.State.OpenTransaction = holdUntil is null ? null : transactionKey;
         state.State.OpenSince = holdUntil is null ? null : state.State.OpenSince;
@@ -182,15 +181,33 @@ public sealed partial class EndEntityGrain(
         string? previousDn = state.State.Registration?.SubjectDn;
         state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? Seal(NewCode()) };
         state.State.Status = EndEntityStatus.Generated;
-        if (!state.State.CertificateKeys.Contains(certificateKey))
-        {
-            state.State.CertificateKeys.Add(certificateKey); // a resumed issuance (after a crash) links the same certificate again
-        }
+        Link(certificateKey);
         state.State.Modified = now;
         await state.WriteStateAsync();
         await ReindexAsync(previousDn, registration.SubjectDn);
         LogAudit(logger, "ra-issued", Username, registration.SubjectDn);
     }
+
+    /// <summary>
+    /// Links an issued certificate, newest last. A resumed issuance (after a crash) links the same certificate again: once.
+    /// The list is bounded (<see cref="MaxLinkedCertificates"/>): a device renewing for years would otherwise grow its end
+    /// entity without end. The oldest links go first; their certificates stay in the store, revocable by an RA or operator.
+    /// </summary>
+    private void Link(string certificateKey)
+    {
+        if (state.State.CertificateKeys.Contains(certificateKey))
+        {
+            return;
+        }
+        state.State.CertificateKeys.Add(certificateKey);
+        if (state.State.CertificateKeys.Count > MaxLinkedCertificates)
+        {
+            state.State.CertificateKeys.RemoveRange(0, state.State.CertificateKeys.Count - MaxLinkedCertificates);
+        }
+    }
+
+    /// <summary>How many certificates an end entity keeps linked (the newest): what it may update (kur) or revoke itself.</summary>
+    public const int MaxLinkedCertificates = 32;
 
     public async Task AbortEnrollmentAsync(string transactionKey)
     {

@@ -10,7 +10,9 @@ public sealed class EndEntityIndexState
     [Id(0)] public List<string> Usernames { get; set; } = [];
 }
 
-/// <summary>The usernames registered with one subject DN; more than one makes a DN lookup ambiguous.</summary>
+/// <summary>The usernames registered with one subject DN; more than one makes a DN lookup ambiguous. Touched once per
+/// registration or lookup, so not kept resident.</summary>
+[CollectionAgeLimit(Minutes = 2)]
 public sealed class EndEntityIndexGrain(
     [PersistentState("endEntityIndex", GrainNames.Storage)] IPersistentState<EndEntityIndexState> state) : Grain, IEndEntityIndexGrain
 {

@@ -4,7 +4,7 @@ namespace CmpCluster.Grains.Internal;
 
 /// <summary>
 /// Silo-internal control of a CMP transaction (same key and activation as <see cref="ICmpTransactionGrain"/>): the
-/// confirm-timeout reminder, approvals, nested inner messages and diagnostics.
+/// deadline sweeper, approvals, nested inner messages and diagnostics.
 /// </summary>
 [Alias("CmpCluster.ITransactionControlGrain")]
 public interface ITransactionControlGrain : IGrainWithStringKey
@@ -16,7 +16,7 @@ public interface ITransactionControlGrain : IGrainWithStringKey
     [Alias("HandleNested")]
     Task<byte[]> HandleNestedAsync(CmpRequest request);
 
-    /// <summary>Revokes what is still unconfirmed once the confirm wait time has passed (the reminder calls it).</summary>
+    /// <summary>Acts on a passed deadline: revokes what is still unconfirmed, rejects what waited too long (the deadline sweeper calls it).</summary>
     [Alias("ExpireIfDue")]
     Task ExpireIfDueAsync();
 
@@ -44,3 +44,26 @@ public interface IApprovalQueueGrain : IGrainWithStringKey
     [Alias("List")]
     Task<IReadOnlyList<PendingApproval>> ListAsync();
 }
+
+/// <summary>
+/// Silo-internal. The cluster's one deadline sweeper (key <see cref="DeadlineSweeperKey"/>), woken by a durable reminder:
+/// asks the transaction store which transactions are due and calls each one's <see cref="ITransactionControlGrain.ExpireIfDueAsync"/>,
+/// then deletes expired transactions where the store does not expire them itself.
+/// </summary>
+[Alias("CmpCluster.IDeadlineSweeperGrain")]
+public interface IDeadlineSweeperGrain : IGrainWithStringKey
+{
+    public const string DeadlineSweeperKey = "deadlines";
+
+    /// <summary>Registers (or updates) the sweeper's durable reminder, every <c>Cmp:ConfirmCheckPeriod</c>. Idempotent.</summary>
+    [Alias("EnsureScheduled")]
+    Task EnsureScheduledAsync();
+
+    /// <summary>One sweep now; returns how many transactions were due and how many expired states were deleted.</summary>
+    [Alias("Sweep")]
+    Task<SweepResult> SweepAsync();
+}
+
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.SweepResult")]
+public sealed record SweepResult([property: Id(0)] int Due, [property: Id(1)] int Failed, [property: Id(2)] int Pruned);

@@ -20,8 +20,7 @@ public sealed partial class CmpTransactionGrain
         PkiMessage[] inner = NestedContent.Inner(request, settings.Limits);
         string aliasName = TransactionKey[..TransactionKey.IndexOf('/')];
         byte[][] answers = await Task.WhenAll(inner.Select(message => AnswerInnerAsync(aliasName, message, request.TransactionId)));
-        state.State.Phase = TransactionPhase.Closed;
-        state.State.Outcome = $"nested: {inner.Length} message(s) answered";
+        Close($"nested: {inner.Length} message(s) answered");
         return new Outcome(new PkiBody(PkiBody.TYPE_NESTED, new PkiMessages(answers.Select(PkiMessage.GetInstance).ToArray())), Persist: true);
     }
 

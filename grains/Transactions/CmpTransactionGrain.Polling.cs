@@ -33,6 +33,7 @@ public sealed partial class CmpTransactionGrain
         state.State.Username = authenticated.EndEntity?.Username;
         state.State.UpdatedCertificateKey = authenticated.Updated?.Key;
         state.State.Outcome = reason == WaitReason.Approval ? "waiting for approval" : "waiting for signing capacity";
+        state.State.WaitDeadline = time.GetUtcNow() + options.CurrentValue.MaxWaitTime;
         if (reason == WaitReason.Approval)
         {
             state.State.Approval = ApprovalDecision.Pending;
@@ -102,8 +103,7 @@ public sealed partial class CmpTransactionGrain
 
     private async Task CloseWaitingAsync(string outcome)
     {
-        state.State.Phase = TransactionPhase.Closed;
-        state.State.Outcome = outcome;
+        Close(outcome);
         state.State.WaitingRequest = null;
         state.State.WaitReason = null;
         if (state.State.Approval == ApprovalDecision.Pending)

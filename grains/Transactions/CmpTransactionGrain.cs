@@ -19,11 +19,14 @@ using Org.BouncyCastle.Asn1.X509;
 namespace CmpCluster.Grains.Transactions;
 
 /// <summary>
-/// The protocol engine of one transaction (STYLE §3): duplicates, nonces, phase, implicitConfirm, certConf and
-/// the confirm timeout live here; handlers make the business decisions. Not reentrant: one message at a time.
+/// The protocol engine of one transaction: duplicates, nonces, phase, implicitConfirm, certConf and the confirm
+/// timeout live here; handlers make the business decisions. Not reentrant: one message at a time. A closed transaction
+/// deactivates at once (<see cref="PersistAsync"/>); an open one that is abandoned goes after two idle minutes, its
+/// deadline still in the store's index.
 /// </summary>
+[CollectionAgeLimit(Minutes = 2)]
 public sealed partial class CmpTransactionGrain(
-    [PersistentState("transaction", GrainNames.Storage)] IPersistentState<TransactionState> state,
+    [PersistentState(CmpTransactionGrain.StateName, GrainNames.Transactions)] IPersistentState<TransactionState> state,
     IOptionsMonitor<CmpOptions> options,
     PkiKeyRing keys,
     ResponseProtectors protectors,
@@ -33,19 +36,20 @@ public sealed partial class CmpTransactionGrain(
     RevocationHandler revocation,
     GenmHandler genm,
     Audit.IAuditTrail audit,
+    DeadlineSweeperKickoff sweeper,
     TimeProvider time,
-    ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, ITransactionControlGrain, IRemindable
+    ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, ITransactionControlGrain
 {
-    private const string ConfirmReminder = "confirm-wait";
+    /// <summary>The state name under <see cref="GrainNames.Transactions"/>; the Redis store indexes deadlines by it.</summary>
+    public const string StateName = "transaction";
 
     private sealed record Outcome(PkiBody Body, bool Persist, bool ImplicitConfirm = false, CmpFailure? Failure = null);
 
     /// <summary>The diagnostic id of the request being handled (the grain is not reentrant: one request at a time).</summary>
     private string _diagnosticId = "";
 
-    /// <summary>SHA-256 of the request being handled, and whether this request already registered the confirm reminder.</summary>
+    /// <summary>SHA-256 of the request being handled.</summary>
     private byte[] _requestHash = [];
-    private bool _reminderSet;
 
     public Task<byte[]> HandleAsync(CmpRequest request) => HandleAsync(request, insideTrustedNested: false);
 
@@ -67,7 +71,6 @@ public sealed partial class CmpTransactionGrain(
         // An identical retransmission of the last request gets the identical stored response: no crypto, no new certificate.
         byte[] requestHash = SHA256.HashData(request.Der);
         _requestHash = requestHash;
-        _reminderSet = false;
         if (state.State.LastRequestHash is { } last && state.State.LastResponse is { } stored && CryptographicOperations.FixedTimeEquals(last, requestHash))
         {
             Summarize(activity, request.Alias, "-", "duplicate", "duplicate", null, started);
@@ -151,23 +154,10 @@ public sealed partial class CmpTransactionGrain(
             state.State.SenderKid ??= authenticated?.SenderKid;
             if (outcome.Body.Type == PkiBody.TYPE_ERROR && state.State.Phase == TransactionPhase.New)
             {
-                state.State.Phase = TransactionPhase.Closed;
-                state.State.Outcome = "rejected";
+                Close("rejected");
             }
-            // The reminder is registered before the write that starts the wait (a crash in between leaves a reminder
-            // that finds nothing to do) and removed after the write that ends it.
-            bool startsWait = state.State.Phase == TransactionPhase.AwaitingConfirmation && phaseBefore != TransactionPhase.AwaitingConfirmation && !_reminderSet;
-            if (startsWait)
-            {
-                await SyncReminderAsync();
-            }
-            await state.WriteStateAsync();
-            // A reminder this transaction no longer needs (confirmed, rejected, or issued with implicitConfirm) goes after the write.
-            if ((phaseBefore == TransactionPhase.AwaitingConfirmation || _reminderSet)
-                && state.State.Phase is not (TransactionPhase.AwaitingConfirmation or TransactionPhase.Issuing))
-            {
-                await SyncReminderAsync();
-            }
+            // One write carries the state, its deadline (indexed by the store with it) and, once closed, its expiry.
+            await PersistAsync();
         }
         string body = decoded?.BodyType.ToString() ?? "undecodable";
         string result = outcome.Failure is null ? "ok" : outcome.Failure.FailInfo == PkiFailureInfo.SystemFailure ? "failed" : "rejected";
@@ -270,8 +260,7 @@ public sealed partial class CmpTransactionGrain(
         state.State.IssuingRequestHash = null;
         if (implicitConfirm)
         {
-            state.State.Phase = TransactionPhase.Closed;
-            state.State.Outcome = "implicitly confirmed";
+            Close("implicitly confirmed");
             state.State.ConfirmDeadline = null;
             await FinishKeyUpdateAsync(alias, newCertificateConfirmed: true);
         }
@@ -289,8 +278,7 @@ public sealed partial class CmpTransactionGrain(
         (CmpFailure? failure, IReadOnlyList<string> confirmed) = await certConf.HandleAsync(
             CertConfirmContent.GetInstance(request.Message.Body.Content), state.State.Pending);
         await FinishKeyUpdateAsync(alias, newCertificateConfirmed: confirmed.Count > 0);
-        state.State.Phase = TransactionPhase.Closed;
-        state.State.Outcome = failure is null ? "confirmed" : "confirmation failed";
+        Close(failure is null ? "confirmed" : "confirmation failed");
         state.State.Pending = [];
         state.State.ConfirmDeadline = null;
         return failure is null
@@ -299,9 +287,10 @@ public sealed partial class CmpTransactionGrain(
     }
 
     /// <summary>
-    /// DESIGN §4, write-ahead: the reserved serial is recorded (phase Issuing, confirm deadline, reminder registered first)
-    /// before anything is signed. A crash after signing then leaves a transaction that knows its certificate: the same
-    /// request resumes it, and otherwise the reminder revokes it at the deadline. It never leaves a second signature.
+    /// Write-ahead (docs/ARCHITECTURE.md, the issuance cycle): the reserved serial is recorded (phase Issuing, with a
+    /// deadline the store indexes in the same write) before anything is signed. A crash after signing then leaves a
+    /// transaction that knows its certificate: the same request resumes it, and otherwise the deadline sweeper revokes it.
+    /// It never leaves a second signature.
     /// </summary>
     private async Task RecordIssuingAsync(string certificateKey, CmpAliasOptions alias)
     {
@@ -309,8 +298,6 @@ public sealed partial class CmpTransactionGrain(
         state.State.IssuingCertificateKey = certificateKey;
         state.State.IssuingRequestHash = _requestHash;
         state.State.ConfirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
-        await SyncReminderAsync();
-        _reminderSet = true;
         await state.WriteStateAsync();
     }
 
@@ -330,8 +317,7 @@ public sealed partial class CmpTransactionGrain(
     private async Task<Outcome> RevokeAsync(DecodedRequest request, CmpAliasOptions alias, Authenticated authenticated)
     {
         RevocationOutcome result = await revocation.HandleAsync(RevReqContent.GetInstance(request.Message.Body.Content), alias, authenticated, TransactionKey);
-        state.State.Phase = TransactionPhase.Closed;
-        state.State.Outcome = result.Failure is null ? $"revoked ({result.Reason})" : "revocation refused";
+        Close(result.Failure is null ? $"revoked ({result.Reason})" : "revocation refused");
         if (result.CertificateKey is { } key)
         {
             state.State.CertificateKeys.Add(key);
@@ -345,8 +331,7 @@ public sealed partial class CmpTransactionGrain(
         string? profileName = authenticated.EndEntity?.CertificateProfile
             ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? (request.SenderKid is null ? null : KeyIdOf(request)) : alias.CertificateProfile);
         PkiBody body = await genm.HandleAsync(GenMsgContent.GetInstance(request.Message.Body.Content), alias, ca, profileName);
-        state.State.Phase = TransactionPhase.Closed;
-        state.State.Outcome = "general response";
+        Close("general response");
         return new Outcome(body, Persist: true);
     }
 
@@ -415,60 +400,96 @@ public sealed partial class CmpTransactionGrain(
         }
     }
 
+    /// <summary>
+    /// Called by the deadline sweeper (<see cref="DeadlineSweeperGrain"/>) once <see cref="TransactionState.DueAt"/> passed:
+    /// unconfirmed certificates are revoked (RFC 9810 §5.3.18: the CA may revoke what was not confirmed), an issuance a
+    /// crash interrupted is revoked, a request that waited too long is rejected. Idempotent: nothing due, nothing done.
+    /// </summary>
     public async Task ExpireIfDueAsync()
     {
-        if (state.State.Phase == TransactionPhase.Issuing && state.State.ConfirmDeadline <= time.GetUtcNow())
+        if (state.State.DueAt is not { } due || due > time.GetUtcNow())
         {
-            // An issuance a crash interrupted and nobody retried: whatever it signed was never delivered.
-            if (state.State.IssuingCertificateKey is { } orphan)
-            {
-                await GrainFactory.GetGrain<ICertificateGrain>(orphan).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "issuance interrupted"));
-            }
-            await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
-            state.State.Phase = TransactionPhase.Closed;
-            state.State.Outcome = "issuance interrupted";
-            state.State.IssuingCertificateKey = null;
-            await state.WriteStateAsync();
-            LogTimeout(logger, TransactionKey);
+            return;
         }
-        if (state.State.Phase == TransactionPhase.AwaitingConfirmation && state.State.ConfirmDeadline <= time.GetUtcNow())
+        switch (state.State.Phase)
         {
-            foreach (PendingCertificate pending in state.State.Pending)
-            {
-                await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "confirm wait time expired"));
-            }
-            await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
-            state.State.Phase = TransactionPhase.Closed;
-            state.State.Outcome = "confirmation timed out";
-            state.State.Pending = [];
-            state.State.ConfirmDeadline = null;
-            await state.WriteStateAsync();
-            LogTimeout(logger, TransactionKey);
+            case TransactionPhase.Issuing:
+                // An issuance a crash interrupted and nobody retried: whatever it signed was never delivered.
+                if (state.State.IssuingCertificateKey is { } orphan)
+                {
+                    await GrainFactory.GetGrain<ICertificateGrain>(orphan).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "issuance interrupted"));
+                }
+                await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
+                Close("issuance interrupted");
+                state.State.IssuingCertificateKey = null;
+                break;
+            case TransactionPhase.AwaitingConfirmation:
+                foreach (PendingCertificate pending in state.State.Pending)
+                {
+                    await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "confirm wait time expired"));
+                }
+                await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
+                Close("confirmation timed out");
+                state.State.Pending = [];
+                break;
+            case TransactionPhase.Waiting:
+                // RFC 9483 §4.4 leaves the wait to the server; an unbounded one would keep the request, the approval entry and
+                // the end entity's open enrollment forever.
+                await CloseWaitingAsync("wait time expired");
+                await ReleaseEnrollmentAsync();
+                break;
         }
-        await SyncReminderAsync();
+        await PersistAsync();
+        LogTimeout(logger, TransactionKey, state.State.Outcome ?? "-");
     }
-
-    public Task ReceiveReminder(string reminderName, TickStatus status) => ExpireIfDueAsync();
 
     public Task<TransactionSnapshot> GetSnapshotAsync() => Task.FromResult(new TransactionSnapshot(
         state.State.Phase, state.State.CertificateKeys.ToArray(), state.State.ConfirmDeadline, state.State.Outcome));
 
-    /// <summary>A durable reminder exists exactly while a certificate awaits confirmation, so a restart cannot lose the timeout.</summary>
-    private async Task SyncReminderAsync()
+    /// <summary>
+    /// The one place a transaction closes: from here on it only answers retransmissions, and its store deletes it once
+    /// the retention (<see cref="CmpOptions.RetentionFor"/>) has passed. A request replayed after that is refused by the
+    /// alias's messageTime window, never processed anew.
+    /// </summary>
+    private void Close(string outcome)
     {
-        if (state.State.Phase is TransactionPhase.AwaitingConfirmation or TransactionPhase.Issuing && state.State.ConfirmDeadline is { } deadline)
+        state.State.Phase = TransactionPhase.Closed;
+        state.State.Outcome = outcome;
+        state.State.ConfirmDeadline = null;
+        state.State.WaitDeadline = null;
+        CmpOptions settings = options.CurrentValue;
+        CmpAliasOptions? alias = settings.Aliases.GetValueOrDefault(TransactionKey[..TransactionKey.IndexOf('/')]);
+        state.State.RetainUntil = time.GetUtcNow() + settings.RetentionFor(alias);
+    }
+
+    /// <summary>
+    /// The persistence step: one write of the state with its deadline and expiry. A closed transaction then leaves memory
+    /// at once (a retransmission reads it back from the store); an open one stays for its follow-up.
+    /// </summary>
+    private async Task PersistAsync()
+    {
+        await state.WriteStateAsync();
+        if (sweeper.TryClaim())
         {
-            TimeSpan due = deadline - time.GetUtcNow();
-            if (due < TimeSpan.Zero)
-            {
-                due = TimeSpan.Zero;
-            }
-            await this.RegisterOrUpdateReminder(ConfirmReminder, due, options.CurrentValue.ConfirmCheckPeriod);
-            return;
+            await ScheduleSweeperAsync();
         }
-        if (await this.GetReminder(ConfirmReminder) is { } reminder)
+        if (state.State.Phase == TransactionPhase.Closed)
         {
-            await this.UnregisterReminder(reminder);
+            DeactivateOnIdle();
+        }
+    }
+
+    /// <summary>The first transaction on this silo makes sure the deadline sweeper runs; a failure leaves it to the next one.</summary>
+    private async Task ScheduleSweeperAsync()
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IDeadlineSweeperGrain>(IDeadlineSweeperGrain.DeadlineSweeperKey).EnsureScheduledAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            sweeper.Release();
+            LogSweeperNotScheduled(logger, e);
         }
     }
 
@@ -482,9 +503,12 @@ public sealed partial class CmpTransactionGrain(
         Message = "cmp alias={Alias} transaction={Transaction} body={Body} outcome={Outcome} detail={Detail} diagnostic={DiagnosticId} ms={ElapsedMs:F2}")]
     private static partial void LogRequest(ILogger logger, string alias, string transaction, string body, string outcome, string detail, string diagnosticId, double elapsedMs);
 
+    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "the deadline sweeper's reminder could not be registered; the next transaction tries again")]
+    private static partial void LogSweeperNotScheduled(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "cmp transaction={Transaction}: an authentication failure could not be written to the audit trail")]
     private static partial void LogAuditUnavailable(ILogger logger, string transaction);
 
-    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "cmp transaction={Transaction} confirm wait time expired: unconfirmed certificates revoked")]
-    private static partial void LogTimeout(ILogger logger, string transaction);
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "cmp transaction={Transaction} deadline passed: {Outcome}")]
+    private static partial void LogTimeout(ILogger logger, string transaction, string outcome);
 }

@@ -4,10 +4,13 @@ using CmpCluster.Grains.Handlers;
 
 namespace CmpCluster.Grains.Transactions;
 
-/// <summary>What a transaction remembers between messages. Only DER and small values; no secret.</summary>
+/// <summary>
+/// What a transaction remembers between messages. Only DER and small values; no secret. Its store keeps it with its due
+/// time (a confirm or wait deadline, found by the deadline sweeper) and, once closed, deletes it at the end of retention.
+/// </summary>
 [GenerateSerializer]
 [Alias("CmpCluster.TransactionState")]
-public sealed class TransactionState
+public sealed class TransactionState : Storage.IStateLifetime
 {
     [Id(0)] public TransactionPhase Phase { get; set; }
 
@@ -51,6 +54,21 @@ public sealed class TransactionState
     [Id(16)] public string? IssuingCertificateKey { get; set; }
 
     [Id(17)] public byte[]? IssuingRequestHash { get; set; }
+
+    /// <summary>Phase Closed: when the store may delete this state (duplicates and replays are recognised until then).</summary>
+    [Id(18)] public DateTimeOffset? RetainUntil { get; set; }
+
+    /// <summary>Phase Waiting: when the waiting request is rejected if it is still waiting.</summary>
+    [Id(19)] public DateTimeOffset? WaitDeadline { get; set; }
+
+    public DateTimeOffset? DueAt => Phase switch
+    {
+        TransactionPhase.AwaitingConfirmation or TransactionPhase.Issuing => ConfirmDeadline,
+        TransactionPhase.Waiting => WaitDeadline,
+        _ => null,
+    };
+
+    public DateTimeOffset? ExpiresAt => Phase == TransactionPhase.Closed ? RetainUntil : null;
 }
 
 public enum WaitReason

@@ -13,10 +13,31 @@ public sealed class CmpOptions
     public Dictionary<string, CmpAliasOptions> Aliases { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Period of the durable reminder that revokes unconfirmed certificates: after a restart a missed deadline is
-    /// acted on within one period. Orleans' minimum reminder period is lowered to match when this is below it.
+    /// Period of the deadline sweeper (one durable reminder per cluster) that revokes unconfirmed certificates, rejects
+    /// requests that waited past <see cref="MaxWaitTime"/> and deletes expired transactions where the store does not expire
+    /// them itself: a deadline is acted on within one period, after a restart too. Orleans' minimum reminder period is
+    /// lowered to match when this is below it.
     /// </summary>
     public TimeSpan ConfirmCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a closed transaction is kept (from its close) so that a retransmission gets the stored answer and a replay
+    /// is refused; then its state is deleted. Unset: twice the alias's messageTime window (a request is accepted while its
+    /// messageTime is within the window either side of our clock, so a replay is refused by the window once the
+    /// transaction is gone). Set lower than that, replays of aliases that require messageTime could be processed anew:
+    /// refused at start.
+    /// </summary>
+    public TimeSpan? TransactionRetention { get; set; }
+
+    /// <summary>
+    /// Longest a request may wait (for an operator's approval or for signing capacity, RFC 9483 §4.4) before it is rejected
+    /// and its approval entry removed. Default 7 days.
+    /// </summary>
+    public TimeSpan MaxWaitTime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The retention of a closed transaction of <paramref name="alias"/> (<see cref="TransactionRetention"/>).</summary>
+    public TimeSpan RetentionFor(CmpAliasOptions? alias) =>
+        TransactionRetention ?? 2 * (alias?.MessageTimeWindow ?? Limits.MessageTimeWindow);
 
     /// <summary>
     /// Back-pressure (RFC 9483 §4.4): at most this many issuances run at once in one silo; a request beyond it is answered
@@ -82,10 +103,13 @@ public sealed class CmpLimits
     /// <summary>Accepted distance between the request's messageTime and our clock.</summary>
     public TimeSpan MessageTimeWindow { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Set per alias (<see cref="CmpAliasOptions.RequireMessageTime"/>), not here: whether messageTime must be present.</summary>
+    internal bool RequireMessageTime { get; set; }
+
     /// <summary>These limits with an alias's own MAC floors and messageTime window laid over them.</summary>
     public CmpLimits For(CmpAliasOptions alias)
     {
-        if (alias.MacProtection is null && alias.MessageTimeWindow is null)
+        if (alias.MacProtection is null && alias.MessageTimeWindow is null && alias.MessageTimeRequired == RequireMessageTime)
         {
             return this;
         }
@@ -97,6 +121,7 @@ public sealed class CmpLimits
         merged.AllowedPbmOneWayFunctions = mac?.AllowedOneWayFunctions ?? AllowedPbmOneWayFunctions;
         merged.AllowedPbmMacAlgorithms = mac?.AllowedMacAlgorithms ?? AllowedPbmMacAlgorithms;
         merged.MessageTimeWindow = alias.MessageTimeWindow ?? MessageTimeWindow;
+        merged.RequireMessageTime = alias.MessageTimeRequired;
         return merged;
     }
 }
@@ -171,6 +196,17 @@ public sealed class CmpAliasOptions
 
     /// <summary>This alias's messageTime window (RFC 9483 §3.1); unset: <c>Cmp:Limits:MessageTimeWindow</c>.</summary>
     public TimeSpan? MessageTimeWindow { get; set; }
+
+    /// <summary>
+    /// Whether a request without messageTime is refused (badTime). This is the replay protection that outlives a
+    /// transaction's retention: a request older than the window is refused even after its transaction was deleted.
+    /// Unset: required in RA mode (OpenSSL and RA components send messageTime), optional in client mode, where the
+    /// one-time registration code already makes a replayed initial request fail.
+    /// </summary>
+    public bool? RequireMessageTime { get; set; }
+
+    /// <summary><see cref="RequireMessageTime"/> with its default applied.</summary>
+    public bool MessageTimeRequired => RequireMessageTime ?? Mode == AliasMode.Ra;
 
     /// <summary>Authentication modules tried in order; the first that succeeds wins. HMAC (both modes), RegTokenPwd and
     /// DnPartPwd (client mode). Default: HMAC.</summary>

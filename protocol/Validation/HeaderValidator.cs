@@ -38,6 +38,12 @@ public static class HeaderValidator
 
         // RFC 9483 §3.1: messageTime SHOULD be present; when present it must be near our clock (badTime).
         Asn1GeneralizedTime? messageTime = request.Header.MessageTime;
+        if (messageTime is null && limits.RequireMessageTime)
+        {
+            // The alias's replay protection: without a time, a request replayed after its transaction was deleted
+            // could not be told from a new one.
+            Fail(PkiFailureInfo.BadTime, "messageTime is required on this alias");
+        }
         if (messageTime is not null)
         {
             DateTimeOffset sent;

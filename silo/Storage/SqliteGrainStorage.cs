@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Serialization.Serializers;
+using CmpCluster.Grains.Storage;
 using Orleans.Storage;
 
 namespace CmpCluster.Silo.Storage;
@@ -18,12 +19,15 @@ namespace CmpCluster.Silo.Storage;
 /// every write; a write must present the version it last saw, so two activations of the same grain
 /// (or a stale one) cannot silently overwrite each other.
 ///
-/// ClearStateAsync keeps the row as a tombstone (payload NULL, version still bumped) instead of
-/// deleting it. If the row were deleted, the next insert would restart at version 1 and an old
-/// activation still holding ETag "1" from before the clear would be accepted (ABA). Tombstones are
-/// invisible to readers: they read as "no record, ETag null", exactly like a never-written grain.
+/// A row's first version is random (63 bits), not 1, so a row may really be deleted (ClearStateAsync, or
+/// expiry through <see cref="IStateLifetimeIndex.PruneExpiredAsync"/>): an old activation still holding an ETag from
+/// before the delete cannot match the version a new row starts at (no ABA), and no tombstone is left behind.
+///
+/// State that implements <see cref="IStateLifetime"/> has its due time and expiry written in the same statement as the
+/// payload (columns <c>due_at</c>, <c>expires_at</c>, Unix milliseconds), so the deadline index can never disagree
+/// with the state it indexes.
 /// </remarks>
-public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
+public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDisposable
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS grain_state (
@@ -36,30 +40,41 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
         );
         """;
 
+    // Added to databases created by earlier versions (SQLite has no ADD COLUMN IF NOT EXISTS); then the partial indexes
+    // that make "what is due" and "what expired" cheap however many rows carry neither.
+    private const string LifetimeColumns = """
+        CREATE INDEX IF NOT EXISTS grain_state_due ON grain_state (provider, due_at) WHERE due_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS grain_state_expiry ON grain_state (provider, expires_at) WHERE expires_at IS NOT NULL;
+        DELETE FROM grain_state WHERE payload IS NULL;
+        """;
+
     private const string KeyFilter = "provider = $provider AND state_name = $state AND grain_id = $grain";
 
     private const string SelectSql =
         "SELECT version, payload FROM grain_state WHERE " + KeyFilter + ";";
 
-    // Insert for a grain that believes no record exists (ETag null). A tombstone counts as
-    // "no record", so it is revived with the next version; a live row makes the DO UPDATE's WHERE
-    // false, nothing is returned, and the caller reports a conflict.
+    // Insert for a grain that believes no record exists (ETag null); a live row makes it conflict (nothing returned).
     private const string InsertSql = """
-        INSERT INTO grain_state (provider, state_name, grain_id, version, payload)
-        VALUES ($provider, $state, $grain, 1, $payload)
-        ON CONFLICT (provider, state_name, grain_id) DO UPDATE
-            SET version = grain_state.version + 1, payload = excluded.payload
-            WHERE grain_state.payload IS NULL
+        INSERT INTO grain_state (provider, state_name, grain_id, version, payload, due_at, expires_at)
+        VALUES ($provider, $state, $grain, $first, $payload, $due, $expires)
+        ON CONFLICT (provider, state_name, grain_id) DO NOTHING
         RETURNING version;
         """;
 
     private const string UpdateSql =
-        "UPDATE grain_state SET version = version + 1, payload = $payload WHERE " + KeyFilter +
-        " AND version = $version AND payload IS NOT NULL RETURNING version;";
+        "UPDATE grain_state SET version = version + 1, payload = $payload, due_at = $due, expires_at = $expires WHERE " + KeyFilter +
+        " AND version = $version RETURNING version;";
 
-    private const string ClearSql =
-        "UPDATE grain_state SET version = version + 1, payload = NULL WHERE " + KeyFilter +
-        " AND version = $version AND payload IS NOT NULL;";
+    private const string DeleteSql =
+        "DELETE FROM grain_state WHERE " + KeyFilter + " AND version = $version;";
+
+    private const string DueSql =
+        "SELECT grain_id FROM grain_state WHERE provider = $provider AND due_at IS NOT NULL AND due_at <= $now ORDER BY due_at LIMIT $max;";
+
+    private const string PruneSql = """
+        DELETE FROM grain_state WHERE rowid IN (
+            SELECT rowid FROM grain_state WHERE provider = $provider AND expires_at IS NOT NULL AND expires_at <= $now LIMIT $max);
+        """;
 
     private readonly string _name;
     private readonly SqliteDatabase _database;
@@ -91,7 +106,11 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
         _database = SqliteDatabase.Acquire(options);
         try
         {
-            _database.RunExclusive(() => _database.ExecuteNonQuery(Schema));
+            _database.RunExclusive(() =>
+            {
+                _database.ExecuteNonQuery(Schema);
+                AddLifetimeColumns(_database);
+            });
         }
         catch
         {
@@ -167,18 +186,21 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
         var expected = grainState.ETag;
         var payload = _serializer.Serialize(grainState.State).ToArray();
 
-        // Each statement auto-commits, so the row is committed before this task completes.
+        (object due, object expires) = Lifetime(grainState.State);
+
+        // Each statement auto-commits, so the row (with its due time and expiry) is committed before this task completes.
         var newVersion = await _database.RunAsync(db =>
         {
             SqliteCommand command;
             if (expected is null)
             {
-                command = Bind(db.Command(InsertSql, "$provider", "$state", "$grain", "$payload"), stateName, grainKey);
+                command = Bind(db.Command(InsertSql, "$provider", "$state", "$grain", "$payload", "$due", "$expires", "$first"), stateName, grainKey);
+                command.Parameters[6].Value = Random.Shared.NextInt64(1, long.MaxValue / 2);
             }
             else if (TryParseETag(expected, out var version))
             {
-                command = Bind(db.Command(UpdateSql, "$provider", "$state", "$grain", "$payload", "$version"), stateName, grainKey);
-                command.Parameters[4].Value = version;
+                command = Bind(db.Command(UpdateSql, "$provider", "$state", "$grain", "$payload", "$due", "$expires", "$version"), stateName, grainKey);
+                command.Parameters[6].Value = version;
             }
             else
             {
@@ -186,6 +208,8 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
             }
 
             command.Parameters[3].Value = payload;
+            command.Parameters[4].Value = due;
+            command.Parameters[5].Value = expires;
             return command.ExecuteScalar() is long stored ? stored : (long?)null;
         }, cancellationToken).ConfigureAwait(false);
 
@@ -214,8 +238,8 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
         {
             if (expected is null)
             {
-                // The grain believes there is nothing to clear; that is only true if no live row
-                // exists. Nothing to write either way.
+                // The grain believes there is nothing to clear; that is only true if no row exists.
+                // Nothing to write either way.
                 var select = Bind(db.Command(SelectSql, "$provider", "$state", "$grain"), stateName, grainKey);
                 using var reader = select.ExecuteReader();
                 return !reader.Read() || reader.IsDBNull(1);
@@ -226,7 +250,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
                 return false;
             }
 
-            var command = Bind(db.Command(ClearSql, "$provider", "$state", "$grain", "$version"), stateName, grainKey);
+            var command = Bind(db.Command(DeleteSql, "$provider", "$state", "$grain", "$version"), stateName, grainKey);
             command.Parameters[3].Value = version;
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
@@ -239,6 +263,56 @@ public sealed class SqliteGrainStorage : IGrainStorage, IDisposable
         grainState.State = CreateEmpty<T>();
         grainState.ETag = null;
         grainState.RecordExists = false;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<GrainId>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default) =>
+        _database.RunAsync<IReadOnlyList<GrainId>>(db =>
+        {
+            var command = db.Command(DueSql, "$provider", "$now", "$max");
+            command.Parameters[0].Value = _name;
+            command.Parameters[1].Value = now.ToUnixTimeMilliseconds();
+            command.Parameters[2].Value = max;
+            using var reader = command.ExecuteReader();
+            var due = new List<GrainId>();
+            while (reader.Read())
+            {
+                due.Add(GrainId.Parse(reader.GetString(0)));
+            }
+            return due;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<int> PruneExpiredAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default) =>
+        _database.RunAsync(db =>
+        {
+            var command = db.Command(PruneSql, "$provider", "$now", "$max");
+            command.Parameters[0].Value = _name;
+            command.Parameters[1].Value = now.ToUnixTimeMilliseconds();
+            command.Parameters[2].Value = max;
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+
+    /// <summary>The due time and expiry columns of a state (DBNull when it has none, or is not <see cref="IStateLifetime"/>).</summary>
+    private static (object Due, object Expires) Lifetime<T>(T state) => state is IStateLifetime lifetime
+        ? (lifetime.DueAt?.ToUnixTimeMilliseconds() ?? (object)DBNull.Value, lifetime.ExpiresAt?.ToUnixTimeMilliseconds() ?? (object)DBNull.Value)
+        : (DBNull.Value, DBNull.Value);
+
+    private static void AddLifetimeColumns(SqliteDatabase database)
+    {
+        var columns = new HashSet<string>(StringComparer.Ordinal);
+        using (var reader = database.Command("PRAGMA table_info(grain_state);").ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                columns.Add(reader.GetString(1));
+            }
+        }
+        foreach (string column in new[] { "due_at", "expires_at" }.Where(c => !columns.Contains(c)))
+        {
+            database.ExecuteNonQuery($"ALTER TABLE grain_state ADD COLUMN {column} INTEGER;");
+        }
+        database.ExecuteNonQuery(LifetimeColumns);
     }
 
     /// <summary>Releases this provider's hold on the database file.</summary>

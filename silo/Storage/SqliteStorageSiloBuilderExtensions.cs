@@ -1,3 +1,4 @@
+using CmpCluster.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -74,6 +75,8 @@ public static class SqliteStorageSiloBuilderExtensions
 
         AddSerializerDefaults(services);
         services.AddGrainStorage(name, SqliteGrainStorage.Create);
+        // The same instance answers the deadline sweeper (due grains, expired states) for this provider.
+        services.AddKeyedSingleton<IStateLifetimeIndex>(name, (sp, key) => (IStateLifetimeIndex)sp.GetRequiredKeyedService<IGrainStorage>(key));
         return services;
     }
 

@@ -3,7 +3,11 @@ using CmpCluster.Contracts;
 using CmpCluster.Grains;
 using CmpCluster.Grains.Audit;
 using CmpCluster.Grains.Pki;
+using CmpCluster.Grains.Internal;
 using CmpCluster.Grains.Revocation;
+using CmpCluster.Grains.Storage;
+using CmpCluster.Grains.Transactions;
+using CmpCluster.Silo.Storage;
 using CmpCluster.Protocol.Client;
 using CmpCluster.Protocol.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,6 +42,9 @@ public static class Aliases
     public const string RaVerified = "ra-raverified";
 
     public const string NoImplicitConfirm = "ra-noimplicit";
+
+    /// <summary>As <see cref="Pbe"/>, but messageTime may be absent (RequireMessageTime false).</summary>
+    public const string NoMessageTime = "ra-notime";
 
     /// <summary>Client mode: HMAC, then RegTokenPwd, then DnPartPwd (UID); username from the CN; MAC-protected responses.</summary>
     public const string Client = "client";
@@ -118,6 +125,10 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddMemoryGrainStorage(GrainNames.Storage);
+            // Transactions in a real SQLite file, as on a single node: deadlines and retention are the store's work.
+            silo.AddSqliteGrainStorage(GrainNames.Transactions, o => o.DataDirectory = StoreDirectory);
+            silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorageSerializer>(GrainNames.Transactions,
+                (sp, _) => new Orleans.Storage.OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
             silo.UseInMemoryReminderService();
             // Before AddCmpGrains, whose TryAddSingleton(TimeProvider.System) must not win.
             silo.Services.AddSingleton<TimeProvider>(Clock);
@@ -152,12 +163,42 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             await _cluster.StopAllSilosAsync();
             await _cluster.DisposeAsync();
         }
+        if (Directory.Exists(StoreDirectory))
+        {
+            Directory.Delete(StoreDirectory, recursive: true);
+        }
     }
+
+    /// <summary>Where the transaction store's SQLite file lives for this fixture.</summary>
+    public string StoreDirectory { get; } = Path.Combine(Path.GetTempPath(), "cmp-grain-store-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>The transaction store's deadline index and expiry (what the deadline sweeper reads).</summary>
+    public IStateLifetimeIndex TransactionIndex => SiloServices.GetRequiredKeyedService<IStateLifetimeIndex>(GrainNames.Transactions);
+
+    /// <summary>Whether the session's transaction has a deadline in the store's index (due at any time).</summary>
+    public async Task<bool> HasDeadlineAsync(string alias, CmpClientSession session) =>
+        (await TransactionIndex.DueAsync(DateTimeOffset.MaxValue, int.MaxValue)).Contains(Transaction(alias, session).GetGrainId());
+
+    /// <summary>Whether the store still holds the session's transaction (a row in the SQLite file).</summary>
+    public bool TransactionStored(string alias, CmpClientSession session)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(StoreDirectory, "cluster.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using Microsoft.Data.Sqlite.SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM grain_state WHERE provider = $p AND grain_id = $g";
+        command.Parameters.AddWithValue("$p", GrainNames.Transactions);
+        command.Parameters.AddWithValue("$g", Transaction(alias, session).GetGrainId().ToString());
+        return (long)command.ExecuteScalar()! > 0;
+    }
+
+    /// <summary>One run of the cluster's deadline sweeper, as its reminder would do.</summary>
+    public Task<SweepResult> SweepAsync() => Internal.GetGrain<IDeadlineSweeperGrain>(IDeadlineSweeperGrain.DeadlineSweeperKey).SweepAsync();
 
     private static void ConfigureCmp(CmpOptions options)
     {
         options.Profiles["default"] = new CertificateProfileOptions();
         options.Aliases[Aliases.Pbe] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe };
+        options.Aliases[Aliases.NoMessageTime] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, RequireMessageTime = false };
         options.Aliases[Aliases.Signed] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Signature };
         options.Aliases[Aliases.RaVerified] = new CmpAliasOptions
         {
@@ -238,13 +279,6 @@ public sealed class CmpClusterFixture : IAsyncLifetime
 
     public Task<TransactionSnapshot> SnapshotAsync(string alias, CmpClientSession session) =>
         Control(alias, session).GetSnapshotAsync();
-
-    /// <summary>Names of the durable reminders the transaction grain has registered.</summary>
-    public async Task<IReadOnlyList<string>> RemindersAsync(string alias, CmpClientSession session)
-    {
-        ReminderTableData rows = await SiloServices.GetRequiredService<IReminderTable>().ReadRows(Transaction(alias, session).GetGrainId());
-        return rows.Reminders.Select(r => r.ReminderName).ToArray();
-    }
 
     /// <summary>The record of the one certificate the transaction issued.</summary>
     public async Task<CertificateRecord> IssuedCertificateAsync(string alias, CmpClientSession session)

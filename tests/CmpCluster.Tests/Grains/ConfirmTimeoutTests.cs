@@ -8,14 +8,14 @@ using PkiBodyType = CmpCluster.Contracts.PkiBodyType;
 namespace CmpCluster.Tests.Grains;
 
 /// <summary>
-/// DESIGN §4 step 6: a certificate not confirmed within the alias's confirm wait time (5 minutes by default) is
-/// revoked. The tests move the silo's clock and call what the reminder calls, instead of waiting for it.
+/// The issuance cycle's last step: a certificate not confirmed within the alias's confirm wait time (5 minutes by default)
+/// is revoked. The tests move the silo's clock and call what the deadline sweeper calls, or the sweeper itself, instead
+/// of waiting for its reminder.
 /// </summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
 {
     private static readonly TimeSpan ConfirmWaitTime = TimeSpan.FromMinutes(5);
-    private const string ReminderName = "confirm-wait";
 
     private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly CmpClientSession _session = CmpClusterFixture.NewSession();
@@ -111,24 +111,39 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
     }
 
     [Fact]
-    public async Task A_durable_reminder_exists_exactly_while_a_certificate_awaits_confirmation()
+    public async Task A_deadline_is_indexed_exactly_while_a_certificate_awaits_confirmation()
     {
         Exchange ip = await EnrollAsync();
-        Assert.Contains(ReminderName, await cluster.RemindersAsync(Aliases.Pbe, _session));
+        Assert.True(await cluster.HasDeadlineAsync(Aliases.Pbe, _session));
 
         await cluster.SendAsync(Aliases.Pbe, _session, _session.BuildCertConf(ip.View.CertificateDer!));
 
-        Assert.DoesNotContain(ReminderName, await cluster.RemindersAsync(Aliases.Pbe, _session));
+        Assert.False(await cluster.HasDeadlineAsync(Aliases.Pbe, _session));
     }
 
     [Fact]
-    public async Task The_reminder_is_gone_once_the_timeout_revoked_the_certificate()
+    public async Task The_deadline_sweeper_revokes_an_unconfirmed_certificate_and_the_deadline_leaves_the_index()
     {
         await EnrollAsync();
         cluster.Clock.Advance(ConfirmWaitTime + TimeSpan.FromSeconds(1));
 
-        await cluster.Control(Aliases.Pbe, _session).ExpireIfDueAsync();
+        SweepResult sweep = await cluster.SweepAsync();
 
-        Assert.DoesNotContain(ReminderName, await cluster.RemindersAsync(Aliases.Pbe, _session));
+        Assert.True(sweep.Due >= 1);
+        Assert.Equal(CertificateStatus.Revoked, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
+        Assert.Equal(TransactionPhase.Closed, (await cluster.SnapshotAsync(Aliases.Pbe, _session)).Phase);
+        Assert.False(await cluster.HasDeadlineAsync(Aliases.Pbe, _session));
+    }
+
+    [Fact]
+    public async Task Before_the_deadline_the_sweeper_leaves_the_transaction_alone()
+    {
+        await EnrollAsync();
+        cluster.Clock.Advance(ConfirmWaitTime - TimeSpan.FromSeconds(30));
+
+        await cluster.SweepAsync();
+
+        Assert.Equal(CertificateStatus.AwaitingConfirmation, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
+        Assert.True(await cluster.HasDeadlineAsync(Aliases.Pbe, _session));
     }
 }

@@ -84,10 +84,20 @@ public sealed class HeaderCheckTests(CmpClusterFixture cluster) : IDisposable
     }
 
     [Fact]
-    public async Task MessageTime_is_optional()
+    public async Task An_RA_alias_requires_messageTime_and_refuses_a_request_without_it_as_badTime()
     {
-        // RFC 9483 §3.1: messageTime SHOULD be present; only a present one is checked.
-        Exchange ip = await cluster.SendAsync(Aliases.Pbe, _session, Ir(new RequestOverrides { OmitMessageTime = true }));
+        // The replay protection that outlives a transaction's retention: without messageTime a replay could not be dated.
+        Exchange error = await cluster.SendAsync(Aliases.Pbe, _session, Ir(new RequestOverrides { OmitMessageTime = true }));
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadTime);
+        Assert.Empty((await cluster.SnapshotAsync(Aliases.Pbe, _session)).CertificateKeys);
+    }
+
+    [Fact]
+    public async Task MessageTime_is_optional_where_the_alias_says_so()
+    {
+        // RFC 9483 §3.1: messageTime SHOULD be present; an alias with RequireMessageTime false checks only a present one.
+        Exchange ip = await cluster.SendAsync(Aliases.NoMessageTime, _session, Ir(new RequestOverrides { OmitMessageTime = true }));
 
         ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
     }

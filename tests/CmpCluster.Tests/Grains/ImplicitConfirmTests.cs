@@ -30,7 +30,7 @@ public sealed class ImplicitConfirmTests(CmpClusterFixture cluster) : IDisposabl
         TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
         Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
         Assert.Null(snapshot.ConfirmDeadline);
-        Assert.Empty(await cluster.RemindersAsync(Aliases.Pbe, _session));
+        Assert.False(await cluster.HasDeadlineAsync(Aliases.Pbe, _session));
     }
 
     [Fact]

@@ -32,6 +32,24 @@ public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
         Assert.True(new X509Name(view.SubjectDn).Equivalent(subject));
     }
 
+    [Fact]
+    public async Task An_end_entity_keeps_only_its_newest_certificates_linked()
+    {
+        // A device renewing for years must not grow its end entity without end (EndEntityGrain.MaxLinkedCertificates).
+        var subject = new X509Name($"CN=ra-renewing-{Guid.NewGuid():N},O=Example");
+        var issued = new List<string>();
+        for (int i = 0; i < EndEntityGrain.MaxLinkedCertificates + 2; i++)
+        {
+            var session = CmpClusterFixture.NewSession();
+            Exchange ip = await cluster.SendAsync(Aliases.Pbe, session, session.BuildEnrollment(true, subject, _key, implicitConfirm: true));
+            Assert.Equal(PkiBodyType.Ip, ip.View.BodyType);
+            issued.Add(Assert.Single((await cluster.SnapshotAsync(Aliases.Pbe, session)).CertificateKeys));
+        }
+
+        EndEntityView view = (await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(subject.ToString())).GetAsync())!;
+        Assert.Equal(issued.Skip(2), view.CertificateKeys);
+    }
+
     [Theory]
     [InlineData(RaNameGeneration.Dn, null, "", "", "CN=dev-7,UID=u-7,O=Example")]
     [InlineData(RaNameGeneration.Dn, "UID", "cmp", "", "cmpu-7")] // the seed's sample configuration

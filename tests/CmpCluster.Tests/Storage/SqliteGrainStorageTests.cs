@@ -40,7 +40,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
         {
             await storage.WriteStateAsync(StateName, grain, written);
             Assert.True(written.RecordExists);
-            Assert.Equal("1", written.ETag);
+            Assert.NotNull(written.ETag);
         }
 
         // The first instance released the file; this is a cold open, like a silo restart.
@@ -75,9 +75,10 @@ public sealed class SqliteGrainStorageTests : IDisposable
         using var storage = NewStorage();
         var state = new GrainState<PlayerState>(Sample(1));
         await storage.WriteStateAsync(StateName, Grain("bump"), state);
+        long first = long.Parse(state.ETag!);
         await storage.WriteStateAsync(StateName, Grain("bump"), state);
         await storage.WriteStateAsync(StateName, Grain("bump"), state);
-        Assert.Equal("3", state.ETag);
+        Assert.Equal(first + 2, long.Parse(state.ETag!));
     }
 
     [Fact]
@@ -95,9 +96,10 @@ public sealed class SqliteGrainStorageTests : IDisposable
         await storage.WriteStateAsync(StateName, grain, second);
 
         first.State = Sample(3);
+        string? presented = first.ETag;
         var error = await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync(StateName, grain, first));
-        Assert.Equal("2", error.StoredEtag);
-        Assert.Equal("1", error.CurrentEtag);
+        Assert.Equal(second.ETag, error.StoredEtag);
+        Assert.Equal(presented, error.CurrentEtag);
 
         // The rejected write changed nothing.
         var check = new GrainState<PlayerState>();
@@ -191,6 +193,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
         const int grains = 200;
         const int writesPerGrain = 5;
 
+        var lastETags = new string?[grains];
         await Task.WhenAll(Enumerable.Range(0, grains).Select(i => Task.Run(async () =>
         {
             var state = new GrainState<PlayerState>();
@@ -199,6 +202,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
                 state.State = Sample(i * 100 + n);
                 await storage.WriteStateAsync(StateName, Grain($"g{i}"), state);
             }
+            lastETags[i] = state.ETag;
         })));
 
         using var reopened = NewStorage(name: "Default");
@@ -207,7 +211,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
             var read = new GrainState<PlayerState>();
             await reopened.ReadStateAsync(StateName, Grain($"g{i}"), read);
             Assert.Equal(i * 100 + writesPerGrain, read.State!.Score);
-            Assert.Equal(writesPerGrain.ToString(System.Globalization.CultureInfo.InvariantCulture), read.ETag);
+            Assert.Equal(lastETags[i], read.ETag);
         }
     }
 

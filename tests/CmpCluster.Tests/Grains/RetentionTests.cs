@@ -1,0 +1,130 @@
+using System.Security.Cryptography;
+using CmpCluster.Contracts;
+using CmpCluster.Protocol.Client;
+using Org.BouncyCastle.Asn1.X509;
+using Xunit;
+using PkiBodyType = CmpCluster.Contracts.PkiBodyType;
+using PkiFailureInfo = CmpCluster.Contracts.PkiFailureInfo;
+
+namespace CmpCluster.Tests.Grains;
+
+/// <summary>
+/// State that would otherwise grow with every transaction: a closed transaction is kept for its retention (twice the
+/// messageTime window by default), then deleted from the store; a replay after that is refused by the messageTime window;
+/// a closed transaction leaves memory at once; a request cannot wait forever.
+/// </summary>
+[Collection(CmpClusterCollection.Name)]
+public sealed class RetentionTests(CmpClusterFixture cluster) : IDisposable
+{
+    /// <summary>Twice the default messageTime window (Cmp:Limits:MessageTimeWindow, 10 minutes).</summary>
+    private static readonly TimeSpan Retention = TimeSpan.FromMinutes(20);
+
+    private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly CmpClientSession _session = CmpClusterFixture.NewSession();
+
+    public void Dispose()
+    {
+        cluster.Clock.Reset();
+        _key.Dispose();
+    }
+
+    private byte[] ImplicitIr() =>
+        _session.BuildEnrollment(initial: true, new X509Name($"CN=retention-{Guid.NewGuid():N}"), _key, implicitConfirm: true);
+
+    [Fact]
+    public async Task A_closed_transaction_is_deleted_from_the_store_once_its_retention_has_passed()
+    {
+        Exchange ip = await cluster.SendAsync(Aliases.Pbe, _session, ImplicitIr());
+        ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        Assert.True(cluster.TransactionStored(Aliases.Pbe, _session));
+
+        cluster.Clock.Advance(Retention - TimeSpan.FromMinutes(1));
+        await cluster.SweepAsync();
+        Assert.True(cluster.TransactionStored(Aliases.Pbe, _session), "kept within its retention");
+
+        cluster.Clock.Advance(TimeSpan.FromMinutes(2));
+        SweepResult sweep = await cluster.SweepAsync();
+
+        Assert.True(sweep.Pruned >= 1);
+        Assert.False(cluster.TransactionStored(Aliases.Pbe, _session), "no row left for the closed transaction");
+    }
+
+    [Fact]
+    public async Task A_replay_after_the_transaction_was_deleted_is_refused_as_badTime_and_issues_nothing()
+    {
+        byte[] request = ImplicitIr();
+        ProtocolAssert.Granted((await cluster.SendAsync(Aliases.Pbe, _session, request)).View, PkiBodyType.Ip);
+        cluster.Clock.Advance(Retention + TimeSpan.FromMinutes(1));
+        await cluster.SweepAsync();
+        Assert.False(cluster.TransactionStored(Aliases.Pbe, _session));
+
+        Exchange replay = await cluster.SendAsync(Aliases.Pbe, _session, request);
+
+        ProtocolAssert.Rejected(replay.View, PkiFailureInfo.BadTime);
+        TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
+        Assert.Equal(TransactionPhase.New, snapshot.Phase);
+        Assert.Empty(snapshot.CertificateKeys);
+        Assert.False(cluster.TransactionStored(Aliases.Pbe, _session), "a refused replay stores nothing");
+    }
+
+    [Fact]
+    public async Task Within_its_retention_a_retransmission_gets_the_stored_answer_although_the_activation_is_gone()
+    {
+        byte[] request = ImplicitIr();
+        Exchange first = await cluster.SendAsync(Aliases.Pbe, _session, request);
+        await WaitDeactivatedAsync();
+
+        Exchange again = await cluster.SendAsync(Aliases.Pbe, _session, request);
+
+        Assert.Equal(first.Response, again.Response);
+    }
+
+    [Fact]
+    public async Task A_closed_transaction_deactivates_and_an_open_one_stays()
+    {
+        Exchange ip = await cluster.SendAsync(Aliases.Pbe, _session,
+            _session.BuildEnrollment(initial: true, new X509Name($"CN=retention-{Guid.NewGuid():N}"), _key));
+        Assert.True(await IsActiveAsync(), "awaiting its certConf");
+
+        await cluster.SendAsync(Aliases.Pbe, _session, _session.BuildCertConf(ip.View.CertificateDer!));
+
+        await WaitDeactivatedAsync();
+    }
+
+    [Fact]
+    public async Task A_request_that_waits_past_the_maximum_wait_time_is_rejected_and_leaves_the_approval_list()
+    {
+        var session = CmpClusterFixture.NewSession();
+        Exchange waiting = await cluster.SendAsync(Aliases.Approval, session,
+            session.BuildEnrollment(true, new X509Name($"CN=approval-{Guid.NewGuid():N},O=Example"), _key));
+        Assert.Equal(TransactionPhase.Waiting, (await cluster.SnapshotAsync(Aliases.Approval, session)).Phase);
+        Assert.True(await cluster.HasDeadlineAsync(Aliases.Approval, session));
+
+        cluster.Clock.Advance(new CmpCluster.Protocol.Configuration.CmpOptions().MaxWaitTime + TimeSpan.FromMinutes(1));
+        await cluster.SweepAsync();
+
+        TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Approval, session);
+        Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Empty(snapshot.CertificateKeys);
+        Assert.False(await cluster.HasDeadlineAsync(Aliases.Approval, session));
+        string key = GrainKeys.Transaction(Aliases.Approval, session.TransactionId);
+        Assert.DoesNotContain(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.TransactionKey == key);
+    }
+
+    private async Task<bool> IsActiveAsync()
+    {
+        GrainId id = cluster.Transaction(Aliases.Pbe, _session).GetGrainId();
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        return (await management.GetActiveGrains(id.Type)).Contains(id);
+    }
+
+    /// <summary>Deactivation after DeactivateOnIdle is asynchronous: polled, bounded.</summary>
+    private async Task WaitDeactivatedAsync()
+    {
+        for (int attempt = 0; attempt < 100 && await IsActiveAsync(); attempt++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.False(await IsActiveAsync(), "the closed transaction's activation is gone");
+    }
+}

@@ -1,0 +1,190 @@
+using CmpCluster.Grains.Storage;
+using CmpCluster.Silo.Storage;
+using CmpCluster.Tests.Cluster;
+using Microsoft.Data.Sqlite;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.Storage;
+using StackExchange.Redis;
+using Xunit;
+
+namespace CmpCluster.Tests.Storage;
+
+/// <summary>A state with a lifetime, as a transaction has one (grains/Storage/StateLifetime.cs).</summary>
+[GenerateSerializer]
+public sealed class TimedState : IStateLifetime
+{
+    [Id(0)] public string Value { get; set; } = "";
+    [Id(1)] public DateTimeOffset? Due { get; set; }
+    [Id(2)] public DateTimeOffset? Expires { get; set; }
+
+    public DateTimeOffset? DueAt => Due;
+    public DateTimeOffset? ExpiresAt => Expires;
+}
+
+/// <summary>
+/// The two transaction stores (SQLite single-node, Redis in a cluster) keep a state's due time and expiry with the state:
+/// the index answers exactly the due states, a state written without a due time leaves it, an expired state is really
+/// deleted (no row, no key), and an ETag from before a delete never matches what is written after it.
+/// </summary>
+public sealed class LifetimeStorageTests : IDisposable
+{
+    internal const string StateName = "timed";
+    internal static readonly DateTimeOffset Now = new(2026, 12, 3, 12, 0, 0, TimeSpan.Zero);
+    private readonly TempDataDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private SqliteGrainStorage Sqlite() => new("tx", _dir.Options(), StorageServices.Serializer("orleans"), StorageServices.Activators);
+
+    internal static GrainId Grain(string key) => GrainId.Create("timed", key);
+
+    [Fact]
+    public async Task Sqlite_indexes_due_states_with_the_write_and_forgets_them_when_a_write_has_none()
+    {
+        using SqliteGrainStorage storage = Sqlite();
+        await DueIndexBehavesAsync(storage, storage);
+    }
+
+    [Fact]
+    public async Task Sqlite_deletes_expired_states_and_leaves_no_row()
+    {
+        using SqliteGrainStorage storage = Sqlite();
+        var expired = new GrainState<TimedState>(new TimedState { Value = "old", Expires = Now.AddMinutes(-1) });
+        var kept = new GrainState<TimedState>(new TimedState { Value = "new", Expires = Now.AddMinutes(5) });
+        var forever = new GrainState<TimedState>(new TimedState { Value = "no expiry" });
+        await storage.WriteStateAsync(StateName, Grain("expired"), expired);
+        await storage.WriteStateAsync(StateName, Grain("kept"), kept);
+        await storage.WriteStateAsync(StateName, Grain("forever"), forever);
+
+        Assert.Equal(1, await storage.PruneExpiredAsync(Now, 100));
+
+        Assert.Equal(2, RowCount());
+        var read = new GrainState<TimedState>();
+        await storage.ReadStateAsync(StateName, Grain("expired"), read);
+        Assert.False(read.RecordExists);
+        // The activation that wrote it cannot write over what a new activation writes now (no ABA after a delete).
+        var fresh = new GrainState<TimedState>(new TimedState { Value = "again" });
+        await storage.WriteStateAsync(StateName, Grain("expired"), fresh);
+        expired.State!.Value = "stale";
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync(StateName, Grain("expired"), expired));
+    }
+
+    [Fact]
+    public async Task Sqlite_clear_deletes_the_row()
+    {
+        using SqliteGrainStorage storage = Sqlite();
+        var state = new GrainState<TimedState>(new TimedState { Value = "x", Due = Now });
+        await storage.WriteStateAsync(StateName, Grain("clear"), state);
+
+        await storage.ClearStateAsync(StateName, Grain("clear"), state);
+
+        Assert.Equal(0, RowCount());
+        Assert.Empty(await storage.DueAsync(Now, 10));
+    }
+
+    /// <summary>The due index, identical for both stores.</summary>
+    internal static async Task DueIndexBehavesAsync(IGrainStorage storage, IStateLifetimeIndex index)
+    {
+        var early = new GrainState<TimedState>(new TimedState { Value = "a", Due = Now.AddMinutes(-2) });
+        var later = new GrainState<TimedState>(new TimedState { Value = "b", Due = Now.AddMinutes(-1) });
+        var future = new GrainState<TimedState>(new TimedState { Value = "c", Due = Now.AddMinutes(5) });
+        await storage.WriteStateAsync(StateName, Grain("later"), later);
+        await storage.WriteStateAsync(StateName, Grain("early"), early);
+        await storage.WriteStateAsync(StateName, Grain("future"), future);
+
+        Assert.Equal([Grain("early"), Grain("later")], await index.DueAsync(Now, 10));
+        Assert.Equal([Grain("early")], await index.DueAsync(Now, 1));
+
+        early.State!.Due = null; // the transaction acted: its write carries no due time any more
+        await storage.WriteStateAsync(StateName, Grain("early"), early);
+        Assert.Equal([Grain("later")], await index.DueAsync(Now, 10));
+
+        // A write that loses its ETag check changes neither the state nor the index.
+        var stale = new GrainState<TimedState>(new TimedState { Value = "stale" }, "12345");
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync(StateName, Grain("later"), stale));
+        Assert.Equal([Grain("later")], await index.DueAsync(Now, 10));
+    }
+
+    private long RowCount()
+    {
+        using var connection = new SqliteConnection($"Data Source={_dir.DatabasePath};Pooling=False");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM grain_state";
+        return (long)command.ExecuteScalar()!;
+    }
+}
+
+/// <summary>The Redis transaction store against a real redis-server on a free loopback port; skipped without redis-server.</summary>
+public sealed class RedisLifetimeStorageTests : IAsyncLifetime
+{
+    private readonly ClusterProcess _redis = new("lifetime-redis");
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "cmp-lifetime-redis-" + Guid.NewGuid().ToString("N")[..12]);
+    private int _port;
+
+    private string Connection => $"127.0.0.1:{_port}";
+
+    public async Task InitializeAsync()
+    {
+        if (ClusterProcesses.Which("redis-server") is null)
+        {
+            return;
+        }
+        Directory.CreateDirectory(_root);
+        _port = CmpCluster.Tests.EndToEnd.NodeLaunch.FreeLoopbackPorts(1)[0];
+        _redis.Start(ClusterProcesses.Which("redis-server")!, [
+            "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--appendonly", "no", "--dir", _root, "--save", "", "--daemonize", "no"], _root);
+        await _redis.WaitReadyAsync(null, TimeSpan.FromSeconds(60), async () =>
+        {
+            try
+            {
+                using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"{Connection},connectTimeout=1000");
+                await redis.GetDatabase().PingAsync();
+                return true;
+            }
+            catch (RedisException)
+            {
+                return false;
+            }
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [ClusterFact]
+    public async Task Redis_indexes_due_states_with_the_write_and_expires_states_itself()
+    {
+        string service = "svc-" + Guid.NewGuid().ToString("N")[..8];
+        await using var storage = new RedisLifetimeGrainStorage(ConfigurationOptions.Parse(Connection), service, LifetimeStorageTests.StateName,
+            StorageServices.Serializer("orleans"), StorageServices.Activators);
+        await LifetimeStorageTests.DueIndexBehavesAsync(storage, storage);
+
+        // Expiry is the key's own: Redis deletes it at the end of retention.
+        DateTimeOffset soon = DateTimeOffset.UtcNow.AddMilliseconds(300);
+        var closing = new GrainState<TimedState>(new TimedState { Value = "closed", Expires = soon });
+        await storage.WriteStateAsync(LifetimeStorageTests.StateName, LifetimeStorageTests.Grain("closing"), closing);
+        using ConnectionMultiplexer client = await ConnectionMultiplexer.ConnectAsync(Connection);
+        RedisKey key = $"{service}/state/{LifetimeStorageTests.StateName}/{LifetimeStorageTests.Grain("closing")}";
+        Assert.NotNull(await client.GetDatabase().KeyTimeToLiveAsync(key));
+        for (int i = 0; i < 50 && await client.GetDatabase().KeyExistsAsync(key); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.False(await client.GetDatabase().KeyExistsAsync(key));
+        var read = new GrainState<TimedState>();
+        await storage.ReadStateAsync(LifetimeStorageTests.StateName, LifetimeStorageTests.Grain("closing"), read);
+        Assert.False(read.RecordExists);
+        // A stale ETag from before the expiry cannot write.
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync(LifetimeStorageTests.StateName, LifetimeStorageTests.Grain("closing"), closing));
+    }
+
+}
