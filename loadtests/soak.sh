@@ -232,6 +232,7 @@ plot "$OUT_CSV" using 1:11 with lines lw 2 title "p99 of the ${SAMPLE_EVERY} s w
 unset logscale y
 set ylabel "tx/s"
 set xlabel "minutes"
+set key bottom right
 plot "$OUT_CSV" using 1:9 with lines lw 2 title "completed", "" using 1:8 with lines dt 2 title "offered", "" using 1:13 with impulses title "dropped in window"
 unset multiplot
 EOF
