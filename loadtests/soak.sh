@@ -14,8 +14,9 @@
 #    their -wal and -shm) and, from the generator's --samples, tx/s, drops, errors and p50/p99 of the window.
 # 4. A CSV (one row per sample), a PNG plot (gnuplot) and a summary: retained bytes per enrolled device (store growth /
 #    enrollments of the soak), RSS slope over the last 10 minutes (the last half of shorter runs) in MB/min, p99 of the
-#    first full window after the ramp vs the last. With --write: docs/soak.csv, docs/soak.png and the summary with the
-#    exact command appended to docs/BENCHMARKS.md; without it, loadtests/results/soak-TIMESTAMP/ (SOAK_OUT overrides).
+#    first full window after the ramp vs the last. With --write: docs/img/soak-TIMESTAMP.csv and .png, and the summary
+#    with the exact command appended to docs/BENCHMARKS.md; without it, loadtests/results/soak-TIMESTAMP/ (SOAK_OUT
+#    overrides).
 #
 # Settings (environment): SOAK_FRACTION=0.7 SAT_DEVICES=16 SAT_SECONDS=20 SAMPLE_EVERY=10 RAMP=10 MAX_IN_FLIGHT=64
 #   SCENARIO=enroll (any generator scenario that needs no pool: enroll, enroll-implicit) SKIP_BUILD=1 KEEP_WORK=1
@@ -51,7 +52,9 @@ setup_pinning
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 if (( WRITE )); then
-  OUT_CSV=docs/soak.csv; OUT_PNG=docs/soak.png
+  # Dated names: every section appended to docs/BENCHMARKS.md keeps showing its own run.
+  OUT_CSV=docs/img/soak-$STAMP.csv; OUT_PNG=docs/img/soak-$STAMP.png
+  mkdir -p docs/img
 else
   OUT=${SOAK_OUT:-loadtests/results/soak-$STAMP}
   mkdir -p "$OUT"
@@ -193,7 +196,7 @@ def fmt(x, f="{:.2f}"):
 print(f"| figure | value |")
 print(f"|---|---|")
 print(f"| saturation (closed model) | {sat:.1f} tx/s |")
-print(f"| offered / completed | {rate:g} / {report['transactionsPerSecond']:.1f} tx/s over {report['measuredSeconds'] / 60:.1f} min |")
+print(f"| offered / completed (ramp included) | {rate:g} / {report['transactionsPerSecond']:.1f} tx/s over {report['measuredSeconds'] / 60:.1f} min |")
 print(f"| enrollments (new devices), errors, dropped | {enrolled}, {report['errors']}, {report['dropped']} |")
 print(f"| server CPU per transaction | {report.get('serverCpuMsPerTransaction') or 0:.3f} ms |")
 print(f"| transaction p50 / p99 (whole soak) | {lat.get('p50Ms', 0):.1f} / {lat.get('p99Ms', 0):.1f} ms |")
@@ -261,9 +264,9 @@ if (( WRITE )); then
     echo "single-node default (SQLite, P-256 CA, Release, log level Warning) on a fresh data directory; 5 s JIT warm-up, then"
     echo "saturation (closed model, $SAT_DEVICES devices, $SAT_SECONDS s), then the open model at $SOAK_FRACTION of it for $MINUTES min, one new"
     echo "device per $SCENARIO transaction, sampled every $SAMPLE_EVERY s. $MACHINE"
-    echo "Series: [soak.csv](soak.csv)."
+    echo "Series: [${OUT_CSV#docs/}](${OUT_CSV#docs/})."
     echo
-    echo "![soak: RSS, GC heap, activations, store size, p99 against time](soak.png)"
+    echo "![soak: RSS, GC heap, activations, store size, p99 against time](${OUT_PNG#docs/})"
     echo
     echo "$SUMMARY"
   } >>docs/BENCHMARKS.md
