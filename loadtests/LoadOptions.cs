@@ -39,7 +39,11 @@ public sealed record LoadOptions
     public int PbmIterations { get; init; } = 500;
     /// <summary>Certificates issued before the run for rr (revoke and the lifecycle mix); null: sized from the run.</summary>
     public int? Pool { get; init; }
-    public int? ServerPid { get; init; }
+    /// <summary>Processes whose CPU time is summed into the server's CPU per transaction (a node, or every process of a cluster).</summary>
+    public IReadOnlyList<int> ServerPids { get; init; } = [];
+    /// <summary>Write one CSV row per <see cref="SampleEvery"/> (throughput, latency percentiles, errors, drops, server CPU).</summary>
+    public string? SamplesPath { get; init; }
+    public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(10);
     public string? JsonPath { get; init; }
     public string? MarkdownPath { get; init; }
     public bool Progress { get; init; } = true;
@@ -79,7 +83,13 @@ public sealed record LoadOptions
           --pbm-iterations N   PBM iteration count of the requests (default 500, as OpenSSL)
           --pool N             certificates issued before the run for rr (revoke, device-lifecycle; default sized from
                                the run); the run stops early when they run out
-          --server-pid PID     report the server's CPU per transaction (Linux /proc)
+          --server-pid PID[,PID...]  report the server's CPU per transaction (Linux /proc), summed over the PIDs (a
+                               cluster: silos, gateways, redis-server, haproxy); repeatable
+          --samples FILE.csv   write one row per window (see --sample-every) during the whole run, warm-up included
+                               (phase warmup: the window began in it): unix time, elapsed s, window s, phase,
+                               transactions, tx/s, errors, 429s, dropped, p50/p90/p99/max ms of the transactions
+                               completed in the window, server CPU ms/tx of the window (with --server-pid)
+          --sample-every SEC   window of --samples (default 10)
           --json FILE          write the report as JSON
           --markdown FILE      write the Markdown report to FILE too (stdout always gets it)
           --no-progress        no per-second progress lines on stderr
@@ -120,7 +130,9 @@ public sealed record LoadOptions
                 "--warmup" => options with { Warmup = Seconds(value) },
                 "--pbm-iterations" => options with { PbmIterations = Positive(args[i], int.Parse(value, CultureInfo.InvariantCulture)) },
                 "--pool" => options with { Pool = Positive(args[i], int.Parse(value, CultureInfo.InvariantCulture)) },
-                "--server-pid" => options with { ServerPid = int.Parse(value, CultureInfo.InvariantCulture) },
+                "--server-pid" => options with { ServerPids = [.. options.ServerPids, .. ParsePids(value)] },
+                "--samples" => options with { SamplesPath = value },
+                "--sample-every" => options with { SampleEvery = Seconds(value) > TimeSpan.Zero ? Seconds(value) : throw new ArgumentException("--sample-every must be positive") },
                 "--json" => options with { JsonPath = value },
                 "--markdown" => options with { MarkdownPath = value },
                 "--source-address" => options with { SourceAddress = System.Net.IPAddress.TryParse(value, out System.Net.IPAddress? ip) ? ip : throw new ArgumentException($"--source-address {value} is not an IP address") },
@@ -158,6 +170,11 @@ public sealed record LoadOptions
         }
         return mix.Values.Sum() > 0 ? mix : throw new ArgumentException("--mix needs a positive weight");
     }
+
+    private static IEnumerable<int> ParsePids(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pid => int.TryParse(pid, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new ArgumentException($"bad --server-pid {pid}"))
+            .ToArray() is { Length: > 0 } pids ? pids : throw new ArgumentException("--server-pid needs a PID");
 
     private static double Number(string value) => double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using HdrHistogram;
 
 namespace CmpCluster.LoadTests;
 
@@ -44,15 +45,19 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
         }
 
         var clock = Stopwatch.StartNew();
-        CpuSample clientStart = CpuSample.OfThisProcess(), serverStart = CpuSample.OfProcess(options.ServerPid);
+        CpuSample clientStart = CpuSample.OfThisProcess();
+        CpuSample? serverStart = CpuSample.OfProcesses(options.ServerPids);
         Task sampler = Task.Run(async () =>
         {
             await Task.Delay(options.Warmup);
             clientStart = CpuSample.OfThisProcess();
-            serverStart = CpuSample.OfProcess(options.ServerPid);
+            serverStart = CpuSample.OfProcesses(options.ServerPids);
         });
-        using var progressStop = new CancellationTokenSource();
-        Task progressLoop = options.Progress && progress is not null ? ProgressAsync(clock, progress, progressStop.Token) : Task.CompletedTask;
+        using var loopsStop = new CancellationTokenSource();
+        Task progressLoop = options.Progress && progress is not null ? ProgressAsync(clock, progress, loopsStop.Token) : Task.CompletedTask;
+        // Failures of setup (the rr pool, device certificates) must not count in the first window.
+        _metrics.Window.Take();
+        Task samplesLoop = options.SamplesPath is { } samplesPath ? SamplesAsync(clock, samplesPath, loopsStop.Token) : Task.CompletedTask;
 
         var picker = new ScenarioPicker(weights);
         if (options.OpenModel)
@@ -65,10 +70,12 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
         }
         await sampler;
         TimeSpan measured = clock.Elapsed - options.Warmup;
-        CpuSample clientEnd = CpuSample.OfThisProcess(), serverEnd = CpuSample.OfProcess(options.ServerPid);
-        await progressStop.CancelAsync();
+        CpuSample clientEnd = CpuSample.OfThisProcess();
+        CpuSample? serverEnd = CpuSample.OfProcesses(options.ServerPids);
+        await loopsStop.CancelAsync();
         await progressLoop;
-        return Report(_stoppedEarly, measured, clientEnd - clientStart, options.ServerPid is null ? null : serverEnd - serverStart);
+        await samplesLoop;
+        return Report(_stoppedEarly, measured, clientEnd - clientStart, serverEnd - serverStart);
     }
 
     private LoadReport Report(string? stoppedEarly, TimeSpan measured = default, CpuSample client = default, CpuSample? server = null) =>
@@ -227,15 +234,16 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
-                (long transactions, long errors, HdrHistogram.HistogramBase latency) = _metrics.TakeInterval();
+                IntervalSnapshot interval = _metrics.Progress.Take();
                 long nowTicks = clock.ElapsedTicks;
                 double seconds = (nowTicks - lastTicks) / (double)Stopwatch.Frequency;
                 lastTicks = nowTicks;
                 string phase = clock.Elapsed < options.Warmup ? "warm-up " : "measured";
                 string dropped = options.OpenModel ? string.Create(CultureInfo.InvariantCulture, $"  dropped {_metrics.Dropped}") : "";
                 dropped += _metrics.RateLimited > 0 ? string.Create(CultureInfo.InvariantCulture, $"  429 {_metrics.RateLimited}") : "";
+                long errors = interval.Errors + interval.RateLimited;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{clock.Elapsed.TotalSeconds,6:F1} s] {phase} {transactions / seconds,7:F0} tx/s  errors {errors} (measured {_metrics.ErrorCount})  p50 {Ms(latency, 50),7:F1} ms  p99 {Ms(latency, 99),7:F1} ms{dropped}"));
+                    $"[{clock.Elapsed.TotalSeconds,6:F1} s] {phase} {interval.Transactions / seconds,7:F0} tx/s  errors {errors} (measured {_metrics.ErrorCount})  p50 {Ms(interval.Latency, 50),7:F1} ms  p99 {Ms(interval.Latency, 99),7:F1} ms{dropped}"));
             }
         }
         catch (OperationCanceledException)
@@ -243,6 +251,55 @@ public sealed class LoadRun(LoadOptions options, TextWriter? progress = null)
             // The run is over.
         }
     }
+
+    /// <summary>Columns of <c>--samples</c>; one row per window, flushed as it is written, so a soak that is cut short keeps its rows.</summary>
+    public const string SamplesHeader =
+        "unix_time,elapsed_s,window_s,phase,transactions,tx_per_s,errors,rate_limited,dropped,p50_ms,p90_ms,p99_ms,max_ms,server_cpu_ms_per_tx";
+
+    /// <summary>
+    /// Periodic windows for long runs (soak): figures of the transactions completed in each window, warm-up included
+    /// (phase <c>warmup</c>: the window began in the warm-up), and the last, shorter window when the run ends (window_s
+    /// says how long it was).
+    /// </summary>
+    private async Task SamplesAsync(Stopwatch clock, string path, CancellationToken stop)
+    {
+        await using var writer = new StreamWriter(path, append: false) { AutoFlush = true };
+        await writer.WriteLineAsync(SamplesHeader);
+        using var timer = new PeriodicTimer(options.SampleEvery);
+        TimeSpan last = clock.Elapsed;
+        CpuSample? lastCpu = CpuSample.OfProcesses(options.ServerPids);
+        bool running = true;
+        while (running)
+        {
+            try
+            {
+                running = await timer.WaitForNextTickAsync(stop);
+            }
+            catch (OperationCanceledException)
+            {
+                running = false;
+            }
+            TimeSpan now = clock.Elapsed;
+            IntervalSnapshot window = _metrics.Window.Take();
+            CpuSample? cpu = CpuSample.OfProcesses(options.ServerPids);
+            double seconds = (now - last).TotalSeconds;
+            if (seconds <= 0 || (!running && window.Transactions + window.Errors + window.Dropped == 0))
+            {
+                break; // nothing happened since the last row
+            }
+            string serverCpu = cpu - lastCpu is { } used && window.Transactions > 0
+                ? (used.Cpu.TotalMilliseconds / window.Transactions).ToString("F3", CultureInfo.InvariantCulture)
+                : "";
+            await writer.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0:F3},{now.TotalSeconds:F1},{seconds:F2},{(last < options.Warmup ? "warmup" : "measured")},"
+                + $"{window.Transactions},{window.Transactions / seconds:F1},{window.Errors},{window.RateLimited},{window.Dropped},"
+                + $"{Ms(window.Latency, 50):F2},{Ms(window.Latency, 90):F2},{Ms(window.Latency, 99):F2},{MaxMs(window.Latency):F2},{serverCpu}"));
+            last = now;
+            lastCpu = cpu;
+        }
+    }
+
+    private static double MaxMs(HdrHistogram.HistogramBase histogram) => histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() / 1000.0;
 
     private static double Ms(HdrHistogram.HistogramBase histogram, double percentile) =>
         histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) / 1000.0;

@@ -5,22 +5,26 @@ using HdrHistogram;
 namespace CmpCluster.LoadTests;
 
 /// <summary>
-/// Latency histograms per message type (µs, HdrHistogram, 3 significant digits), errors by kind, and an interval
-/// recorder of whole transactions for the per-second progress line. Only measured (post-warm-up) work is recorded
-/// in the final figures; the progress line also shows the warm-up.
+/// Latency histograms per message type (µs, HdrHistogram, 3 significant digits), errors by kind, and two interval
+/// recorders of whole transactions: one for the per-second progress line, one for the periodic samples
+/// (<c>--samples</c>). Only measured (post-warm-up) work is recorded in the final figures; the intervals also see the
+/// warm-up.
 /// </summary>
 public sealed class Metrics
 {
-    private const long HighestMicros = 60_000_000;
+    internal const long HighestMicros = 60_000_000;
     private readonly ConcurrentDictionary<string, LongConcurrentHistogram> _latency = new();
     private readonly ConcurrentDictionary<string, int> _errors = new();
-    private readonly Recorder _interval = new(1, HighestMicros, 3, (id, low, high, digits) => new LongConcurrentHistogram(id, low, high, digits));
     private long _transactions;
-    private long _intervalTransactions;
-    private long _intervalErrors;
     private long _errorCount;
     private long _dropped;
     private long _rateLimited;
+
+    /// <summary>Since the last progress line.</summary>
+    public IntervalMetrics Progress { get; } = new();
+
+    /// <summary>Since the last sample row; its own recorder, so the progress line and the samples do not steal each other's figures.</summary>
+    public IntervalMetrics Window { get; } = new();
 
     public long Transactions => Interlocked.Read(ref _transactions);
     public long ErrorCount => Interlocked.Read(ref _errorCount);
@@ -43,8 +47,8 @@ public sealed class Metrics
     public void Transaction(string? scenario, long startedTimestamp, bool counted)
     {
         long micros = Micros(startedTimestamp);
-        _interval.RecordValue(Math.Min(micros, HighestMicros));
-        Interlocked.Increment(ref _intervalTransactions);
+        Progress.Transaction(micros);
+        Window.Transaction(micros);
         if (!counted)
         {
             return;
@@ -59,7 +63,8 @@ public sealed class Metrics
 
     public void Error(string what, bool counted)
     {
-        Interlocked.Increment(ref _intervalErrors);
+        Progress.Error();
+        Window.Error();
         if (counted)
         {
             Interlocked.Increment(ref _errorCount);
@@ -70,7 +75,8 @@ public sealed class Metrics
     /// <summary>A request refused with HTTP 429 (a gateway rate limit): its own outcome, not an error.</summary>
     public void RateLimit(bool counted)
     {
-        Interlocked.Increment(ref _intervalErrors);
+        Progress.RateLimit();
+        Window.RateLimit();
         if (counted)
         {
             Interlocked.Increment(ref _rateLimited);
@@ -80,15 +86,13 @@ public sealed class Metrics
     /// <summary>An open-model arrival that found every allowed transaction in flight.</summary>
     public void Drop(bool counted)
     {
+        Progress.Drop();
+        Window.Drop();
         if (counted)
         {
             Interlocked.Increment(ref _dropped);
         }
     }
-
-    /// <summary>Transactions, errors and latency since the last call (for the progress line).</summary>
-    public (long Transactions, long Errors, HistogramBase Latency) TakeInterval() =>
-        (Interlocked.Exchange(ref _intervalTransactions, 0), Interlocked.Exchange(ref _intervalErrors, 0), _interval.GetIntervalHistogram());
 
     private void Record(string name, long micros) =>
         _latency.GetOrAdd(name, _ => new LongConcurrentHistogram(1, HighestMicros, 3)).RecordValue(Math.Clamp(micros, 1, HighestMicros));
@@ -96,12 +100,47 @@ public sealed class Metrics
     private static long Micros(long startedTimestamp) => Math.Max(1, (long)Stopwatch.GetElapsedTime(startedTimestamp).TotalMicroseconds);
 }
 
+/// <summary>Whole transactions, errors, rate-limited (429) answers and open-model drops since the last
+/// <see cref="Take"/>, warm-up or not.</summary>
+public sealed class IntervalMetrics
+{
+    private readonly Recorder _latency = new(1, Metrics.HighestMicros, 3, (id, low, high, digits) => new LongConcurrentHistogram(id, low, high, digits));
+    private long _transactions;
+    private long _errors;
+    private long _rateLimited;
+    private long _dropped;
+
+    internal void Transaction(long micros)
+    {
+        _latency.RecordValue(Math.Clamp(micros, 1, Metrics.HighestMicros));
+        Interlocked.Increment(ref _transactions);
+    }
+
+    internal void Error() => Interlocked.Increment(ref _errors);
+
+    internal void RateLimit() => Interlocked.Increment(ref _rateLimited);
+
+    internal void Drop() => Interlocked.Increment(ref _dropped);
+
+    /// <summary>The figures since the last call, and a fresh interval from now on.</summary>
+    public IntervalSnapshot Take() => new(
+        Interlocked.Exchange(ref _transactions, 0), Interlocked.Exchange(ref _errors, 0), Interlocked.Exchange(ref _rateLimited, 0),
+        Interlocked.Exchange(ref _dropped, 0), _latency.GetIntervalHistogram());
+}
+
+/// <summary>One interval of <see cref="IntervalMetrics"/>; latency of the transactions completed in it.</summary>
+public readonly record struct IntervalSnapshot(long Transactions, long Errors, long RateLimited, long Dropped, HistogramBase Latency);
+
 /// <summary>User + system CPU time of a process.</summary>
 public readonly record struct CpuSample(TimeSpan Cpu)
 {
     public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Cpu - b.Cpu);
 
     public static CpuSample OfThisProcess() => new(Process.GetCurrentProcess().TotalProcessorTime);
+
+    /// <summary>The sum over several processes (a cluster: silos, gateways, Redis, HAProxy); null when none is given.</summary>
+    public static CpuSample? OfProcesses(IReadOnlyList<int> pids) =>
+        pids.Count == 0 ? null : pids.Aggregate(new CpuSample(TimeSpan.Zero), (sum, pid) => new CpuSample(sum.Cpu + OfProcess(pid).Cpu));
 
     /// <summary>From /proc/PID/stat (utime + stime in clock ticks, 100 per second on Linux).</summary>
     public static CpuSample OfProcess(int? pid)

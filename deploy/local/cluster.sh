@@ -91,7 +91,7 @@ up() {
   for i in $(seq 1 "$GATEWAYS"); do wait_ready "gateway-$i" "http://127.0.0.1:${gw_http[$((i-1))]}/readyz"; done
   {
     printf 'global\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 60s\n  timeout server 60s\n'
-    printf '  retries 3\n  option redispatch\n  option http-keep-alive\n  option forwardedfor\n'
+    printf '  retries 3\n  option redispatch\n  option http-keep-alive\n  option forwardfor\n'
     printf 'frontend cmp\n  bind 127.0.0.1:%s\n  default_backend gateways\n' "$lb_port"
     printf 'backend gateways\n  balance roundrobin\n  option httpchk GET /readyz\n'
     for i in $(seq 1 "$GATEWAYS"); do printf '  server g%s 127.0.0.1:%s check inter 1s fall 2 rise 2\n' "$i" "${gw_http[$((i-1))]}"; done

@@ -27,7 +27,7 @@ public sealed class RateLimitOptions
 
     /// <summary>
     /// Proxies (IP addresses or CIDR networks) whose <c>X-Forwarded-For</c> names the client, e.g. the HAProxy in front of
-    /// the gateways (<c>option forwardedfor</c>). Empty by default: the connection's own remote address counts.
+    /// the gateways (<c>option forwardfor</c>). Empty by default: the connection's own remote address counts.
     /// </summary>
     public List<string> KnownProxies { get; set; } = [];
 }

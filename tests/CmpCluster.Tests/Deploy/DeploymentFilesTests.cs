@@ -70,7 +70,7 @@ public sealed class DeploymentFilesTests
         Assert.DoesNotContain(":8080", scrape);
         // The balancer forwards the device port only.
         Assert.DoesNotContain(Read("haproxy", "haproxy.cfg").Split('\n'), line => !line.TrimStart().StartsWith('#') && line.Contains("8081"));
-        Assert.Contains("option forwardedfor", Read("haproxy", "haproxy.cfg"));
+        Assert.Contains("option forwardfor", Read("haproxy", "haproxy.cfg"));
         string gateway = Read("k8s", "gateway.yaml");
         Assert.Contains("{ containerPort: 8081, name: management }", gateway);
         Assert.Contains("targetPort: management", gateway);

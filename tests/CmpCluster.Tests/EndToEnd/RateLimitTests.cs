@@ -131,7 +131,7 @@ public sealed class RateLimitTests(RateLimitedNodeFixture fixture)
         static async Task<HttpStatusCode> JunkAsync(HttpClient http, string forwardedFor)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, ".well-known/cmp/p/ra") { Content = Pkixcmp(Encoding.ASCII.GetBytes("junk")) };
-            // As HAProxy's "option forwardedfor" sends it: whatever the client claimed, then the address it came from.
+            // As HAProxy's "option forwardfor" sends it: whatever the client claimed, then the address it came from.
             request.Headers.Add("X-Forwarded-For", forwardedFor);
             using HttpResponseMessage response = await http.SendAsync(request);
             return response.StatusCode;

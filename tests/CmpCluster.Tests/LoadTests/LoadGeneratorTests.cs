@@ -48,6 +48,50 @@ public sealed class LoadGeneratorTests(NodeFixture fixture) : IClassFixture<Node
     }
 
     [Fact]
+    public async Task Samples_cover_the_whole_run_window_by_window_with_server_cpu_summed_over_the_pids()
+    {
+        string samples = Path.Combine(Path.GetTempPath(), $"loadgen-{Guid.NewGuid():N}.csv");
+        try
+        {
+            // The generator's own process twice: a cluster's PIDs are summed the same way.
+            int self = Environment.ProcessId;
+            JsonElement report = await RunAsync(["--scenario", "enroll-implicit", "--concurrency", "2", "--samples", samples,
+                "--sample-every", "0.5", "--server-pid", $"{self},{self}"]);
+
+            string[] lines = await File.ReadAllLinesAsync(samples);
+            Assert.Equal(LoadRun.SamplesHeader, lines[0]);
+            string[][] rows = [.. lines.Skip(1).Select(line => line.Split(','))];
+            int Column(string name) => Array.IndexOf(LoadRun.SamplesHeader.Split(','), name);
+            Assert.True(rows.Length >= 4, string.Join('\n', lines)); // 3 s in 0.5 s windows (the last one shorter)
+            Assert.Contains(rows, row => row[Column("phase")] == "warmup");
+            Assert.Contains(rows, row => row[Column("phase")] == "measured");
+            // Every transaction is in one window, warm-up included: at least the measured ones of the report.
+            long sampled = rows.Sum(row => long.Parse(row[Column("transactions")], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.True(sampled >= report.GetProperty("transactions").GetInt64(), $"{sampled} sampled");
+            Assert.All(rows.Where(row => row[Column("transactions")] != "0"), row =>
+            {
+                Assert.True(double.Parse(row[Column("p99_ms")], System.Globalization.CultureInfo.InvariantCulture) > 0);
+                Assert.NotEqual("", row[Column("server_cpu_ms_per_tx")]);
+            });
+            Assert.True(report.GetProperty("serverCpuMsPerTransaction").GetDouble() > 0);
+        }
+        finally
+        {
+            File.Delete(samples);
+        }
+    }
+
+    [Fact]
+    public void Server_pids_are_a_comma_separated_list_and_repeatable()
+    {
+        LoadOptions options = LoadOptions.Parse(["--server-pid", "10,11", "--server-pid", "12"]);
+
+        Assert.Equal([10, 11, 12], options.ServerPids);
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--server-pid", "10,x"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--sample-every", "0"]));
+    }
+
+    [Fact]
     public async Task A_bad_option_is_exit_code_2_with_the_usage()
     {
         var output = new StringWriter();
