@@ -161,9 +161,15 @@ public sealed partial class CertificateGrain(
     private async Task WriteRevocationAsync(
         CertificateStatus status, RevocationReason? reason, DateTimeOffset? revokedAt, DateTimeOffset? invalidityDate, string cause)
     {
-        // The CA learns the serial durably before the change, so a crash in between can only leave an extra CRL entry
-        // to read, never a revoked certificate missing from the CRL (RFC 5280 §5: the CRL lists every revocation).
+        // The CA marks the serial durably before the change and takes its CRL entry after it, so a crash in between can
+        // only leave a mark the next CRL settles by reading this grain once, never a revoked certificate missing from the
+        // CRL (RFC 5280 §5: a complete CRL lists every unexpired revoked certificate).
         CertificateIntent intent = state.State.Intent!;
+        // What the CRL entry needs (RFC 5280 §5.1.2.6, §5.3.1, §5.3.2) and the notAfter after which it may leave (§3.3);
+        // none once a hold is released (§5.3.1: removeFromCRL takes the certificate off the next CRL).
+        RevokedEntry? entry = status == CertificateStatus.Revoked
+            ? RevokedEntry.Create(revokedAt!.Value, reason!.Value, invalidityDate, RevokedEntry.NotAfterOf(state.State.Der!))
+            : null;
         await audit.AppendAsync(new AuditEvent(AuditEventType.CertificateRevoked, intent.Owner, this.GetPrimaryKeyString(),
             $"{(status == CertificateStatus.Revoked ? $"reason={reason}" : "hold released")} cause={cause}"));
         ICertificateAuthorityGrain authority = GrainFactory.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(intent.Ca));
@@ -176,11 +182,12 @@ public sealed partial class CertificateGrain(
         await state.WriteStateAsync();
         try
         {
-            await authority.RevocationChangedAsync(intent.SerialHex);
+            await authority.RevocationWrittenAsync(intent.SerialHex, entry);
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {
-            // The change is durable and TrackRevocation left the CA dirty: its reminder issues the CRL within a check period.
+            // The change is durable and TrackRevocation left the CA dirty with the serial marked: its reminder issues the
+            // CRL within a check period, reading this grain for the entry.
             LogCrlNotNotified(logger, e, this.GetPrimaryKeyString());
         }
         LogAudit(logger, (status == CertificateStatus.Revoked ? $"revoked:{reason}:" : "released:") + cause,

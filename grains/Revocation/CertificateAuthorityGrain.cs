@@ -12,31 +12,51 @@ public sealed class CertificateAuthorityState
     /// <summary>The number of the last CRL issued (RFC 5280 §5.2.3); 0 before the first.</summary>
     [Id(0)] public long CrlNumber { get; set; }
 
-    /// <summary>Serials (grain-key hex) whose revocation state ever changed; each CRL reads them all.</summary>
+    /// <summary>
+    /// Serials not settled in <see cref="Revoked"/>: a certificate grain announced a change (write-ahead) whose entry has
+    /// not arrived, because it is in flight or a crash lost it. The next CRL reads each of these certificates once and
+    /// settles it. The previous version kept every serial ever revoked here: after an upgrade the first CRL reads them once.
+    /// </summary>
     [Id(1)] public HashSet<string> TrackedSerials { get; set; } = [];
 
     /// <summary>A revocation changed since the last CRL: the next check issues one even before renewal is due.</summary>
     [Id(2)] public bool Dirty { get; set; }
 
+    // Ids 3 to 6: where the previous version kept the current CRL. Read after an upgrade until the first CRL of this
+    // version is published (in PublishedCrl, so revocations no longer rewrite the CRL's bytes), then cleared.
     [Id(3)] public byte[]? CrlDer { get; set; }
     [Id(4)] public DateTimeOffset ThisUpdate { get; set; }
     [Id(5)] public DateTimeOffset NextUpdate { get; set; }
     [Id(6)] public int RevokedCount { get; set; }
+
+    /// <summary>The revoked certificates that are on the CRL, by serial (grain-key hex): each CRL is built from this alone.</summary>
+    [Id(7)] public Dictionary<string, RevokedEntry> Revoked { get; set; } = new();
+}
+
+/// <summary>The current CRL, stored apart from the revocation list, which every revocation writes.</summary>
+[GenerateSerializer]
+[Alias("CmpCluster.PublishedCrl")]
+public sealed class PublishedCrl
+{
+    [Id(0)] public CrlInfo? Current { get; set; }
 }
 
 /// <summary>
-/// One CA's CRL publishing. The CRL is built from the certificate grains themselves, never from a copy, so it cannot
-/// drift from them. Issuance is debounced after revocations (a grain timer) and guaranteed by a durable reminder
-/// (renewal before nextUpdate, and revocations whose timer a crash lost: the dirty flag is persisted first).
+/// One CA's CRL publishing. Every CRL is built from the CA's own compact list of revoked certificates, which the
+/// certificate grains keep current (a write-ahead mark, then the entry). A CRL reads a certificate grain only for a mark
+/// without its entry: a revocation in flight while the CRL is built, one whose entry a crash lost, or (once, after an
+/// upgrade) a serial the previous version tracked. Issuance is debounced after revocations (a grain timer) and guaranteed by a
+/// durable reminder (renewal before nextUpdate, and revocations whose timer a crash lost: the dirty flag is persisted first).
 /// </summary>
 /// <remarks>
-/// <see cref="ICertificateAuthorityGrain.TrackRevocationAsync"/> and <see cref="ICertificateAuthorityGrain.RevocationChangedAsync"/>
+/// <see cref="ICertificateAuthorityGrain.TrackRevocationAsync"/> and <see cref="ICertificateAuthorityGrain.RevocationWrittenAsync"/>
 /// interleave (a certificate grain calls them while this grain may be reading that same certificate for a CRL: without
 /// interleaving the two would wait on each other). Every state write therefore goes through one gate, and a change that
 /// arrives while a CRL is being built keeps the dirty flag set, so the next CRL has it.
 /// </remarks>
 public sealed partial class CertificateAuthorityGrain(
     [PersistentState("ca", GrainNames.Storage)] IPersistentState<CertificateAuthorityState> state,
+    [PersistentState("crl", GrainNames.Storage)] IPersistentState<PublishedCrl> published,
     PkiKeyRing keys,
     IOptionsMonitor<PkiOptions> options,
     TimeProvider time,
@@ -46,50 +66,101 @@ public sealed partial class CertificateAuthorityGrain(
     private const int ReadBatch = 64;
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    /// <summary>Revocation changes announced to this activation (a CRL built meanwhile may lack them: it stays dirty).</summary>
     private long _changes;
+    /// <summary>Changes made to the state in memory, and how many of them the last successful write covered.</summary>
+    private long _version;
+    private long _durable;
+    /// <summary>While a CRL reads certificates: serials announced again meanwhile, whose read may be stale.</summary>
+    private HashSet<string>? _trackedDuringRead;
     private IGrainTimer? _debounce;
 
     private string CaName => this.GetPrimaryKeyString();
 
+    private CertificateAuthorityState State => state.State;
+
+    /// <summary>The current CRL: the published one, or the one the previous version stored in the CA state.</summary>
+    private CrlInfo? Current => published.State.Current ?? (State.CrlDer is { } der
+        ? new CrlInfo(der, State.CrlNumber, State.ThisUpdate, State.NextUpdate, State.RevokedCount)
+        : null);
+
     public async Task TrackRevocationAsync(string serialHex)
     {
         _changes++;
-        if (state.State.TrackedSerials.Contains(serialHex) && state.State.Dirty)
+        _trackedDuringRead?.Add(serialHex);
+        if (!State.TrackedSerials.Contains(serialHex) || !State.Dirty)
         {
-            return;
+            State.TrackedSerials.Add(serialHex);
+            State.Dirty = true;
+            _version++;
         }
-        state.State.TrackedSerials.Add(serialHex);
-        state.State.Dirty = true;
-        await WriteAsync();
+        // Returns once the mark is durable, also when an earlier write carries it and is still in flight.
+        await PersistAsync();
+    }
+
+    public async Task RevocationWrittenAsync(string serialHex, RevokedEntry? entry)
+    {
+        _changes++;
+        Settle(serialHex, entry);
+        // Not written now: until the next write the durable mark stands for it, and a crash costs one read at the next CRL.
+        await ChangedAsync();
     }
 
     public async Task RevocationChangedAsync(string serialHex)
     {
         _changes++;
-        if (!state.State.Dirty)
+        await ChangedAsync();
+    }
+
+    private async Task ChangedAsync()
+    {
+        if (!State.Dirty)
         {
-            state.State.Dirty = true; // a CRL issued since TrackRevocation cleared it; the reminder must still see it
-            await WriteAsync();
+            State.Dirty = true; // a CRL issued since TrackRevocation cleared it; the reminder must still see it
+            _version++;
+            await PersistAsync();
         }
         // The first change of a burst starts the timer; later ones ride along, so a CRL follows within Debounce.
         _debounce ??= this.RegisterGrainTimer(async _ =>
         {
             _debounce?.Dispose();
             _debounce = null;
-            if (state.State.Dirty)
+            if (State.Dirty)
             {
                 await IssueAsync("revocation");
             }
         }, new GrainTimerCreationOptions(options.CurrentValue.Crl.Debounce, Timeout.InfiniteTimeSpan));
     }
 
+    /// <summary>
+    /// Idempotent: the serial's entry becomes <paramref name="entry"/> (or leaves the list) and it is no longer unsettled.
+    /// An entry equal to the one held keeps its mark of having been listed after expiry.
+    /// </summary>
+    private void Settle(string serialHex, RevokedEntry? entry)
+    {
+        if (entry is { } revoked)
+        {
+            if (!State.Revoked.TryGetValue(serialHex, out RevokedEntry held) || held with { ListedAfterExpiry = false } != revoked with { ListedAfterExpiry = false })
+            {
+                State.Revoked[serialHex] = revoked;
+            }
+        }
+        else
+        {
+            State.Revoked.Remove(serialHex);
+        }
+        State.TrackedSerials.Remove(serialHex);
+        _version++;
+    }
+
     public async Task<CrlInfo> GetCrlAsync()
     {
-        if (state.State.CrlDer is null || time.GetUtcNow() >= state.State.NextUpdate)
+        CrlInfo? current = Current;
+        if (current is null || time.GetUtcNow() >= current.NextUpdate)
         {
-            return await IssueAsync(state.State.CrlDer is null ? "first" : "expired");
+            return await IssueAsync(current is null ? "first" : "expired");
         }
-        return Current();
+        return current;
     }
 
     public Task<CrlInfo> IssueCrlAsync() => IssueAsync("requested");
@@ -112,67 +183,157 @@ public sealed partial class CertificateAuthorityGrain(
             return;
         }
         CrlOptions crl = options.CurrentValue.Crl;
-        if (state.State.CrlDer is null)
+        if (Current is not { } current)
         {
             await IssueAsync("first");
         }
-        else if (state.State.Dirty)
+        else if (State.Dirty)
         {
             await IssueAsync("revocation");
         }
-        else if (time.GetUtcNow() >= state.State.NextUpdate - crl.RenewBefore)
+        else if (time.GetUtcNow() >= current.NextUpdate - crl.RenewBefore)
         {
             await IssueAsync("renewal");
         }
     }
 
-    /// <summary>Reads every tracked certificate, signs the CRL and stores it with its number before anyone sees it.</summary>
+    /// <summary>Settles unsettled serials, signs the CRL from the list and stores it with its number before anyone sees it.</summary>
     private async Task<CrlInfo> IssueAsync(string cause)
     {
         CertificateAuthorityKeys ca = keys.FindAuthority(CaName)
             ?? throw new InvalidOperationException($"no CA '{CaName}' in this silo's key ring");
         long changesBefore = _changes;
-        string[] serials = state.State.TrackedSerials.ToArray();
-        var entries = new List<CrlEntry>();
-        for (int i = 0; i < serials.Length; i += ReadBatch)
-        {
-            CertificateRecord?[] records = await Task.WhenAll(serials.Skip(i).Take(ReadBatch)
-                .Select(serial => GrainFactory.GetGrain<ICertificateGrain>(GrainKeys.Certificate(CaName, serial)).GetAsync()));
-            foreach (CertificateRecord? record in records)
-            {
-                if (record is { Status: CertificateStatus.Revoked, RevokedAt: { } revokedAt })
-                {
-                    entries.Add(new CrlEntry(record.Intent.SerialHex, revokedAt, record.RevocationReason ?? RevocationReason.Unspecified, record.InvalidityDate));
-                }
-            }
-        }
+        int read = await SettleTrackedAsync();
 
         DateTimeOffset thisUpdate = new(CrlBuilder.WholeSeconds(time.GetUtcNow()));
         DateTimeOffset nextUpdate = thisUpdate + options.CurrentValue.Crl.Validity;
-        // RFC 5280 §5.2.3: strictly increasing. The number is stored together with the CRL, before it is returned.
-        long number = state.State.CrlNumber + 1;
+        (List<CrlEntry> entries, List<KeyValuePair<string, RevokedEntry>> expiring, int dropped) = ListFor(thisUpdate);
+        // RFC 5280 §5.2.3: strictly increasing. The published CRL carries its number and is written first: a crash before
+        // the CA state follows leaves the CA dirty, and the next CRL takes the number after both.
+        long number = Math.Max(State.CrlNumber, published.State.Current?.Number ?? 0) + 1;
         byte[] der = CrlBuilder.Build(ca.Ca, number, thisUpdate, nextUpdate, entries);
+        var crl = new CrlInfo(der, number, thisUpdate, nextUpdate, entries.Count);
+        CrlInfo? previous = published.State.Current;
+        published.State.Current = crl;
+        try
+        {
+            await published.WriteStateAsync();
+        }
+        catch
+        {
+            published.State.Current = previous; // never served unless stored with its number
+            throw;
+        }
 
-        state.State.CrlNumber = number;
-        state.State.CrlDer = der;
-        state.State.ThisUpdate = thisUpdate;
-        state.State.NextUpdate = nextUpdate;
-        state.State.RevokedCount = entries.Count;
+        // Listed now on a CRL issued after their notAfter: the next CRL may leave them out (RFC 5280 §3.3).
+        foreach ((string serial, RevokedEntry entry) in expiring)
+        {
+            if (State.Revoked.TryGetValue(serial, out RevokedEntry held) && held == entry)
+            {
+                State.Revoked[serial] = entry with { ListedAfterExpiry = true };
+            }
+        }
+        State.CrlNumber = number;
+        (State.CrlDer, State.ThisUpdate, State.NextUpdate, State.RevokedCount) = (null, default, default, 0);
         // A change that arrived while the certificates were read may be missing from this CRL: keep it dirty.
-        state.State.Dirty = _changes != changesBefore;
-        await WriteAsync();
-        LogIssued(logger, CaName, number, entries.Count, nextUpdate, cause);
-        return Current();
+        State.Dirty = _changes != changesBefore;
+        _version++;
+        await PersistAsync();
+        LogIssued(logger, CaName, number, entries.Count, dropped, read, nextUpdate, cause);
+        return crl;
     }
 
-    private CrlInfo Current() => new(state.State.CrlDer!, state.State.CrlNumber, state.State.ThisUpdate, state.State.NextUpdate, state.State.RevokedCount);
-
-    private async Task WriteAsync()
+    /// <summary>
+    /// The CRL's entries from the list, leaving out those whose certificate expired (RFC 5280 §3.3 and §5: a complete CRL
+    /// lists the unexpired revoked certificates). §3.3: "An entry MUST NOT be removed from the CRL until it appears on one
+    /// regularly scheduled CRL issued beyond the revoked certificate's validity period." Here that is the first CRL whose
+    /// thisUpdate is after notAfter, whatever caused it: every CRL of this CA is a complete one with the same validity,
+    /// and under steady revocations every CRL is caused by one, so waiting for a renewal could keep an entry for good.
+    /// The alternative, keeping expired entries and saying so with X.509's expiredCertsOnCRL extension, would let the
+    /// list grow without bound. Entries already on such a CRL leave the list now; those on it for the first time are
+    /// returned in <c>Expiring</c>, to be marked once this CRL is published.
+    /// </summary>
+    private (List<CrlEntry> Entries, List<KeyValuePair<string, RevokedEntry>> Expiring, int Dropped) ListFor(DateTimeOffset thisUpdate)
     {
+        var entries = new List<CrlEntry>(State.Revoked.Count);
+        var expiring = new List<KeyValuePair<string, RevokedEntry>>();
+        var dropped = new List<string>();
+        foreach ((string serial, RevokedEntry entry) in State.Revoked)
+        {
+            if (entry.ExpiredAt(thisUpdate) && entry.ListedAfterExpiry)
+            {
+                dropped.Add(serial);
+                continue;
+            }
+            if (entry.ExpiredAt(thisUpdate))
+            {
+                expiring.Add(new(serial, entry));
+            }
+            entries.Add(new CrlEntry(serial, entry.RevokedAtTime, entry.Reason, entry.InvalidityDateTime));
+        }
+        foreach (string serial in dropped)
+        {
+            State.Revoked.Remove(serial);
+            _version++;
+        }
+        return (entries, expiring, dropped.Count);
+    }
+
+    /// <summary>
+    /// Reads, once, the certificate of every unsettled serial (in batches) and settles it from what the certificate says.
+    /// A serial settled by its own entry meanwhile, or announced again, is left as it is: what was read may be older.
+    /// </summary>
+    private async Task<int> SettleTrackedAsync()
+    {
+        if (State.TrackedSerials.Count == 0)
+        {
+            return 0;
+        }
+        string[] serials = [.. State.TrackedSerials];
+        _trackedDuringRead = [];
+        try
+        {
+            for (int i = 0; i < serials.Length; i += ReadBatch)
+            {
+                string[] batch = serials[i..Math.Min(i + ReadBatch, serials.Length)];
+                CertificateRecord?[] records = await Task.WhenAll(batch.Select(serial =>
+                    GrainFactory.GetGrain<ICertificateGrain>(GrainKeys.Certificate(CaName, serial)).GetAsync()));
+                for (int j = 0; j < batch.Length; j++)
+                {
+                    if (State.TrackedSerials.Contains(batch[j]) && !_trackedDuringRead.Contains(batch[j]))
+                    {
+                        Settle(batch[j], RevokedEntry.From(records[j]));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _trackedDuringRead = null;
+        }
+        return serials.Length;
+    }
+
+    /// <summary>
+    /// Writes the CA state once for every change made before the write starts (the state is serialized when it starts):
+    /// revocations that arrive while a write is in flight share the next one instead of queueing one each.
+    /// </summary>
+    private async Task PersistAsync()
+    {
+        long needed = _version;
+        if (_durable >= needed)
+        {
+            return;
+        }
         await _writeGate.WaitAsync();
         try
         {
-            await state.WriteStateAsync();
+            if (_durable < needed)
+            {
+                long covered = _version;
+                await state.WriteStateAsync();
+                _durable = Math.Max(_durable, covered);
+            }
         }
         finally
         {
@@ -181,6 +342,6 @@ public sealed partial class CertificateAuthorityGrain(
     }
 
     [LoggerMessage(EventId = 500, Level = LogLevel.Information,
-        Message = "audit crl issued ca={Ca} number={Number} revoked={Revoked} nextUpdate={NextUpdate} cause={Cause}")]
-    private static partial void LogIssued(ILogger logger, string ca, long number, int revoked, DateTimeOffset nextUpdate, string cause);
+        Message = "audit crl issued ca={Ca} number={Number} revoked={Revoked} expiredRemoved={Expired} certificatesRead={Read} nextUpdate={NextUpdate} cause={Cause}")]
+    private static partial void LogIssued(ILogger logger, string ca, long number, int revoked, int expired, int read, DateTimeOffset nextUpdate, string cause);
 }

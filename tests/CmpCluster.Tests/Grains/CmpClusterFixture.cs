@@ -107,6 +107,12 @@ public sealed class CmpClusterFixture : IAsyncLifetime
 
     public CertificateAuthorityKeys Ca => Keys.FindAuthority(new PkiOptions().CaName)!;
 
+    /// <summary>
+    /// Calls of <see cref="ICertificateGrain.GetAsync"/> by certificate grain, counted as they arrive at the silo: a CRL
+    /// built from the CA's own revocation list reads none.
+    /// </summary>
+    public ConcurrentDictionary<GrainId, int> CertificateReads { get; } = new();
+
     /// <summary>The in-memory audit store of the silo: what was recorded, and a switch that makes it fail.</summary>
     public InMemoryAuditStore AuditStore => SiloServices.GetRequiredService<InMemoryAuditStore>();
 
@@ -147,6 +153,14 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton(TestPki.KeyRing);
             // As silo/Program.cs: every CA's CRL reminder is registered at start.
             silo.AddRevocationPublishing();
+            silo.AddIncomingGrainCallFilter(context =>
+            {
+                if (context.InterfaceMethod is { Name: nameof(ICertificateGrain.GetAsync) } method && method.DeclaringType == typeof(ICertificateGrain))
+                {
+                    CertificateReads.AddOrUpdate(context.TargetId, 1, (_, count) => count + 1);
+                }
+                return context.Invoke();
+            });
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();

@@ -17,7 +17,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
     [
         "certificate.Get", "certificate.Reserve", "certificate.Issue", "certificate.Revoke", "certificate.Confirm",
         "endEntity.Get", "endEntity.Register", "endEntity.Reset", "endEntity.BeginEnrollment",
-        "index.Get", "ca.IssueCrl", "ca.TrackRevocation", "approvals.List", "approvals.Add",
+        "index.Get", "ca.IssueCrl", "ca.TrackRevocation", "ca.RevocationWritten", "approvals.List", "approvals.Add",
         "transaction.HandleNested", "transaction.ExpireIfDue", "transaction.DecideApproval", "transaction.GetSnapshot",
     ];
 
@@ -46,6 +46,8 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
             "index.Get" => () => client.GetGrain<IEndEntityIndexGrain>(GrainKeys.SubjectIndex("cn=forged")).GetAsync(),
             "ca.IssueCrl" => () => client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca)).IssueCrlAsync(),
             "ca.TrackRevocation" => () => client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca)).TrackRevocationAsync(serial),
+            "ca.RevocationWritten" => () => client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(Ca))
+                .RevocationWrittenAsync(serial, RevokedEntry.Create(DateTimeOffset.UtcNow, RevocationReason.KeyCompromise, null, DateTimeOffset.UtcNow.AddDays(1))),
             "approvals.List" => () => client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(),
             "approvals.Add" => () => client.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals)
                 .AddAsync(new PendingApproval(transaction, Aliases.Pbe, "forger", "CN=forged", "default", PkiBodyType.Ir, DateTimeOffset.UtcNow)),
