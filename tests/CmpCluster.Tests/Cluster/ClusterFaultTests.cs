@@ -59,7 +59,7 @@ public sealed class ClusterFaultTests(TestCluster cluster, ITestOutputHelper out
         await ClusterInvariants.CheckAsync(cluster, enroller, output.WriteLine);
     }
 
-    [ClusterFact(Skip = "Intermittent since mutual TLS on Orleans links: after a Redis restart a restarted silo sometimes does not become ready within 90 s (2 of 4 full runs). Open defect, see the issue 11 closing note.")]
+    [ClusterFact]
     public async Task RedisRestartedDuringStream_NothingAcknowledgedIsLost()
     {
         ClusterEnroller enroller = await StreamAsync("redis-restart", async () =>

@@ -30,12 +30,15 @@ public sealed class ClusterCollection : ICollectionFixture<TestCluster>
 /// <summary>
 /// redis-server (AOF, appendfsync always) + 2 silos (Node:Mode=Cluster, one shared PKI folder) + 2 standalone gateways
 /// + HAProxy round-robin in front (no sticky sessions), all on free loopback ports, real processes. Membership is tuned
-/// so a SIGKILLed silo is declared dead in ≈ 3 s instead of ≈ 11 s (ProbeTimeout 1 s, 2 missed probes).
+/// so a SIGKILLed silo is declared dead in ≈ 3 s instead of ≈ 11 s (ProbeTimeout 1 s, 2 missed probes) while another
+/// silo is active to probe it; a silo restarts on its own ports, as an operator's would (see <see cref="StartSiloAsync"/>).
 /// </summary>
 public sealed class TestCluster : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly string _serviceId = "svc-" + Guid.NewGuid().ToString("N")[..8];
+    /// <summary>HTTP, silo, gateway and management port of each of <see cref="Silos"/>, chosen once, kept across restarts.</summary>
+    private int[][] _siloPorts = [];
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "cmpcluster-cluster", Guid.NewGuid().ToString("N")[..12]);
     public string DataDirectory => Path.Combine(Root, "shared");
@@ -69,11 +72,13 @@ public sealed class TestCluster : IAsyncLifetime
         Directory.CreateDirectory(DataDirectory);
         await CreateServerCertificateAsync();
         await CreateClusterTlsAsync(ClusterTlsDirectory, "silo", "gateway", "client");
-        int[] ports = NodeLaunch.FreeLoopbackPorts(5);
+        // One call, so no two of these ports can be the same.
+        int[] ports = NodeLaunch.FreeLoopbackPorts(5 + 4 * Silos.Length);
         RedisPort = ports[0];
         GatewayPorts = [ports[1], ports[2]];
         GatewayBHttpsPort = ports[3];
         LoadBalancerPort = ports[4];
+        _siloPorts = Silos.Select((_, i) => ports[(5 + 4 * i)..(9 + 4 * i)]).ToArray();
         await StartRedisAsync();
         // Both silos at once: they share the PKI folder, which the first to finish creates.
         await Task.WhenAll(Silos.Select(StartSiloAsync));
@@ -100,10 +105,23 @@ public sealed class TestCluster : IAsyncLifetime
         });
     }
 
+    /// <summary>
+    /// Starts (or restarts) <paramref name="silo"/> on the ports it had before, as an operator restarts a silo: compose and
+    /// the Dockerfile pin its address and Node:SiloPort, and Kubernetes hosting evicts silos whose pod is gone (deploy/).
+    /// On its own endpoint a new silo declares its older generation dead as it joins (Orleans
+    /// MembershipTableManager.CleanupMyTableEntries). A restart on fresh ports is a new silo beside a dead one that Redis
+    /// still lists as Active, and once every silo was killed nothing evicts that entry quickly: a joining silo must get a
+    /// ping answer from every Active entry (MembershipAgent.ValidateInitialConnectivity, retried up to MaxJoinAttemptTime,
+    /// 5 min) and, while joining, probes only entries whose IAmAlive is older than IAmAliveTablePublishTimeout ×
+    /// NumMissedTableIAmAliveLimit, 30 s × 3 (ClusterHealthMonitor.UpdateMonitoredSilos); ProbeTimeout and friends in
+    /// <see cref="TuningArguments"/> do not shorten that. After RedisRestartedDuringStream killed both silos, silos on fresh
+    /// ports became ready ≈ 65–95 s later, depending on when the dead ones had last written IAmAlive, against the 90 s
+    /// StartTimeout: its intermittent failure. Mutual TLS did not cause it; it only shifted the timing.
+    /// </summary>
     public async Task StartSiloAsync(ClusterProcess silo)
     {
         // Every process gets its own management port: the default (8081) would be shared by all of them.
-        int[] ports = NodeLaunch.FreeLoopbackPorts(4);
+        int[] ports = _siloPorts[Array.IndexOf(Silos, silo)];
         (string dll, string contentRoot) = NodeLaunch.LocateSilo();
         silo.Start(NodeLaunch.DotnetHost(), [dll, "--contentRoot", contentRoot, "--urls", $"http://127.0.0.1:{ports[0]}",
             $"--Management:Urls=http://127.0.0.1:{ports[3]}",
