@@ -18,7 +18,9 @@ public static class CmpGrainsServices
         services.TryAddSingleton(TimeProvider.System); // tests put a fake clock in first
         // The trust boundary: silo-internal grain interfaces refuse callers that are not grains (Orleans takes every
         // registered IIncomingGrainCallFilter).
+        services.AddSingleton<Internal.SiloCallToken>();
         services.AddSingleton<IIncomingGrainCallFilter, Internal.InternalCallFilter>();
+        services.AddSingleton<IOutgoingGrainCallFilter, Internal.SiloCallMarker>();
         services.AddSingleton<ResponseProtectors>();
         services.AddSingleton<DeadlineSweeperKickoff>();
         services.AddSingleton<RequestAuthenticator>();

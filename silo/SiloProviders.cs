@@ -23,10 +23,22 @@ public static class SiloProviders
     /// <summary><c>Orleans:Messaging:ResponseTimeout</c> and friends (default 30 s): how long a call to a silo that died waits.</summary>
     public const string MessagingSection = "Orleans:Messaging";
 
+    /// <summary><c>Orleans:GrainDirectory</c> (CacheSize, CachingStrategy): Orleans' cache of grain addresses.</summary>
+    public const string GrainDirectorySection = "Orleans:GrainDirectory";
+
+    /// <summary>Grain addresses a silo caches by default (Orleans' own default: 1 000 000).</summary>
+    public const int DirectoryCacheSize = 20_000;
+
     public static ISiloBuilder UseStorageProviders(this ISiloBuilder silo, NodeOptions node, IConfiguration configuration, string dataDirectory)
     {
         silo.Services.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
         silo.Services.Configure<SiloMessagingOptions>(configuration.GetSection(MessagingSection));
+        // Orleans caches the address of every grain it ever looked up, up to 1 000 000 entries by default (about 200 bytes
+        // each): with a transaction, a certificate and an end entity per enrollment that cache alone grew the heap by
+        // about 2.5 MiB/min at 50 enrollments/s (docs/BENCHMARKS.md, soak after retention). Our grains are touched in a
+        // burst and then rarely, so a smaller cache loses little. Orleans:GrainDirectory:CacheSize overrides it.
+        silo.Services.Configure<GrainDirectoryOptions>(o => o.CacheSize = DirectoryCacheSize);
+        silo.Services.Configure<GrainDirectoryOptions>(configuration.GetSection(GrainDirectorySection));
         if (node.Mode == NodeMode.SingleNode)
         {
             silo.UseLocalhostClustering(node.SiloPort, node.EffectiveGatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);

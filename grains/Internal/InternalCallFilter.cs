@@ -7,17 +7,19 @@ namespace CmpCluster.Grains.Internal;
 /// The trust boundary at run time, on every silo. Grain interfaces come in two kinds: gateway-facing ones, declared in
 /// CmpCluster.Contracts (the CMP entry point, read-only CRL/OCSP/CA lookups, the admin facade), and silo-internal ones,
 /// declared here in CmpCluster.Grains (certificates, end entities, indexes, CA state, transaction control). A call to an
-/// internal interface is refused unless it comes from a grain: an Orleans client (a standalone gateway, the gateway
-/// hosted in the node, any other process that reaches the client port) or a system target never gets through.
+/// internal interface is refused unless it comes from a grain on a silo of this cluster: the sender must be a grain, and
+/// the call must carry the silos' <see cref="SiloCallToken"/> (a client can write a grain id as sender, it cannot make the
+/// token). An Orleans client (a standalone gateway, the gateway hosted in the node, any other process that reaches the
+/// client port) or a system target never gets through.
 /// </summary>
-public sealed partial class InternalCallFilter(ILogger<InternalCallFilter> logger) : IIncomingGrainCallFilter
+public sealed partial class InternalCallFilter(SiloCallToken token, ILogger<InternalCallFilter> logger) : IIncomingGrainCallFilter
 {
     private static readonly System.Reflection.Assembly InternalContracts = typeof(InternalCallFilter).Assembly;
 
     public Task Invoke(IIncomingGrainCallContext context)
     {
         Type? declaring = context.InterfaceMethod?.DeclaringType;
-        if (declaring is not null && declaring.Assembly == InternalContracts && !IsGrain(context.SourceId))
+        if (declaring is not null && declaring.Assembly == InternalContracts && !(IsGrain(context.SourceId) && token.Carried()))
         {
             string caller = context.SourceId?.ToString() ?? "(unknown)";
             GrainTelemetry.RefusedCalls.Add(1, new KeyValuePair<string, object?>("interface", declaring.Name));

@@ -8,8 +8,11 @@ namespace CmpCluster.Grains.Pki;
 /// <summary>A private key with its certificate, parsed once per process (DESIGN §8).</summary>
 public sealed class KeyHolder
 {
+    private readonly AsymmetricAlgorithm _key;
+
     public KeyHolder(string name, AsymmetricAlgorithm key, byte[] certificateDer)
     {
+        _key = key;
         Name = name;
         Signer = new KeySigner(key);
         CertificateDer = certificateDer;
@@ -34,6 +37,29 @@ public sealed class KeyHolder
         Telemetry.GrainTelemetry.SigningDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             new("key", Name), new("operation", operation));
         return signature;
+    }
+
+    /// <summary>
+    /// A secret every process holding this private key derives alike (HMAC-SHA256 keyed with the private scalar or exponent,
+    /// over <paramref name="label"/>), and nobody without the key can: the silos' proof to each other
+    /// (<see cref="Internal.SiloCallToken"/>). The private key itself never leaves this method.
+    /// </summary>
+    internal byte[] DeriveSecret(string label)
+    {
+        byte[] secret = _key switch
+        {
+            ECDsa ec => ec.ExportParameters(includePrivateParameters: true).D!,
+            RSA rsa => rsa.ExportParameters(includePrivateParameters: true).D!,
+            _ => throw new InvalidOperationException($"key '{Name}': cannot derive a secret from a {_key.GetType().Name}"),
+        };
+        try
+        {
+            return HMACSHA256.HashData(secret, System.Text.Encoding.UTF8.GetBytes(label));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
     }
 
     private static byte[]? ReadSubjectKeyIdentifier(X509CertificateStructure certificate)

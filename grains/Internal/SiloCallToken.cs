@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using CmpCluster.Grains.Pki;
+
+namespace CmpCluster.Grains.Internal;
+
+/// <summary>
+/// What a silo adds to every grain call it makes, so a silo-internal interface can tell a call from a silo apart from one
+/// that only claims to come from a grain. Orleans' gateway forwards a client's message with the sending grain id the client
+/// wrote into it: a process holding a gateway's cluster certificate (a compromised gateway) could name a grain as sender.
+/// It cannot present this token: it is derived from the CA private key, which silos hold and gateways never do
+/// (<see cref="KeyHolder.DeriveSecret"/>), and it travels only on silo-to-silo calls.
+/// </summary>
+/// <remarks>
+/// Carried in the call's RequestContext under <see cref="Key"/>, set by <see cref="SiloCallMarker"/> inside the outgoing
+/// call only (an async filter's change to the ambient context does not flow back to the grain), so a grain's answer to a
+/// gateway never carries it. Keys that cannot be exported (an HSM) need a configured cluster secret instead: not built yet.
+/// </remarks>
+public sealed class SiloCallToken
+{
+    public const string Key = "cmp.silo";
+    private const string Label = "CmpCluster silo-internal grain call v1";
+
+    private readonly Lazy<string> _value;
+
+    public SiloCallToken(PkiKeyRing keys)
+    {
+        _value = new Lazy<string>(() =>
+        {
+            // Every silo has the same key ring; the first CA by name gives every silo the same token.
+            CertificateAuthorityKeys ca = keys.Authorities.OrderBy(a => a.Name, StringComparer.Ordinal).First();
+            return Convert.ToBase64String(ca.Ca.DeriveSecret(Label));
+        });
+    }
+
+    public string Value => _value.Value;
+
+    /// <summary>Whether the current call (its RequestContext) carries this silo cluster's token.</summary>
+    public bool Carried()
+    {
+        if (RequestContext.Get(Key) is not string presented)
+        {
+            return false;
+        }
+        return CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(presented), System.Text.Encoding.ASCII.GetBytes(Value));
+    }
+}
+
+/// <summary>Marks every grain call a silo makes with the <see cref="SiloCallToken"/> (registered on silos only).</summary>
+public sealed class SiloCallMarker(SiloCallToken token) : IOutgoingGrainCallFilter
+{
+    public async Task Invoke(IOutgoingGrainCallContext context)
+    {
+        RequestContext.Set(SiloCallToken.Key, token.Value);
+        try
+        {
+            await context.Invoke();
+        }
+        finally
+        {
+            RequestContext.Remove(SiloCallToken.Key);
+        }
+    }
+}
