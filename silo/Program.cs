@@ -53,6 +53,20 @@ foreach (string provider in new[] { GrainNames.Storage, GrainNames.Transactions 
 }
 
 bool dashboard = builder.Configuration.GetValue("Dashboard:Enabled", true);
+// Cluster TLS files are read before the silo is built: a missing or unreadable certificate stops the node with one line
+// naming the setting (exit 3), as the gateway does, not with a stack trace.
+ClusterTls? clusterTls;
+try
+{
+    clusterTls = node.Mode == NodeMode.Cluster ? ClusterTls.Load(builder.Configuration) : null;
+}
+catch (InvalidOperationException e)
+{
+    using ILoggerFactory early = LoggerFactory.Create(logging => logging.AddConsole());
+    StartupLog.StartFailed(early.CreateLogger("CmpCluster.Silo"), e.Message);
+    return 3;
+}
+
 builder.UseOrleans(silo =>
 {
     silo.Configure<ClusterOptions>(o =>
@@ -71,7 +85,7 @@ builder.UseOrleans(silo =>
         // Dashboard__Enabled=false leaves it out.
         silo.AddDashboard();
     }
-    silo.UseStorageProviders(node, builder.Configuration, dataDirectory);
+    silo.UseStorageProviders(node, builder.Configuration, dataDirectory, clusterTls);
     TimeSpan confirmCheck = builder.Configuration.GetSection(CmpOptions.Section).Get<CmpOptions>()?.ConfirmCheckPeriod ?? TimeSpan.FromMinutes(1);
     TimeSpan crlCheck = builder.Configuration.GetSection(PkiOptions.Section).Get<PkiOptions>()?.Crl.CheckPeriod ?? TimeSpan.FromMinutes(1);
     TimeSpan shortest = confirmCheck < crlCheck ? confirmCheck : crlCheck;

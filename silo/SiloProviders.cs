@@ -29,7 +29,8 @@ public static class SiloProviders
     /// <summary>Grain addresses a silo caches by default (Orleans' own default: 1 000 000).</summary>
     public const int DirectoryCacheSize = 20_000;
 
-    public static ISiloBuilder UseStorageProviders(this ISiloBuilder silo, NodeOptions node, IConfiguration configuration, string dataDirectory)
+    /// <param name="tls">Cluster mode: the cluster TLS settings loaded by the host (null: TLS off or single node).</param>
+    public static ISiloBuilder UseStorageProviders(this ISiloBuilder silo, NodeOptions node, IConfiguration configuration, string dataDirectory, ClusterTls? tls)
     {
         silo.Services.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
         silo.Services.Configure<SiloMessagingOptions>(configuration.GetSection(MessagingSection));
@@ -67,7 +68,7 @@ public static class SiloProviders
         }
         // Mutual TLS on silo-to-silo and client-to-silo links (Cluster:Tls, on unless turned off): only processes holding a
         // certificate of the cluster CA join or call in.
-        if (ClusterTls.Load(configuration) is { } tls)
+        if (tls is not null)
         {
             silo.UseTls(tls.Configure);
         }

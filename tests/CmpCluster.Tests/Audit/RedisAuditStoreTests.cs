@@ -128,25 +128,7 @@ public sealed class RedisAuditStoreTests : IAsyncLifetime
         return options;
     }
 
-    private async Task StartRedisAsync()
-    {
-        _redis.Start(ClusterProcesses.Which("redis-server")!, [
-            "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--appendonly", "yes", "--appendfsync", "always", "--dir", _root, "--save", "", "--daemonize", "no"], _root);
-        await _redis.WaitReadyAsync(null, TimeSpan.FromSeconds(60), async () =>
-        {
-            try
-            {
-                using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"{Connection},connectTimeout=1000");
-                await redis.GetDatabase().PingAsync();
-                return true;
-            }
-            catch (RedisException)
-            {
-                return false;
-            }
-        });
-    }
+    private Task StartRedisAsync() => RedisProcess.StartAsync(_redis, _port, _root);
 
     private async Task<string[]> WritePublicKeysAsync(params AuditSigningKey[] keys)
     {

@@ -86,24 +86,7 @@ public sealed class TestCluster : IAsyncLifetime
         await StartLoadBalancerAsync();
     }
 
-    public async Task StartRedisAsync()
-    {
-        Redis.Start(ClusterProcesses.Which("redis-server")!, [
-            "--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always",
-            "--dir", Root, "--save", "", "--daemonize", "no"], Root);
-        await Redis.WaitReadyAsync(null, StartTimeout, async () =>
-        {
-            try
-            {
-                using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{RedisPort},connectTimeout=1000");
-                return (await redis.GetDatabase().PingAsync()) < TimeSpan.FromSeconds(5);
-            }
-            catch (RedisException)
-            {
-                return false; // still loading the AOF, or not listening yet
-            }
-        });
-    }
+    public Task StartRedisAsync() => RedisProcess.StartAsync(Redis, RedisPort, Root, appendOnly: true, StartTimeout);
 
     /// <summary>
     /// Starts (or restarts) <paramref name="silo"/> on the ports it had before, as an operator restarts a silo: compose and

@@ -133,22 +133,7 @@ public sealed class RedisLifetimeStorageTests : IAsyncLifetime
         }
         Directory.CreateDirectory(_root);
         _port = CmpCluster.Tests.EndToEnd.NodeLaunch.FreeLoopbackPorts(1)[0];
-        _redis.Start(ClusterProcesses.Which("redis-server")!, [
-            "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--appendonly", "no", "--dir", _root, "--save", "", "--daemonize", "no"], _root);
-        await _redis.WaitReadyAsync(null, TimeSpan.FromSeconds(60), async () =>
-        {
-            try
-            {
-                using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync($"{Connection},connectTimeout=1000");
-                await redis.GetDatabase().PingAsync();
-                return true;
-            }
-            catch (RedisException)
-            {
-                return false;
-            }
-        });
+        await RedisProcess.StartAsync(_redis, _port, _root, appendOnly: false);
     }
 
     public async Task DisposeAsync()
