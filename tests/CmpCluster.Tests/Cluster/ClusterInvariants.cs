@@ -28,7 +28,7 @@ public static class ClusterInvariants
         {
             foreach (Receipt receipt in receipts)
             {
-                CertificateRecord? record = (await client.GetGrain<IAdminGrain>(GrainKeys.Admin).GetCertificateAsync("issuing", receipt.SerialHex)).Value;
+                CertificateRecord? record = await ReadAsync(client, "issuing", receipt.SerialHex);
                 Assert.True(record is not null, $"certificate {receipt.SerialHex} ({receipt.CommonName}) was answered but is not stored");
                 Assert.True(record.Der is not null && record.Der.AsSpan().SequenceEqual(receipt.Der), $"{receipt.SerialHex}: stored DER differs");
                 CertificateStatus[] allowed = receipt.Confirmed ? [CertificateStatus.Confirmed] : [CertificateStatus.AwaitingConfirmation, CertificateStatus.Confirmed];
@@ -39,7 +39,7 @@ public static class ClusterInvariants
             var signedBySubject = new Dictionary<string, List<string>>();
             foreach (string key in await cluster.CertificateGrainKeysAsync())
             {
-                CertificateRecord? record = (await client.GetGrain<IAdminGrain>(GrainKeys.Admin).GetCertificateAsync(key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..])).Value;
+                CertificateRecord? record = await ReadAsync(client, key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..]);
                 if (record?.Der is null)
                 {
                     continue; // reserved, never signed: allowed (a crash between steps 2 and 4)
@@ -69,6 +69,25 @@ public static class ClusterInvariants
             }
             Assert.True(orphans.Count == 0 || !strictSingleSignature, "signed twice for one enrollment: " + string.Join("; ", orphans));
             await host.StopAsync();
+        }
+    }
+
+    /// <summary>
+    /// Reads what storage holds for one certificate. Right after a restart of every silo, a first call may outlast the
+    /// tests' short response timeout (10 s) while a cold silo activates grains and reconnects to Redis: that is latency,
+    /// not a lost certificate, so a timed-out read is asked again (three tries) before the checker judges.
+    /// </summary>
+    private static async Task<CertificateRecord?> ReadAsync(IClusterClient client, string ca, string serialHex)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return (await client.GetGrain<IAdminGrain>(GrainKeys.Admin).GetCertificateAsync(ca, serialHex)).Value;
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+            }
         }
     }
 }
