@@ -73,6 +73,34 @@ public sealed class ClusterFaultTests(TestCluster cluster, ITestOutputHelper out
         await ClusterInvariants.CheckAsync(cluster, enroller, output.WriteLine);
     }
 
+    /// <summary>
+    /// A rolling restart under load: each silo in turn is stopped gracefully (SIGTERM) and started again on its own
+    /// endpoint, while clients enroll through the load balancer. The retry rule of the clients (ClusterEnroller): a
+    /// transport failure (no HTTP answer, 5xx) is retried with the same bytes, so the transaction grain answers it from
+    /// its stored state or resumes it; no enrollment may give up, and nothing acknowledged may be lost.
+    /// </summary>
+    [ClusterFact]
+    public async Task RollingRestartUnderLoad_NoClientGivesUpAndNothingIsLost()
+    {
+        var graceful = new List<bool>();
+        var stopwatch = Stopwatch.StartNew();
+        TimeSpan restarted = TimeSpan.Zero;
+        ClusterEnroller enroller = await StreamAsync("rolling", async () =>
+        {
+            foreach (ClusterProcess silo in cluster.Silos)
+            {
+                graceful.Add(await silo.StopGracefullyAsync(TimeSpan.FromSeconds(30)));
+                await cluster.StartSiloAsync(silo);
+            }
+            restarted = stopwatch.Elapsed;
+        }, TimeSpan.FromSeconds(45));
+        output.WriteLine($"both silos restarted in turn within {restarted.TotalSeconds:0.0} s of the 45 s stream");
+        Assert.True(restarted < TimeSpan.FromSeconds(42), "the restarts must happen while the clients enroll");
+        output.WriteLine($"silos stopped gracefully: {string.Join(", ", graceful)}");
+        Assert.All(graceful, Assert.True);
+        await ClusterInvariants.CheckAsync(cluster, enroller, output.WriteLine);
+    }
+
     [ClusterFact]
     public async Task GatewayKilledBehindLoadBalancer_ClientsRetryAndSucceed()
     {
@@ -84,12 +112,13 @@ public sealed class ClusterFaultTests(TestCluster cluster, ITestOutputHelper out
         await ClusterInvariants.CheckAsync(cluster, enroller, output.WriteLine);
     }
 
-    /// <summary>4 clients enroll for 12 s; the fault strikes after 3 s. Asserts every started enrollment ended: certificate or CMP error.</summary>
-    private async Task<ClusterEnroller> StreamAsync(string prefix, Func<Task> fault)
+    /// <summary>4 clients enroll for 12 s (or <paramref name="duration"/>); the fault strikes after 3 s. Asserts every
+    /// started enrollment ended: certificate or CMP error.</summary>
+    private async Task<ClusterEnroller> StreamAsync(string prefix, Func<Task> fault, TimeSpan? duration = null)
     {
         IReadOnlyList<Uri> targets = cluster.LoadBalancer is not null ? [cluster.LoadBalancerUri] : [cluster.GatewayUri(0), cluster.GatewayUri(1)];
         var enroller = new ClusterEnroller(targets, TimeSpan.FromSeconds(45), cluster.Receipts);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(12));
+        using var stop = new CancellationTokenSource(duration ?? TimeSpan.FromSeconds(12));
         int started = 0;
         var stopwatch = Stopwatch.StartNew();
         Task[] workers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>

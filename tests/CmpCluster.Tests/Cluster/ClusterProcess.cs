@@ -96,6 +96,35 @@ public sealed class ClusterProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} not ready after {timeout.TotalSeconds:0} s ({last})\n{OutputTail()}");
     }
 
+    /// <summary>
+    /// SIGTERM, as an operator's or Kubernetes' graceful stop: the host shuts down (Orleans leaves the cluster, hands its
+    /// activations back, the audit trail writes its last checkpoint); SIGKILL if it has not exited within <paramref name="grace"/>.
+    /// Returns whether it exited on its own.
+    /// </summary>
+    public async Task<bool> StopGracefullyAsync(TimeSpan grace)
+    {
+        if (_process is not { HasExited: false } process)
+        {
+            return true;
+        }
+        using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync();
+        }
+        using var wait = new CancellationTokenSource(grace);
+        try
+        {
+            await process.WaitForExitAsync(wait.Token);
+            Append($"=== stopped gracefully (exit code {process.ExitCode})");
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            await KillAsync();
+            return false;
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, as in a crash or an OOM kill.</summary>
     public async Task KillAsync()
     {
