@@ -23,7 +23,7 @@ public sealed class CertificateState
 
 /// <summary>
 /// One certificate record. Every change is written before the call returns; the storage ETag plus single
-/// activation guarantee that a serial with a record is never reserved twice (DESIGN §5). A certificate is touched a few
+/// activation guarantee that a serial with a record is never reserved twice. A certificate is touched a few
 /// times while it is issued and rarely afterwards: once confirmed its activation goes at once, and an idle one within
 /// the collection age, so memory does not grow with the certificates issued.
 /// </summary>

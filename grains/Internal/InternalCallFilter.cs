@@ -14,7 +14,8 @@ namespace CmpCluster.Grains.Internal;
 /// </summary>
 public sealed partial class InternalCallFilter(SiloCallToken token, ILogger<InternalCallFilter> logger) : IIncomingGrainCallFilter
 {
-    private static readonly System.Reflection.Assembly InternalContracts = typeof(InternalCallFilter).Assembly;
+    /// <summary>Where the silo-internal interfaces are declared (this assembly).</summary>
+    internal static readonly System.Reflection.Assembly InternalContracts = typeof(InternalCallFilter).Assembly;
 
     public Task Invoke(IIncomingGrainCallContext context)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using CmpCluster.Grains.Pki;
 
@@ -34,30 +35,25 @@ public sealed class SiloCallToken
 
     public string Value => _value.Value;
 
-    /// <summary>Whether the current call (its RequestContext) carries this silo cluster's token.</summary>
-    public bool Carried()
-    {
-        if (RequestContext.Get(Key) is not string presented)
-        {
-            return false;
-        }
-        return CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(presented), System.Text.Encoding.ASCII.GetBytes(Value));
-    }
+    /// <summary>Whether the current call (its RequestContext) carries this silo cluster's token. Compared in constant time,
+    /// without allocating: it runs on every call to an internal interface.</summary>
+    public bool Carried() => RequestContext.Get(Key) is string presented
+        && CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(presented.AsSpan()), MemoryMarshal.AsBytes(Value.AsSpan()));
 }
 
-/// <summary>Marks every grain call a silo makes with the <see cref="SiloCallToken"/> (registered on silos only).</summary>
+/// <summary>
+/// Marks the calls a silo makes to silo-internal interfaces with the <see cref="SiloCallToken"/> (registered on silos
+/// only). The token is set inside this async method, so the change stays with this one outgoing call: the caller's own
+/// RequestContext, and with it any answer the caller gives a gateway, never holds it.
+/// </summary>
 public sealed class SiloCallMarker(SiloCallToken token) : IOutgoingGrainCallFilter
 {
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
-        RequestContext.Set(SiloCallToken.Key, token.Value);
-        try
+        if (context.InterfaceMethod?.DeclaringType?.Assembly == InternalCallFilter.InternalContracts)
         {
-            await context.Invoke();
+            RequestContext.Set(SiloCallToken.Key, token.Value);
         }
-        finally
-        {
-            RequestContext.Remove(SiloCallToken.Key);
-        }
+        await context.Invoke();
     }
 }

@@ -261,7 +261,6 @@ public sealed partial class CmpTransactionGrain(
         if (implicitConfirm)
         {
             Close("implicitly confirmed");
-            state.State.ConfirmDeadline = null;
             await FinishKeyUpdateAsync(alias, newCertificateConfirmed: true);
         }
         else
@@ -279,15 +278,13 @@ public sealed partial class CmpTransactionGrain(
             CertConfirmContent.GetInstance(request.Message.Body.Content), state.State.Pending);
         await FinishKeyUpdateAsync(alias, newCertificateConfirmed: confirmed.Count > 0);
         Close(failure is null ? "confirmed" : "confirmation failed");
-        state.State.Pending = [];
-        state.State.ConfirmDeadline = null;
         return failure is null
             ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
             : new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: true, Failure: failure);
     }
 
     /// <summary>
-    /// Write-ahead (docs/ARCHITECTURE.md, the issuance cycle): the reserved serial is recorded (phase Issuing, with a
+    /// Write-ahead (the issuance cycle, grains/Certificates/CertificateIssuer.cs): the reserved serial is recorded (phase Issuing, with a
     /// deadline the store indexes in the same write) before anything is signed. A crash after signing then leaves a
     /// transaction that knows its certificate: the same request resumes it, and otherwise the deadline sweeper revokes it.
     /// It never leaves a second signature.
@@ -421,7 +418,6 @@ public sealed partial class CmpTransactionGrain(
                 }
                 await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
                 Close("issuance interrupted");
-                state.State.IssuingCertificateKey = null;
                 break;
             case TransactionPhase.AwaitingConfirmation:
                 foreach (PendingCertificate pending in state.State.Pending)
@@ -430,7 +426,6 @@ public sealed partial class CmpTransactionGrain(
                 }
                 await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
                 Close("confirmation timed out");
-                state.State.Pending = [];
                 break;
             case TransactionPhase.Waiting:
                 // RFC 9483 §4.4 leaves the wait to the server; an unbounded one would keep the request, the approval entry and
@@ -449,7 +444,8 @@ public sealed partial class CmpTransactionGrain(
     /// <summary>
     /// The one place a transaction closes: from here on it only answers retransmissions, and its store deletes it once
     /// the retention (<see cref="CmpOptions.RetentionFor"/>) has passed. A request replayed after that is refused by the
-    /// alias's messageTime window, never processed anew.
+    /// alias's messageTime window, never processed anew. Nothing open survives it: no deadline, no pending certificate, no
+    /// issuance to resume.
     /// </summary>
     private void Close(string outcome)
     {
@@ -457,6 +453,9 @@ public sealed partial class CmpTransactionGrain(
         state.State.Outcome = outcome;
         state.State.ConfirmDeadline = null;
         state.State.WaitDeadline = null;
+        state.State.Pending = [];
+        state.State.IssuingCertificateKey = null;
+        state.State.IssuingRequestHash = null;
         CmpOptions settings = options.CurrentValue;
         CmpAliasOptions? alias = settings.Aliases.GetValueOrDefault(TransactionKey[..TransactionKey.IndexOf('/')]);
         state.State.RetainUntil = time.GetUtcNow() + settings.RetentionFor(alias);

@@ -45,7 +45,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
     private const string LifetimeColumns = """
         CREATE INDEX IF NOT EXISTS grain_state_due ON grain_state (provider, due_at) WHERE due_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS grain_state_expiry ON grain_state (provider, expires_at) WHERE expires_at IS NOT NULL;
-        DELETE FROM grain_state WHERE payload IS NULL;
         """;
 
     private const string KeyFilter = "provider = $provider AND state_name = $state AND grain_id = $grain";
@@ -308,9 +307,13 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
                 columns.Add(reader.GetString(1));
             }
         }
-        foreach (string column in new[] { "due_at", "expires_at" }.Where(c => !columns.Contains(c)))
+        if (!columns.Contains("due_at"))
         {
-            database.ExecuteNonQuery($"ALTER TABLE grain_state ADD COLUMN {column} INTEGER;");
+            // A database of an earlier version: it gets the columns once, and loses the tombstones (payload NULL) that
+            // version left behind for ABA protection; rows now start at a random version instead.
+            database.ExecuteNonQuery("ALTER TABLE grain_state ADD COLUMN due_at INTEGER;");
+            database.ExecuteNonQuery("ALTER TABLE grain_state ADD COLUMN expires_at INTEGER;");
+            database.ExecuteNonQuery("DELETE FROM grain_state WHERE payload IS NULL;");
         }
         database.ExecuteNonQuery(LifetimeColumns);
     }
