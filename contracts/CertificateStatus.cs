@@ -1,11 +1,12 @@
 namespace CmpCluster.Contracts;
 
-/// <summary>Life of one certificate record (DESIGN.md §4). Frozen: values are stored.</summary>
+/// <summary>Life of one certificate record (grains/Certificates/CertificateIssuer.cs). Frozen: values are stored.</summary>
 public enum CertificateStatus
 {
     /// <summary>No record: the serial was never reserved.</summary>
     Unknown = 0,
-    /// <summary>Serial reserved, intent recorded, not signed yet (or signing never finished).</summary>
+    /// <summary>Serial reserved, intent recorded, not signed: written only by versions before 2026-12, which recorded the intent
+    /// in a write of its own. Treated as never issued.</summary>
     Reserved = 1,
     /// <summary>Signed and answered; the client has not confirmed it yet.</summary>
     AwaitingConfirmation = 2,

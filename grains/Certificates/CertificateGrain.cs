@@ -35,50 +35,49 @@ public sealed partial class CertificateGrain(
     TimeProvider time,
     ILogger<CertificateGrain> logger) : Grain, ICertificateGrain
 {
-    public async Task<bool> ReserveAsync(CertificateIntent intent)
+    /// <summary>
+    /// Issuance steps 2 to 5 (<see cref="CertificateIssuer"/>) in one call and one write: the CA key signs here, and only a
+    /// TBSCertificate that matches <paramref name="intent"/> (serial = this grain's, issuer and signature algorithm = the
+    /// CA's, subject and public key = the intent's), and the record is durable before the certificate leaves. A serial
+    /// that has a record is never signed again: the same transaction asking again for the same subject and key gets the
+    /// certificate already stored (an issuance resumed after a crash); anyone else gets null (the serial is taken).
+    /// </summary>
+    public async Task<byte[]?> IssueAsync(CertificateIntent intent, byte[] tbsCertificateDer, bool confirmed)
     {
         if (state.RecordExists || state.State.Status != CertificateStatus.Unknown)
         {
-            return false;
-        }
-        // Audited before it is recorded: an intent the trail cannot hold is not taken (AuditUnavailableException).
-        await audit.AppendAsync(new AuditEvent(AuditEventType.IssuanceIntent, intent.Owner, this.GetPrimaryKeyString(),
-            $"subject={intent.SubjectDn} profile={intent.Profile} transaction={intent.TransactionKey}"));
-        state.State.Intent = intent;
-        state.State.Status = CertificateStatus.Reserved;
-        await state.WriteStateAsync();
-        LogAudit(logger, "reserved", this.GetPrimaryKeyString(), intent.SubjectDn, intent.Owner);
-        return true;
-    }
-
-    /// <summary>
-    /// Issuance steps 4 and 5 (<see cref="CertificateIssuer"/>): the CA key signs here, in the grain that recorded the intent, and only
-    /// the TBSCertificate that matches it. Whoever calls cannot get a signature over anything else: no other serial, CA,
-    /// subject or key, and never a second signature for one serial (status must still be Reserved).
-    /// </summary>
-    public async Task<byte[]> IssueAsync(byte[] tbsCertificateDer, bool confirmed)
-    {
-        if (state.State.Status != CertificateStatus.Reserved || state.State.Intent is not { } intent)
-        {
-            throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()} is {state.State.Status}, not reserved");
+            return state.State is { Intent: { } stored, Der: { } issued, Status: CertificateStatus.AwaitingConfirmation or CertificateStatus.Confirmed }
+                && SameIssuance(stored, intent) ? issued : null;
         }
         CertificateAuthorityKeys ca = keys.FindAuthority(intent.Ca)
             ?? throw new InvalidOperationException($"no CA '{intent.Ca}' in this silo's key ring");
-        var tbs = TbsCertificateStructure.GetInstance(Asn1Object.FromByteArray(tbsCertificateDer));
+        TbsCertificateStructure tbs;
+        try
+        {
+            tbs = TbsCertificateStructure.GetInstance(Asn1Object.FromByteArray(tbsCertificateDer));
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidCastException)
+        {
+            LogRefused(logger, this.GetPrimaryKeyString(), "encoding");
+            throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()}: the TBSCertificate is not DER");
+        }
         if (IntentMismatch(tbs, intent, ca) is { } mismatch)
         {
             LogRefused(logger, this.GetPrimaryKeyString(), mismatch);
-            throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()}: the TBSCertificate does not match the recorded intent ({mismatch})");
+            throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()}: the TBSCertificate does not match the intent ({mismatch})");
         }
-        // No signature without its audit record: the trail holds it durably first, or nothing is signed.
+        // No signature without its audit record: the trail holds it durably first, or nothing is signed
+        // (AuditUnavailableException). One record carries the intent and the signature.
         await audit.AppendAsync(new AuditEvent(AuditEventType.CertificateSigned, intent.Owner, this.GetPrimaryKeyString(),
-            $"subject={intent.SubjectDn} key=sha256:{Convert.ToHexString(intent.PublicKeyHash!)} confirmed={confirmed}"));
+            $"subject={intent.SubjectDn} profile={intent.Profile} transaction={intent.TransactionKey} key=sha256:{Convert.ToHexString(intent.PublicKeyHash!)} confirmed={confirmed}"));
         // The signature covers the exact DER that was checked: the certificate is rebuilt around the parsed structure,
         // which re-encodes to those bytes (DER is canonical).
         byte[] signature = ca.Ca.Sign(tbsCertificateDer, "certificate");
         byte[] der = new X509CertificateStructure(tbs, ca.Ca.Signer.Algorithm, new DerBitString(signature)).GetEncoded(Asn1Encodable.Der);
+        state.State.Intent = intent;
         state.State.Der = der;
         state.State.Status = confirmed ? CertificateStatus.Confirmed : CertificateStatus.AwaitingConfirmation;
+        // Single activation plus the store's ETag: a record written by another activation meanwhile fails this write.
         await state.WriteStateAsync();
         LogAudit(logger, confirmed ? "issued-confirmed" : "issued", this.GetPrimaryKeyString(), intent.SubjectDn, intent.Owner);
         if (confirmed)
@@ -87,6 +86,11 @@ public sealed partial class CertificateGrain(
         }
         return der;
     }
+
+    /// <summary>The same issuance asked again: same transaction, subject and key (its time differs on a retry).</summary>
+    private static bool SameIssuance(CertificateIntent stored, CertificateIntent asked) =>
+        stored.TransactionKey == asked.TransactionKey && stored.SubjectDn == asked.SubjectDn
+        && stored.PublicKeyHash is { } a && asked.PublicKeyHash is { } b && a.AsSpan().SequenceEqual(b);
 
     /// <summary>What differs between a TBSCertificate and the intent recorded for this serial, or null when nothing does.</summary>
     private string? IntentMismatch(TbsCertificateStructure tbs, CertificateIntent intent, CertificateAuthorityKeys ca)
@@ -129,6 +133,7 @@ public sealed partial class CertificateGrain(
     {
         switch (state.State.Status)
         {
+            // Reserved: a serial an older version reserved and never signed.
             case CertificateStatus.Unknown or CertificateStatus.Reserved:
                 return RevocationResult.NotIssued;
             case CertificateStatus.Revoked when request.Reason == RevocationReason.RemoveFromCrl:

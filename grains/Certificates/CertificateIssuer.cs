@@ -34,7 +34,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
     private const int MaxSerialAttempts = 4;
 
     /// <summary>
-    /// The issuance cycle. <paramref name="reserved"/> runs after the serial is reserved and before anything is signed: the
+    /// The issuance cycle. <paramref name="reserved"/> runs after the serial is chosen and before anything is signed: the
     /// transaction records there, durably, which serial it is issuing, so a retry after a crash finishes that certificate
     /// (<see cref="ResumeAsync"/>) instead of signing a second one.
     /// </summary>
@@ -42,65 +42,61 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
     {
         // 1. Validation against alias and profile, and POP, happened in the handler that built the request.
         DateTimeOffset now = time.GetUtcNow();
-
-        // 2. Pick a serial (16 random bytes, positive) and record the intent durably; a serial with a record is never reused.
-        (BigInteger serial, string serialHex, ICertificateGrain record) = await ReserveSerialAsync(request, now);
-        string key = GrainKeys.Certificate(request.Ca.Name, serialHex);
-        await reserved(key);
-
-        // 3 to 5: build, sign once, store.
-        return await SignAndStoreAsync(request, serial, serialHex, record, now);
-    }
-
-    /// <summary>
-    /// A retry of an issuance that a crash interrupted: the certificate it already signed is returned as it is (never signed
-    /// again); a serial that was only reserved is signed now, for the first time.
-    /// </summary>
-    public async Task<IssuedCertificate> ResumeAsync(IssuanceRequest request, string key)
-    {
-        ICertificateGrain record = grains.GetGrain<ICertificateGrain>(key);
-        CertificateRecord stored = await record.GetAsync() ?? throw new InvalidOperationException($"no record for the reserved serial {key}");
-        return stored switch
-        {
-            { Der: { } der, Status: CertificateStatus.AwaitingConfirmation or CertificateStatus.Confirmed } => new IssuedCertificate(key, stored.Intent.SerialHex, der),
-            { Status: CertificateStatus.Reserved } => await SignAndStoreAsync(request, new BigInteger(stored.Intent.SerialHex, 16), stored.Intent.SerialHex, record, time.GetUtcNow()),
-            _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, "the interrupted issuance of this transaction was revoked"),
-        };
-    }
-
-    private async Task<IssuedCertificate> SignAndStoreAsync(IssuanceRequest request, BigInteger serial, string serialHex, ICertificateGrain record, DateTimeOffset now)
-    {
-        // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
-        byte[] tbs = BuildTbs(request, serial, now, _pki).GetEncoded(Asn1Encodable.Der);
-
-        // 4 and 5. Sign once and store, in the certificate grain: it signs only the TBSCertificate that matches the intent it
-        // recorded in step 2, and stores the certificate (awaiting confirmation unless implicitly confirmed) before anyone
-        // sees it. A retransmitted request is answered from the transaction's stored response, never re-signed.
-        byte[] der = await record.IssueAsync(tbs, request.Confirmed);
-        Telemetry.GrainTelemetry.CertificatesIssued.Add(1, new("ca", request.Ca.Name), new("profile", request.ProfileName ?? "-"));
-
-        // 6. The caller answers; certConf, rejection or the confirm timeout decide the final status.
-        return new IssuedCertificate(GrainKeys.Certificate(request.Ca.Name, serialHex), serialHex, der);
-    }
-
-    private async Task<(BigInteger, string, ICertificateGrain)> ReserveSerialAsync(IssuanceRequest request, DateTimeOffset now)
-    {
         for (int attempt = 0; attempt < MaxSerialAttempts; attempt++)
         {
-            // RFC 5280 §4.1.2.2: positive, non-zero, at most 20 octets; CA/B BR: at least 64 bits from a CSPRNG.
+            // 2. A serial: 16 random bytes, positive (RFC 5280 §4.1.2.2: non-zero, at most 20 octets; CA/B BR: at least 64
+            // bits from a CSPRNG), recorded by the transaction before it is used.
             byte[] bytes = RandomNumberGenerator.GetBytes(16);
             bytes[0] = (byte)((bytes[0] & 0x7F) | 0x01);
             var serial = new BigInteger(1, bytes);
             string serialHex = serial.ToString(16).ToUpperInvariant();
-            ICertificateGrain record = grains.GetGrain<ICertificateGrain>(GrainKeys.Certificate(request.Ca.Name, serialHex));
-            var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now,
-                request.EndEntity, request.ProfileName, SHA256.HashData(request.PublicKey.GetEncoded(Asn1Encodable.Der)));
-            if (await record.ReserveAsync(intent))
+            await reserved(GrainKeys.Certificate(request.Ca.Name, serialHex));
+
+            // 3 to 5: build, then sign once and store in the certificate grain, which refuses a serial that has a record.
+            if (await SignAndStoreAsync(request, serial, serialHex, now) is { } issued)
             {
-                return (serial, serialHex, record);
+                return issued;
             }
         }
-        throw new InvalidOperationException("could not reserve a fresh serial number");
+        throw new InvalidOperationException("could not find a fresh serial number");
+    }
+
+    /// <summary>
+    /// A retry of an issuance that a crash interrupted, under the serial the transaction recorded: the certificate already
+    /// signed is returned as it is (never signed again); a serial that was never signed is signed now, for the first time.
+    /// </summary>
+    public async Task<IssuedCertificate> ResumeAsync(IssuanceRequest request, string key)
+    {
+        string serialHex = key[(key.LastIndexOf('/') + 1)..];
+        CertificateRecord? stored = await grains.GetGrain<ICertificateGrain>(key).GetAsync();
+        if (stored is { Status: CertificateStatus.Revoked })
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the interrupted issuance of this transaction was revoked");
+        }
+        return await SignAndStoreAsync(request, new BigInteger(serialHex, 16), serialHex, stored?.Intent.RequestedAt ?? time.GetUtcNow())
+            ?? throw new InvalidOperationException($"the serial {key} recorded by this transaction belongs to another issuance");
+    }
+
+    /// <summary>Null when the serial already has a record of another issuance (nothing was signed).</summary>
+    private async Task<IssuedCertificate?> SignAndStoreAsync(IssuanceRequest request, BigInteger serial, string serialHex, DateTimeOffset now)
+    {
+        // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
+        string key = GrainKeys.Certificate(request.Ca.Name, serialHex);
+        byte[] tbs = BuildTbs(request, serial, now, _pki).GetEncoded(Asn1Encodable.Der);
+        var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now,
+            request.EndEntity, request.ProfileName, SHA256.HashData(request.PublicKey.GetEncoded(Asn1Encodable.Der)));
+
+        // 4 and 5. Sign once and store, in the certificate grain: it signs only the TBSCertificate that matches the intent,
+        // and stores the certificate (awaiting confirmation unless implicitly confirmed) before anyone sees it. A
+        // retransmitted request is answered from the transaction's stored response, never re-signed.
+        if (await grains.GetGrain<ICertificateGrain>(key).IssueAsync(intent, tbs, request.Confirmed) is not { } der)
+        {
+            return null;
+        }
+        Telemetry.GrainTelemetry.CertificatesIssued.Add(1, new("ca", request.Ca.Name), new("profile", request.ProfileName ?? "-"));
+
+        // 6. The caller answers; certConf, rejection or the confirm timeout decide the final status.
+        return new IssuedCertificate(key, serialHex, der);
     }
 
     private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now, PkiOptions pki)

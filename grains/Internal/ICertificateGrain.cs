@@ -3,24 +3,22 @@ using CmpCluster.Contracts;
 namespace CmpCluster.Grains.Internal;
 
 /// <summary>
-/// Silo-internal. One certificate (key: <see cref="GrainKeys.Certificate"/>): intent → issued → confirmed | revoked.
+/// Silo-internal. One certificate (key: <see cref="GrainKeys.Certificate"/>): issued (awaiting confirmation) → confirmed | revoked.
 /// Single activation plus the storage ETag make "a serial is never reused" hold across the cluster.
 /// </summary>
 [Alias("CmpCluster.ICertificateGrain")]
 public interface ICertificateGrain : IGrainWithStringKey
 {
-    /// <summary>Records the intent to issue under this serial; false when the serial already has a record.</summary>
-    [Alias("Reserve")]
-    Task<bool> ReserveAsync(CertificateIntent intent);
-
     /// <summary>
-    /// Signs <paramref name="tbsCertificateDer"/> with the CA key and stores the certificate, in one step, only when it is
-    /// exactly the issuance this grain reserved: status Reserved, serial = this grain's serial, issuer = the intent's CA,
-    /// subject and public key = the recorded intent, signature algorithm = the CA key's. Anything else is refused and nothing
-    /// is signed. The certificate then awaits confirmation (or is confirmed at once). Returns the DER certificate.
+    /// Signs <paramref name="tbsCertificateDer"/> with the CA key and stores the certificate, in one step and one write,
+    /// only when this serial has no record yet and the TBSCertificate is exactly <paramref name="intent"/>: serial = this
+    /// grain's, issuer = the intent's CA, subject and public key = the intent's, signature algorithm = the CA key's.
+    /// Anything else is refused and nothing is signed. The certificate then awaits confirmation (or is confirmed at once).
+    /// Returns the DER certificate; for a serial that already has a record, the stored certificate when it is the same
+    /// transaction's issuance of the same subject and key (a retry), else null: the serial is taken, nothing was signed.
     /// </summary>
     [Alias("Issue")]
-    Task<byte[]> IssueAsync(byte[] tbsCertificateDer, bool confirmed);
+    Task<byte[]?> IssueAsync(CertificateIntent intent, byte[] tbsCertificateDer, bool confirmed);
 
     [Alias("Confirm")]
     Task<CertificateStatus> ConfirmAsync();

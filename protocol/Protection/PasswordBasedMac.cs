@@ -51,20 +51,31 @@ public sealed class PasswordBasedMac
     public static PasswordBasedMac Derive(AlgorithmIdentifier algorithm, ReadOnlySpan<byte> secret, CmpLimits limits)
     {
         (byte[] salt, int iterations, HashAlgorithmName owf, HashAlgorithmName mac) = Check(algorithm, limits);
+        Span<byte> digest = stackalloc byte[64];
+        // SHA-256, the one-way function of OpenSSL's and RFC 9481 §6.1.1's default: straight into libcrypto where it can
+        // (about 8x cheaper, see OpenSslDirect); the same bytes either way.
+        if (owf == HashAlgorithmName.SHA256 && OpenSslDirect.TryIterateSha256(secret, salt, iterations, digest))
+        {
+            return new PasswordBasedMac(algorithm, digest[..32].ToArray(), mac);
+        }
+        return new PasswordBasedMac(algorithm, IterateManaged(owf, secret, salt, iterations, digest), mac);
+    }
+
+    /// <summary>The one-way function iterated through .NET: any of the allowed digests.</summary>
+    public static byte[] IterateManaged(HashAlgorithmName owf, ReadOnlySpan<byte> secret, ReadOnlySpan<byte> salt, int iterations, Span<byte> digest)
+    {
         // One incremental hash object for all iterations: a one-shot hash per iteration costs about four times as much
         // (each call sets up an OpenSSL digest context), which made PBM the largest CPU cost of a transaction.
         using var hash = IncrementalHash.CreateHash(owf);
         hash.AppendData(secret);
         hash.AppendData(salt);
-        Span<byte> digest = stackalloc byte[64];
         int length = hash.GetHashAndReset(digest);
         for (int i = 1; i < iterations; i++)
         {
             hash.AppendData(digest[..length]);
             hash.GetHashAndReset(digest);
         }
-        byte[] key = digest[..length].ToArray();
-        return new PasswordBasedMac(algorithm, key, mac);
+        return digest[..length].ToArray();
     }
 
     /// <summary>

@@ -31,8 +31,8 @@ public sealed class ClusterTlsTests(TestCluster cluster) : IAsyncLifetime
             await Assert.ThrowsAsync<InternalInterfaceException>(() =>
                 client.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority("issuing")).IssueCrlAsync());
             await Assert.ThrowsAsync<InternalInterfaceException>(() =>
-                client.GetGrain<ICertificateGrain>(GrainKeys.Certificate("issuing", "7F01")).ReserveAsync(
-                    new CertificateIntent("issuing", "7F01", "CN=forged", "forger", "forged/1", DateTimeOffset.UtcNow)));
+                client.GetGrain<ICertificateGrain>(GrainKeys.Certificate("issuing", "7F01")).IssueAsync(
+                    new CertificateIntent("issuing", "7F01", "CN=forged", "forger", "forged/1", DateTimeOffset.UtcNow), [0x30, 0x00], true));
             await host.StopAsync();
         }
     }

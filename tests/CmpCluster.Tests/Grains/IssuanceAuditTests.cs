@@ -20,7 +20,7 @@ public sealed class IssuanceAuditTests(CmpClusterFixture cluster) : IDisposable
     }
 
     [Fact]
-    public async Task An_enrollment_records_intent_signature_and_confirmation_in_order()
+    public async Task An_enrollment_records_its_signature_with_the_intent_then_its_confirmation()
     {
         CmpClientSession session = CmpClusterFixture.NewSession();
         Exchange ip = await cluster.SendAsync(Aliases.Pbe, session,
@@ -31,7 +31,12 @@ public sealed class IssuanceAuditTests(CmpClusterFixture cluster) : IDisposable
             ? GrainKeys.Certificate(intent.Ca, intent.SerialHex) : "";
 
         AuditEventType[] recorded = cluster.AuditStore.Records.Where(r => r.Target == key).Select(r => r.Type).ToArray();
-        Assert.Equal([AuditEventType.IssuanceIntent, AuditEventType.CertificateSigned, AuditEventType.CertificateConfirmed], recorded);
+        Assert.Equal([AuditEventType.CertificateSigned, AuditEventType.CertificateConfirmed], recorded);
+        // The one record before the signature names what was asked for: subject, profile, transaction and key.
+        AuditRecord signed = cluster.AuditStore.Records.Single(r => r.Target == key && r.Type == AuditEventType.CertificateSigned);
+        Assert.Contains("subject=", signed.Detail);
+        Assert.Contains("transaction=" + GrainKeys.Transaction(Aliases.Pbe, session.TransactionId), signed.Detail);
+        Assert.Contains("key=sha256:", signed.Detail);
     }
 
     [Fact]

@@ -86,7 +86,6 @@ public sealed class OcspResponderTests(CmpClusterFixture cluster)
 
     [Theory]
     [InlineData(CertificateStatus.Unknown)]
-    [InlineData(CertificateStatus.Reserved)]
     [InlineData(CertificateStatus.AwaitingConfirmation)]
     public async Task A_serial_that_is_not_in_force_is_unknown_never_good(CertificateStatus status)
     {

@@ -16,17 +16,13 @@ internal static class RevocationTestSupport
 {
     public const string Ca = "issuing";
 
-    /// <summary>A certificate record as the issuance cycle leaves it: reserved, then stored (confirmed or awaiting confirmation).</summary>
+    /// <summary>A certificate record as the issuance cycle leaves it: stored, confirmed or awaiting confirmation.</summary>
     public static async Task<string> IssueAsync(CmpClusterFixture cluster, CertificateStatus status = CertificateStatus.Confirmed)
     {
         string serial = NewSerialHex();
         ICertificateGrain grain = Certificate(cluster, serial);
         var issuance = TestIssuance.For(cluster.Ca, serial, $"CN=revocation-{serial[..8]}");
-        Assert.True(await grain.ReserveAsync(issuance.Intent(Ca, cluster.Clock.GetUtcNow())));
-        if (status != CertificateStatus.Reserved)
-        {
-            await grain.IssueAsync(issuance.TbsDer, confirmed: status == CertificateStatus.Confirmed);
-        }
+        Assert.NotNull(await grain.IssueAsync(issuance.Intent(Ca, cluster.Clock.GetUtcNow()), issuance.TbsDer, confirmed: status == CertificateStatus.Confirmed));
         return serial;
     }
 

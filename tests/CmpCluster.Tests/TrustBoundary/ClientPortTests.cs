@@ -27,14 +27,13 @@ public sealed class ClientPortTests
         string key = GrainKeys.Certificate("issuing", "7F0102");
         var intent = new CertificateIntent("issuing", "7F0102", "CN=forged", "forger", "forged/1", DateTimeOffset.UtcNow);
 
-        await Assert.ThrowsAnyAsync<Exception>(() => client.Client.GetGrain<ICertificateGrain>(key).ReserveAsync(intent));
-        await Assert.ThrowsAnyAsync<Exception>(() => client.Client.GetGrain<ICertificateGrain>(key).IssueAsync([0x30, 0x00], true));
+        await Assert.ThrowsAnyAsync<Exception>(() => client.Client.GetGrain<ICertificateGrain>(key).IssueAsync(intent, [0x30, 0x00], true));
         await Assert.ThrowsAnyAsync<Exception>(() => client.Client.GetGrain<ICertificateGrain>(key)
             .RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "forged")));
         await Assert.ThrowsAnyAsync<Exception>(() => client.Client.GetGrain<ICertificateAuthorityGrain>("issuing").IssueCrlAsync());
 
-        // The node says who it refused, and the admin facade (gateway-facing) still answers: nothing was reserved.
-        Assert.Contains("refused a call to silo-internal ICertificateGrain.ReserveAsync", node.Output);
+        // The node says who it refused, and the admin facade (gateway-facing) still answers: nothing was issued.
+        Assert.Contains("refused a call to silo-internal ICertificateGrain.IssueAsync", node.Output);
         Assert.Equal(AdminStatus.NotFound, (await client.Admin.GetCertificateAsync("issuing", "7F0102")).Status);
     }
 }

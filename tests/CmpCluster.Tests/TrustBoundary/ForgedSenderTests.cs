@@ -17,7 +17,7 @@ namespace CmpCluster.Tests.TrustBoundary;
 public sealed class ForgedSenderTests
 {
     private static readonly SiloCallToken Token = new(TestPki.KeyRing);
-    private static readonly MethodInfo Internal = typeof(ICertificateGrain).GetMethod(nameof(ICertificateGrain.ReserveAsync))!;
+    private static readonly MethodInfo Internal = typeof(ICertificateGrain).GetMethod(nameof(ICertificateGrain.IssueAsync))!;
     private static readonly GrainId AGrain = GrainId.Create("cmptransaction", "ra/00");
 
     [Fact]

@@ -15,7 +15,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
 
     public static TheoryData<string> RefusedCalls() =>
     [
-        "certificate.Get", "certificate.Reserve", "certificate.Issue", "certificate.Revoke", "certificate.Confirm",
+        "certificate.Get", "certificate.Issue", "certificate.Revoke", "certificate.Confirm",
         "endEntity.Get", "endEntity.Register", "endEntity.Reset", "endEntity.BeginEnrollment",
         "index.Get", "ca.IssueCrl", "ca.TrackRevocation", "ca.RevocationWritten", "approvals.List", "approvals.Add",
         "transaction.HandleNested", "transaction.ExpireIfDue", "transaction.DecideApproval", "transaction.GetSnapshot",
@@ -33,8 +33,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
         Func<Task> attempt = call switch
         {
             "certificate.Get" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).GetAsync(),
-            "certificate.Reserve" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).ReserveAsync(intent),
-            "certificate.Issue" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).IssueAsync([0x30, 0x00], true),
+            "certificate.Issue" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).IssueAsync(intent, [0x30, 0x00], true),
             "certificate.Revoke" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial))
                 .RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "forged")),
             "certificate.Confirm" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).ConfirmAsync(),

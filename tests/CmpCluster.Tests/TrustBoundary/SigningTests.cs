@@ -9,8 +9,8 @@ using static CmpCluster.Tests.Revocation.RevocationTestSupport;
 namespace CmpCluster.Tests.TrustBoundary;
 
 /// <summary>
-/// No signing oracle: the CA key signs in the certificate grain that recorded the issuance intent, and only the
-/// TBSCertificate that matches that intent, once. Even a caller inside the silo gets nothing else signed.
+/// No signing oracle: the CA key signs in the certificate grain, only a TBSCertificate that matches the issuance intent it
+/// records with the certificate, and once per serial. Even a caller inside the silo gets nothing else signed.
 /// </summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class SigningTests(CmpClusterFixture cluster)
@@ -19,7 +19,7 @@ public sealed class SigningTests(CmpClusterFixture cluster)
 
     [Theory]
     [MemberData(nameof(Mismatches))]
-    public async Task A_TBSCertificate_that_differs_from_the_recorded_intent_is_not_signed(string mismatch)
+    public async Task A_TBSCertificate_that_differs_from_the_intent_is_not_signed(string mismatch)
     {
         string serial = NewSerialHex();
         TestIssuance recorded = TestIssuance.For(cluster.Ca, serial, "CN=intent");
@@ -34,13 +34,13 @@ public sealed class SigningTests(CmpClusterFixture cluster)
             _ => recorded with { TbsDer = [0x04, 0x01, 0x00] },
         };
         ICertificateGrain grain = cluster.Internal.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial));
-        Assert.True(await grain.ReserveAsync(recorded.Intent(Ca, cluster.Clock.GetUtcNow())));
+        int audited = cluster.AuditStore.Records.Count(r => r.Target == GrainKeys.Certificate(Ca, serial));
 
-        await Assert.ThrowsAnyAsync<Exception>(() => grain.IssueAsync(presented.TbsDer, confirmed: true));
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.IssueAsync(recorded.Intent(Ca, cluster.Clock.GetUtcNow()), presented.TbsDer, confirmed: true));
 
-        CertificateRecord record = (await grain.GetAsync())!;
-        Assert.Equal(CertificateStatus.Reserved, record.Status);
-        Assert.Null(record.Der);
+        // Nothing signed, nothing stored, nothing audited: the serial is still free.
+        Assert.Null(await grain.GetAsync());
+        Assert.Equal(audited, cluster.AuditStore.Records.Count(r => r.Target == GrainKeys.Certificate(Ca, serial)));
     }
 
     [Fact]
@@ -49,28 +49,37 @@ public sealed class SigningTests(CmpClusterFixture cluster)
         string serial = NewSerialHex();
         TestIssuance issuance = TestIssuance.For(cluster.Ca, serial, "CN=intent,O=Example");
         ICertificateGrain grain = cluster.Internal.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial));
-        Assert.True(await grain.ReserveAsync(issuance.Intent(Ca, cluster.Clock.GetUtcNow())));
+        CertificateIntent intent = issuance.Intent(Ca, cluster.Clock.GetUtcNow());
 
-        byte[] der = await grain.IssueAsync(issuance.TbsDer, confirmed: true);
+        byte[] der = (await grain.IssueAsync(intent, issuance.TbsDer, confirmed: true))!;
 
         using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(der);
         Assert.Equal(serial, certificate.SerialNumber.TrimStart('0'));
         Assert.True(VerifiesUnder(der, cluster.Ca.Ca.CertificateDer));
         Assert.Equal(CertificateStatus.Confirmed, (await grain.GetAsync())!.Status);
 
-        // Never a second signature for one serial, even for the same TBSCertificate.
-        await Assert.ThrowsAnyAsync<Exception>(() => grain.IssueAsync(issuance.TbsDer, confirmed: true));
+        // Never a second signature for one serial: the same issuance asked again (a resumed retry) gets the stored
+        // certificate, byte for byte; another issuance under this serial gets nothing.
+        Assert.Equal(der, await grain.IssueAsync(intent with { RequestedAt = intent.RequestedAt.AddSeconds(5) }, issuance.TbsDer, confirmed: true));
+        TestIssuance other = TestIssuance.For(cluster.Ca, serial, "CN=someone else");
+        Assert.Null(await grain.IssueAsync(other.Intent(Ca, cluster.Clock.GetUtcNow()), other.TbsDer, confirmed: true));
+        Assert.Null(await grain.IssueAsync(intent with { TransactionKey = "pbe/00" }, issuance.TbsDer, confirmed: true));
         Assert.Equal(der, (await grain.GetAsync())!.Der);
+        Assert.Single(cluster.AuditStore.Records, r => r.Target == GrainKeys.Certificate(Ca, serial) && r.Type == CmpCluster.Grains.Audit.AuditEventType.CertificateSigned);
     }
 
     [Fact]
-    public async Task Nothing_is_signed_for_a_serial_without_a_recorded_intent()
+    public async Task A_revoked_serial_is_never_signed_again()
     {
         string serial = NewSerialHex();
-        TestIssuance issuance = TestIssuance.For(cluster.Ca, serial, "CN=no-intent");
+        TestIssuance issuance = TestIssuance.For(cluster.Ca, serial, "CN=revoked-once");
         ICertificateGrain grain = cluster.Internal.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial));
-        await Assert.ThrowsAnyAsync<Exception>(() => grain.IssueAsync(issuance.TbsDer, confirmed: true));
-        Assert.Null(await grain.GetAsync());
+        CertificateIntent intent = issuance.Intent(Ca, cluster.Clock.GetUtcNow());
+        Assert.NotNull(await grain.IssueAsync(intent, issuance.TbsDer, confirmed: false));
+        Assert.Equal(RevocationResult.Revoked, await grain.RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "test")));
+
+        Assert.Null(await grain.IssueAsync(intent, issuance.TbsDer, confirmed: false));
+        Assert.Equal(CertificateStatus.Revoked, (await grain.GetAsync())!.Status);
     }
 
     /// <summary>The certificate's signature verifies with the issuer's public key (through BouncyCastle's verifier).</summary>
