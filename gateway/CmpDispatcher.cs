@@ -14,7 +14,7 @@ public readonly record struct DispatchResult(int StatusCode, byte[]? Body, strin
 
 /// <summary>
 /// Transport-independent routing of one CMP message (HTTP and, later, TCP share it): bounds, DER envelope,
-/// routing key, grain call. Holds no keys and never decodes more than the header needs (STYLE §1, §9).
+/// routing key, grain call. Holds no keys and never decodes more than the header needs.
 /// </summary>
 public sealed class CmpDispatcher(IGrainFactory grains, IOptionsMonitor<CmpOptions> options)
 {
@@ -25,7 +25,7 @@ public sealed class CmpDispatcher(IGrainFactory grains, IOptionsMonitor<CmpOptio
     public async Task<DispatchResult> DispatchAsync(string alias, byte[] der)
     {
         CmpLimits limits = options.CurrentValue.Limits;
-        // Seed error table: "The received request did not contain a DER object" → HTTP 400. Too deep is still a
+        // EJBCA's CMP error table: "The received request did not contain a DER object" → HTTP 400. Too deep is still a
         // well-formed DER object: the silo answers it with a CMP badRequest.
         EnvelopeFault fault = DerEnvelope.Check(der, limits.MaxDerDepth);
         if (fault is EnvelopeFault.NotDer or EnvelopeFault.TrailingBytes)

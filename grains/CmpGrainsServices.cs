@@ -39,7 +39,7 @@ public static class CmpGrainsServices
     }
 }
 
-/// <summary>Start-up validation of the Cmp section (STYLE §13): a bad configuration stops the process naming the key.</summary>
+/// <summary>Start-up validation of the Cmp section: a bad configuration stops the process naming the key.</summary>
 public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOptions<CmpOptions>
 {
     public ValidateOptionsResult Validate(string? name, CmpOptions options)

@@ -9,6 +9,8 @@
 #        loadtests/bench.sh --soak MINUTES [--write]      (runs loadtests/soak.sh: see there)
 #
 # Settings (environment): DEVICES=16 WARMUP=5 DURATION=20 RATE=150 (open-model row) REVOKE_POOL=8000
+#   JIT_WARMUP=120 (seconds of device-lifecycle load before the first measured row: the JIT is still tiering up after
+#   90 s of saturation on one core, see docs/BENCHMARKS.md)
 #   MOCK_TX=300 (transactions against the mock) SPEED_SECONDS=3 SCENARIOS="enroll enroll-implicit renew revoke"
 #   SKIP_BUILD=1 (reuse the Release build) KEEP_WORK=1 (keep the work directory: reports, node log)
 #   NODE_CPUS / GEN_CPUS (taskset CPU lists of the node and of the generator; default: first and second half of the
@@ -19,6 +21,7 @@ set -euo pipefail
 
 DEVICES=${DEVICES:-16}
 WARMUP=${WARMUP:-5}
+JIT_WARMUP=${JIT_WARMUP:-120}
 DURATION=${DURATION:-20}
 RATE=${RATE:-150}
 REVOKE_POOL=${REVOKE_POOL:-8000}
@@ -98,8 +101,13 @@ run_load() { # name, args...
   if (( CLUSTER )); then paste -d' ' <(echo "$before") <(role_ticks) >"$WORK/$name.split"; fi
 }
 
-# Warm the node's JIT first: the first seconds after a start cost several times more CPU per transaction.
-"${LOADGEN[@]}" --scenario enroll --concurrency "$DEVICES" --duration 5 --warmup 0 >/dev/null || true
+# Warm the node's JIT first: tiered compilation (with dynamic PGO) keeps recompiling hot methods for minutes under load
+# on one core, and until it is done a transaction costs up to twice the CPU. The mix reaches ir, certConf, kur and rr.
+log "JIT warm-up: $JIT_WARMUP s of device-lifecycle load"
+"${LOADGEN[@]}" --scenario device-lifecycle --concurrency "$DEVICES" --duration "$JIT_WARMUP" --warmup 0 >/dev/null || true
+# Methods the JIT compiled while the rows were measured (single node: its /metrics): near 0 means a warm node.
+jit_methods() { curl -sf "$MGMT/metrics" 2>/dev/null | awk '/^dotnet_jit_compiled_methods_total/ {s += $2} END {print s + 0}'; }
+(( CLUSTER )) || JIT_BEFORE=$(jit_methods)
 
 for scenario in $SCENARIOS; do
   extra=()
@@ -107,6 +115,8 @@ for scenario in $SCENARIOS; do
   run_load "$scenario" --scenario "$scenario" --concurrency "$DEVICES" --duration "$DURATION" "${extra[@]}"
 done
 run_load "open-enroll" --scenario enroll --rate "$RATE" --ramp "$WARMUP" --max-in-flight 64 --duration "$DURATION"
+JIT_TEXT=""
+(( CLUSTER )) || JIT_TEXT=" JIT: $(( $(jit_methods) - JIT_BEFORE )) methods compiled during the measured rows."
 
 # --- anchor (a): crypto floor ---------------------------------------------------------------------------------
 # On the node's cores: the floor is what those cores can sign and verify (openssl speed is single-threaded).
@@ -167,7 +177,7 @@ for name in names:
 EOF
 )
 ANCHORS="Anchors: crypto floor $FLOOR_MS ms CPU per transaction (openssl speed: P-256 sign $SIGN_S/s, verify $VERIFY_S/s, 3 + 3 per transaction); openssl cmp mock server $MOCK_MS ms CPU per ir + certConf ($MOCK_TX sequential openssl cmp clients, $MOCK_RATE tx/s incl. client start-up, $MOCK_FAIL failed)."
-MACHINE="Machine: $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), load average at start $LOAD_AT_START; $(pinning_text)."
+MACHINE="Machine: $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), load average at start $LOAD_AT_START; $(pinning_text).$JIT_TEXT"
 
 echo
 echo "$TABLE"
@@ -178,7 +188,7 @@ echo "$MACHINE"
 for name in $SCENARIOS open-enroll; do echo; echo "### $name"; cat "$WORK/$name.md"; done
 
 if [[ $WRITE == 1 ]]; then
-  settings="DEVICES=$DEVICES WARMUP=$WARMUP DURATION=$DURATION RATE=$RATE REVOKE_POOL=$REVOKE_POOL MOCK_TX=$MOCK_TX"
+  settings="DEVICES=$DEVICES WARMUP=$WARMUP JIT_WARMUP=$JIT_WARMUP DURATION=$DURATION RATE=$RATE REVOKE_POOL=$REVOKE_POOL MOCK_TX=$MOCK_TX"
   [[ "$PIN" == 1 ]] && settings+=" NODE_CPUS=$NODE_CPUS GEN_CPUS=$GEN_CPUS" || settings+=" PIN=0"
   flag=""
   if (( CLUSTER )); then settings+=" CLUSTER_SILOS=$CLUSTER_SILOS CLUSTER_GATEWAYS=$CLUSTER_GATEWAYS"; flag=" --cluster"; fi
@@ -187,7 +197,7 @@ if [[ $WRITE == 1 ]]; then
     echo "## bench.sh$flag, $(date -u +%Y-%m-%d) ($(git rev-parse --short HEAD))"
     echo
     echo "\`$settings loadtests/bench.sh$flag --write\`:"
-    echo "$TARGET, after a 5 s JIT warm-up run. $MACHINE"
+    echo "$TARGET, after a $JIT_WARMUP s JIT warm-up run (device-lifecycle). $MACHINE"
     echo "Server cores busy = tx/s × server CPU ms/tx ÷ server cores. Generator commands (plus \`--base-url --server-pid --warmup $WARMUP\`):"
     echo
     for c in "${COMMANDS[@]}"; do echo "    $c"; done

@@ -34,7 +34,7 @@ public sealed class TcpOptions
     public int MaxConnections { get; set; } = 1024;
 }
 
-/// <summary>Start-time checks; each failure names its key (DESIGN §6).</summary>
+/// <summary>Start-time checks; each failure names its key.</summary>
 public sealed class TcpOptionsValidator(IOptions<CmpOptions> cmp) : IValidateOptions<TcpOptions>
 {
     public ValidateOptionsResult Validate(string? name, TcpOptions options)

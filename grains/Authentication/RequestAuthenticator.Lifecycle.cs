@@ -14,14 +14,14 @@ public sealed partial class RequestAuthenticator
     private const int MaxUpdateCandidates = 16;
 
     /// <summary>
-    /// kur (seed "Key Update Request"). Client mode: the end entity signs with the certificate it updates, attached in
+    /// kur (EJBCA's CMP documentation, "Key Update Request"). Client mode: the end entity signs with the certificate it updates, attached in
     /// extraCerts. RA mode: an RA administrator signs, and the template names the certificate to update by subject (and
     /// optionally issuer) or by the oldCertID control. Either way the end entity's enrollment is opened for this transaction,
     /// so a second update cannot start while this one awaits confirmation.
     /// </summary>
     private async Task<Authenticated> AuthenticateKeyUpdateAsync(DecodedRequest request, CmpAliasOptions alias, string transactionKey)
     {
-        // Seed error table: a key update without the EndEntityCertificate module configured is badRequest.
+        // EJBCA's CMP error table: a key update without the EndEntityCertificate module configured is badRequest.
         if (!alias.Modules.Contains(AuthenticationModules.EndEntityCertificate))
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "key update needs the EndEntityCertificate authentication module");
@@ -55,18 +55,18 @@ public sealed partial class RequestAuthenticator
             EnrollmentRefusal.None => new Authenticated(principal, ProtectionKind.Signature, request.SenderKid, null, grant.EndEntity, target),
             EnrollmentRefusal.EnrollmentOpen => throw new CmpFailureException(PkiFailureInfo.NotAuthorized,
                 "another key update or enrollment of this end entity is still open"),
-            // Seed error table: a key update for an end entity that is not found is badMessageCheck.
+            // EJBCA's CMP error table: a key update for an end entity that is not found is badMessageCheck.
             _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the end entity of the certificate to update was not found"),
         };
     }
 
     /// <summary>
     /// RA-mode kur: the certificate named by oldCertID, or else the newest valid certificate of the one end entity whose
-    /// registered subject is the template's subject (seed: "Either only the subjectDN or both the subjectDN and the issuerDN").
+    /// registered subject is the template's subject (EJBCA's CMP documentation: "Either only the subjectDN or both the subjectDN and the issuerDN").
     /// </summary>
     private async Task<(string Username, CertificateRef Target)> FindUpdateTargetAsync(CertTemplate template, CertId? oldCertId)
     {
-        // Seed error table: a key update without a subject DN is badRequest.
+        // EJBCA's CMP error table: a key update without a subject DN is badRequest.
         X509Name subject = template.Subject is { } named && named.GetOidList().Count > 0
             ? named
             : throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template must name the subject of the certificate to update");

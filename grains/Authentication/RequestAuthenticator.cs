@@ -39,7 +39,7 @@ public sealed record CertificateRef(string Key, byte[] Der);
 /// <summary>A signature-protecting certificate that verified and is ours, confirmed, unexpired and unrevoked.</summary>
 public sealed record SignerCertificate(string Key, CertificateRecord Record, X509CertificateStructure Certificate);
 
-/// <summary>The module names of the seed ("CMP Message Authentication").</summary>
+/// <summary>The module names of EJBCA's CMP documentation ("CMP Message Authentication").</summary>
 public static class AuthenticationModules
 {
     public const string Hmac = "HMAC";
@@ -52,8 +52,8 @@ public static class AuthenticationModules
 }
 
 /// <summary>
-/// Runs the alias's authentication modules in order; the first that succeeds wins (seed: "You can specify more than
-/// one module"). Seed error table: a wrong user or enrollment code is <c>notAuthorized</c>; a request no module can
+/// Runs the alias's authentication modules in order; the first that succeeds wins (EJBCA's CMP documentation: "You can specify more than
+/// one module"). EJBCA's CMP error table: a wrong user or enrollment code is <c>notAuthorized</c>; a request no module can
 /// authenticate is <c>badMessageCheck</c>.
 /// </summary>
 public sealed partial class RequestAuthenticator(
@@ -197,7 +197,7 @@ public sealed partial class RequestAuthenticator(
     /// <summary>RA mode HMAC: PasswordBasedMac with the alias secret (RFC 4211 §4.4); the senderKID names the RA.</summary>
     private static Authenticated RaHmac(DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string? caSecret)
     {
-        // The alias's own secret wins; without one the CA's RA secret serves (seed: "Using one authentication secret per CA").
+        // The alias's own secret wins; without one the CA's RA secret serves (EJBCA's CMP documentation: "Using one authentication secret per CA").
         string? secret = string.IsNullOrEmpty(alias.Secret) ? caSecret : alias.Secret;
         if (!PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
         {
@@ -220,7 +220,7 @@ public sealed partial class RequestAuthenticator(
         return new Authenticated("ra:" + (kid ?? "(no senderKID)"), ProtectionKind.PasswordBasedMac, request.SenderKid, mac);
     }
 
-    /// <summary>Client mode (seed: "Client Mode for CMP"): the end entity named by the requested subject proves its code.</summary>
+    /// <summary>Client mode (EJBCA's CMP documentation: "Client Mode for CMP"): the end entity named by the requested subject proves its code.</summary>
     private async Task<Authenticated> ClientModuleAsync(string module, DecodedRequest request, CmpAliasOptions alias, CmpLimits limits, string transactionKey)
     {
         if (module == AuthenticationModules.EndEntityCertificate && alias.VendorCertificateMode && SignedByForeignCertificate(request))
@@ -253,7 +253,7 @@ public sealed partial class RequestAuthenticator(
     }
 
     /// <summary>
-    /// Seed "EndEntityCertificate", RA mode: the signer certificate was issued by the alias's CA and belongs to one of the
+    /// EJBCA's CMP documentation, "EndEntityCertificate", RA mode: the signer certificate was issued by the alias's CA and belongs to one of the
     /// alias's RA administrators (end entities listed in <see cref="CmpAliasOptions.RaAdministrators"/>).
     /// </summary>
     private async Task<Authenticated> RaAdministratorAsync(DecodedRequest request, CmpAliasOptions alias)
@@ -271,7 +271,7 @@ public sealed partial class RequestAuthenticator(
 
     /// <summary>
     /// Signature protection with the signer certificate first in extraCerts (RFC 9483 §3.3): the signature verifies,
-    /// and the certificate is one this cluster issued, stored byte for byte, confirmed, unexpired and unrevoked (seed:
+    /// and the certificate is one this cluster issued, stored byte for byte, confirmed, unexpired and unrevoked (EJBCA's CMP documentation:
     /// a revoked or expired RA signing certificate is badRequest).
     /// </summary>
     private async Task<SignerCertificate> VerifySignerAsync(DecodedRequest request, string? requiredCa)
@@ -306,7 +306,7 @@ public sealed partial class RequestAuthenticator(
         _ => throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "wrong user or enrollment code"),
     };
 
-    /// <summary>Seed "User look-up": by the whole subject DN (through the DN index), or by its CN or UID as the username.</summary>
+    /// <summary>EJBCA's CMP documentation, "User look-up": by the whole subject DN (through the DN index), or by its CN or UID as the username.</summary>
     private async Task<string?> LookUpAsync(X509Name subject, CmpAliasOptions alias)
     {
         switch (alias.UserLookup)

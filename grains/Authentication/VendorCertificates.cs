@@ -11,7 +11,7 @@ using Org.BouncyCastle.X509;
 namespace CmpCluster.Grains.Authentication;
 
 /// <summary>
-/// Vendor certificate mode (seed "Vendor CA Authentication", 3GPP TS 33.310): a device's first request is signed with the
+/// Vendor certificate mode (EJBCA's CMP documentation, "Vendor CA Authentication", 3GPP TS 33.310): a device's first request is signed with the
 /// certificate its vendor gave it at manufacture. The chain in extraCerts must end at one of the alias's vendor CAs
 /// (signatures, validity, basic constraints and key usage checked by the platform's X.509 verifier), no certificate in it
 /// may be on a configured vendor CRL, and no SHA-1 or MD5 may appear in the chain, the protection or the POP (TS 33.310
@@ -21,7 +21,7 @@ public sealed class VendorCertificates(TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, VendorTrust> _trust = new(StringComparer.Ordinal);
 
-    /// <summary>The vendor certificate, verified; throws the seed's failInfo otherwise.</summary>
+    /// <summary>The vendor certificate, verified; throws the failInfo of EJBCA's CMP error table otherwise.</summary>
     public X509CertificateStructure Verify(DecodedRequest request, CmpAliasOptions alias) =>
         Verify(request, alias.VendorCas ?? [], alias.VendorCrls ?? []);
 
@@ -58,7 +58,7 @@ public sealed class VendorCertificates(TimeProvider time)
         if (!built || problems != X509ChainStatusFlags.NoError)
         {
             // A chain that does not reach a vendor CA (or is broken) does not authenticate; one that only has a time problem
-            // is an expired signing certificate, badRequest in the seed's error table.
+            // is an expired signing certificate, badRequest in EJBCA's CMP error table.
             bool onlyTime = (problems & X509ChainStatusFlags.NotTimeValid) != 0 && (problems & ~X509ChainStatusFlags.NotTimeValid) == X509ChainStatusFlags.NoError;
             throw onlyTime
                 ? new CmpFailureException(PkiFailureInfo.BadRequest, "the vendor certificate chain is expired or not yet valid")

@@ -26,7 +26,7 @@ public sealed record IssuanceRequest(
 
 public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der);
 
-/// <summary>The issuance cycle of DESIGN.md §4, linear and numbered (STYLE §7).</summary>
+/// <summary>The issuance cycle, linear and numbered: validate, choose and record a serial, build, sign once and store, answer.</summary>
 public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki)
 {
     private readonly PkiOptions _pki = pki.Value;

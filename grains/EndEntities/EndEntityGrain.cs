@@ -119,7 +119,7 @@ public sealed partial class EndEntityGrain(
     public async Task<EnrollmentGrant> BeginEnrollmentAsync(string transactionKey, EnrollmentProof proof)
     {
         DateTimeOffset now = time.GetUtcNow();
-        // A code works once (status NEW); a certificate this end entity owns works in any status (seed: EndEntityCertificate).
+        // A code works once (status NEW); a certificate this end entity owns works in any status (EJBCA's CMP error table: EndEntityCertificate).
         bool byCertificate = proof.CertificateKey is not null;
         if (state.State.Registration is not { EnrollmentCode: { } code } || (!byCertificate && state.State.Status != EndEntityStatus.New))
         {
@@ -158,7 +158,7 @@ public sealed partial class EndEntityGrain(
         {
             throw new InvalidOperationException($"no open enrollment of {Username} for {transactionKey}");
         }
-        // The code is one-time: GENERATED until an operator resets the end entity (seed: "Client Mode for CMP").
+        // The code is one-time: GENERATED until an operator resets the end entity (EJBCA's CMP documentation: "Client Mode for CMP").
         state.State.Status = EndEntityStatus.Generated;
         Link(certificateKey);
         state.State.LastTransaction = transactionKey;
@@ -177,7 +177,7 @@ public sealed partial class EndEntityGrain(
         {
             state.State.Created = now;
         }
-        // The RA authenticated the request; the end entity's own code is random and never used (seed: "RA mode for CMP").
+        // The RA authenticated the request; the end entity's own code is random and never used (EJBCA's CMP documentation: "RA mode for CMP").
         string? previousDn = state.State.Registration?.SubjectDn;
         state.State.Registration = registration with { EnrollmentCode = state.State.Registration?.EnrollmentCode ?? Seal(NewCode()) };
         state.State.Status = EndEntityStatus.Generated;

@@ -6,7 +6,7 @@ using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.EndEntities;
 
-/// <summary>RA mode name generation (seed: "RA Name Generation Scheme"), with the alias's prefix and postfix.</summary>
+/// <summary>RA mode name generation (EJBCA's CMP documentation: "RA Name Generation Scheme"), with the alias's prefix and postfix.</summary>
 public static class RaNames
 {
     public static string Generate(CmpAliasOptions alias, X509Name subject)

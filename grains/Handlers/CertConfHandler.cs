@@ -83,9 +83,17 @@ public sealed class CertConfHandler(IGrainFactory grains)
             HashAlgorithmName? named = DigestAlgorithms.ByOid(hashAlg.Algorithm);
             return named is not null && CryptographicOperations.FixedTimeEquals(DigestAlgorithms.Hash(named.Value, certificateDer), received);
         }
-        var certificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
-        HashAlgorithmName digest = SignatureVerifier.SignatureDigest(certificate.SignatureAlgorithm) ?? HashAlgorithmName.SHA256;
+        HashAlgorithmName digest = SignatureVerifier.SignatureDigest(SignatureAlgorithm(certificateDer)) ?? HashAlgorithmName.SHA256;
         return CryptographicOperations.FixedTimeEquals(DigestAlgorithms.Hash(digest, certificateDer), received)
             || CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificateDer), received);
+    }
+
+    /// <summary>Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } (RFC 5280 §4.1): only the
+    /// second element is read; the certificate was stored by this CA, so it is well-formed.</summary>
+    private static AlgorithmIdentifier SignatureAlgorithm(byte[] certificateDer)
+    {
+        var certificate = new System.Formats.Asn1.AsnReader(certificateDer, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
+        certificate.ReadEncodedValue();
+        return AlgorithmIdentifier.GetInstance(certificate.ReadEncodedValue().ToArray());
     }
 }

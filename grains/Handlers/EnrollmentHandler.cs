@@ -15,7 +15,7 @@ using Org.BouncyCastle.Asn1.X9;
 
 namespace CmpCluster.Grains.Handlers;
 
-/// <summary>One normalized enrollment: ir, cr and kur (later p10cr) become this (STYLE §4).</summary>
+/// <summary>One normalized enrollment: ir, cr and kur (later p10cr) become this.</summary>
 public sealed record EnrollmentRequest(
     CertReqMessages Messages,
     CmpAliasOptions Alias,
@@ -72,7 +72,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "certReqId is out of range");
         }
 
-        // RFC 9483 §4.1.1: the CA named in the template, if any, must be the CA of this alias (seed: wrongAuthority).
+        // RFC 9483 §4.1.1: the CA named in the template, if any, must be the CA of this alias (EJBCA's CMP error table: wrongAuthority).
         if (template.Issuer is not null && !template.Issuer.Equivalent(request.Ca.Ca.Certificate.Subject)
             && !(request.IgnoredTemplateIssuer is { } ignored && template.Issuer.Equivalent(ignored)))
         {
@@ -89,7 +89,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
         }
         CheckKey(template.PublicKey);
-        // Seed error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
+        // EJBCA's CMP error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
         if (updated is not null && !request.Alias.AllowKeyUpdateWithSameKey && template.PublicKey.Equals(updated.SubjectPublicKeyInfo))
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the key update request uses the key of the certificate it updates");

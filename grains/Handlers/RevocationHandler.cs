@@ -16,7 +16,7 @@ public sealed record RevocationOutcome(CmpFailure? Failure, string? CertificateK
 
 /// <summary>
 /// rr, RFC 9810 §5.3.9 and RFC 9483 §4.2: one RevDetails naming issuer and serial, the reason in a CRLReason entry
-/// extension. Failures follow the seed's error table; the certificate grain makes the revocation happen exactly once.
+/// extension. Failures follow EJBCA's CMP error table; the certificate grain makes the revocation happen exactly once.
 /// </summary>
 public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOptionsMonitor<CmpOptions> options)
 {
@@ -40,12 +40,12 @@ public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOp
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "exactly one RevDetails is supported per request");
         }
         CertTemplate template = details.CertDetails;
-        // Seed error table: serial number or issuer missing is badCertId.
+        // EJBCA's CMP error table: serial number or issuer missing is badCertId.
         if (template.SerialNumber is not { } serial || template.Issuer is not { } issuer || serial.Value.SignValue <= 0)
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertId, "the template must name the issuer and a positive serial number");
         }
-        // Seed error table: a CA that does not exist is badRequest.
+        // EJBCA's CMP error table: a CA that does not exist is badRequest.
         CertificateAuthorityKeys ca = keys.FindByIssuer(issuer)
             ?? throw new CmpFailureException(PkiFailureInfo.BadRequest, "the issuer is not a CA of this cluster");
         if (alias.Ca != CmpAliasOptions.KeyId && alias.Ca != ca.Name)
@@ -78,7 +78,7 @@ public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOp
         return result switch
         {
             RevocationResult.Revoked or RevocationResult.Released => new RevocationOutcome(null, key, reason),
-            // Seed error table: already revoked is certRevoked.
+            // EJBCA's CMP error table: already revoked is certRevoked.
             RevocationResult.AlreadyRevoked => throw new CmpFailureException(PkiFailureInfo.CertRevoked, "the certificate is already revoked"),
             RevocationResult.NotOnHold => throw new CmpFailureException(PkiFailureInfo.BadRequest, "removeFromCRL applies only to a certificate on hold"),
             _ => throw new CmpFailureException(PkiFailureInfo.BadCertId, "no certificate with this issuer and serial number was issued"),
@@ -87,7 +87,7 @@ public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOp
 
     /// <summary>
     /// RFC 5280 §5.3.1 reasonCode (ENUMERATED; 7 is unassigned) and §5.3.2 invalidityDate. Absent reason: unspecified.
-    /// Seed error table: a reason that cannot be parsed is incorrectData.
+    /// EJBCA's CMP error table: a reason that cannot be parsed is incorrectData.
     /// </summary>
     private static (RevocationReason, DateTimeOffset?) ReadEntryDetails(X509Extensions? extensions)
     {

@@ -46,7 +46,7 @@ public enum RevocationResult
 {
     /// <summary>Revoked now.</summary>
     Revoked = 0,
-    /// <summary>It was revoked before (seed: certRevoked); nothing changed.</summary>
+    /// <summary>It was revoked before (EJBCA's CMP error table: certRevoked); nothing changed.</summary>
     AlreadyRevoked = 1,
     /// <summary>No issued certificate has this serial (unknown, or reserved and never signed): badCertId.</summary>
     NotIssued = 2,

@@ -83,7 +83,7 @@ public sealed record EnrollmentProof(
 public enum EnrollmentRefusal
 {
     None = 0,
-    /// <summary>No such end entity, wrong code, or not in status NEW (seed: notAuthorized).</summary>
+    /// <summary>No such end entity, wrong code, or not in status NEW (EJBCA's CMP error table: notAuthorized).</summary>
     NotAuthorized = 1,
     /// <summary>Another enrollment of this end entity is still open.</summary>
     EnrollmentOpen = 2,

@@ -5,7 +5,7 @@ using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Pki;
 
-/// <summary>A private key with its certificate, parsed once per process (DESIGN §8).</summary>
+/// <summary>A private key with its certificate, parsed once per process.</summary>
 public sealed class KeyHolder
 {
     private readonly AsymmetricAlgorithm _key;

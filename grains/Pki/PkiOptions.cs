@@ -37,7 +37,7 @@ public sealed class PkiOptions
     public CaKeyAlgorithm KeyAlgorithm { get; set; } = CaKeyAlgorithm.EcP256;
 
     /// <summary>
-    /// The CA's CMP RA authentication secret (seed: "Using one authentication secret per CA"): RA-mode aliases of this
+    /// The CA's CMP RA authentication secret (EJBCA's CMP documentation: "Using one authentication secret per CA"): RA-mode aliases of this
     /// CA whose HMAC module has no secret of their own use it. Set it through <c>Pki__CmpRaSecret</c>. Never logged.
     /// </summary>
     public string? CmpRaSecret { get; set; }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Grains.Pki;
 
-/// <summary>Start-up validation of the Pki section's publishing settings (STYLE §13): each failure names its key.</summary>
+/// <summary>Start-up validation of the Pki section's publishing settings: each failure names its key.</summary>
 public sealed class PkiOptionsValidator : IValidateOptions<PkiOptions>
 {
     public ValidateOptionsResult Validate(string? name, PkiOptions options)

@@ -5,8 +5,8 @@ using System.Security.Cryptography;
 namespace CmpCluster.Grains.Telemetry;
 
 /// <summary>
-/// The CA's instruments (DESIGN §7): one ActivitySource and one Meter named <see cref="Name"/>, fixed instrument and tag
-/// names (STYLE §12). Storage latency comes from Orleans' own meter (orleans-storage-write-latency and friends).
+/// The CA's instruments: one ActivitySource and one Meter named <see cref="Name"/>, fixed instrument and tag
+/// names. Storage latency comes from Orleans' own meter (orleans-storage-write-latency and friends).
 /// </summary>
 public static class GrainTelemetry
 {

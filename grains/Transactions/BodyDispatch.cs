@@ -19,7 +19,7 @@ public enum BodyRoute
     Nested = 7,
 }
 
-/// <summary>Where each PKIBody type goes (STYLE §4): one exhaustive switch, so a new type cannot slip through unrouted.</summary>
+/// <summary>Where each PKIBody type goes: one exhaustive switch, so a new type cannot slip through unrouted.</summary>
 public static class BodyDispatch
 {
     public static BodyRoute Route(PkiBodyType body) => body switch

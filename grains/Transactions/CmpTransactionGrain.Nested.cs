@@ -8,7 +8,7 @@ using Org.BouncyCastle.Asn1.Cmp;
 namespace CmpCluster.Grains.Transactions;
 
 /// <summary>
-/// nested, RFC 9810 §5.1.3.4 and RFC 9483 §5.2.2 (seed "Multiprotection Support"): an RA's signed envelope around one or
+/// nested, RFC 9810 §5.1.3.4 and RFC 9483 §5.2.2 (EJBCA's CMP documentation, "Multiprotection Support"): an RA's signed envelope around one or
 /// more messages. Each inner message goes to its own transaction grain, as if it had come alone, told that a trusted RA
 /// vouched for it; the answers come back in one nested response, in the same order. A batch is answered in full (EJBCA
 /// answers only the first).

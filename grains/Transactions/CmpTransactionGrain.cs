@@ -127,7 +127,7 @@ public sealed partial class CmpTransactionGrain(
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // Internal detail stays in the log; the client learns only that the system failed (STYLE §6).
+            // Internal detail stays in the log; the client learns only that the system failed.
             await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
             await state.ReadStateAsync();
             // The CA refuses to sign what it cannot record: a client may retry later (systemUnavail, RFC 9810 §5.2.3).
@@ -146,7 +146,7 @@ public sealed partial class CmpTransactionGrain(
 
         if (outcome.Persist)
         {
-            // Written before the answer leaves the grain: what a client was told is never lost (DESIGN §5).
+            // Written before the answer leaves the grain: what a client was told is never lost.
             state.State.LastRequestHash = requestHash;
             state.State.LastResponse = response.Der;
             state.State.LastSenderNonce = response.SenderNonce;
@@ -167,7 +167,7 @@ public sealed partial class CmpTransactionGrain(
         return response.Der;
     }
 
-    /// <summary>One summary event, metric and span status per request (STYLE §12), all carrying the same diagnostic id.</summary>
+    /// <summary>One summary event, metric and span status per request, all carrying the same diagnostic id.</summary>
     private void Summarize(Activity? activity, string alias, string body, string result, string detail, CmpFailure? failure, long started)
     {
         double elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -182,7 +182,7 @@ public sealed partial class CmpTransactionGrain(
         LogRequest(logger, alias, TransactionKey, body, result, detail, _diagnosticId, elapsed);
     }
 
-    /// <summary>One dispatch over the body type (STYLE §4); <see cref="BodyDispatch"/> proves every type has a route.</summary>
+    /// <summary>One dispatch over the body type; <see cref="BodyDispatch"/> proves every type has a route.</summary>
     private async Task<Outcome> DispatchAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated) =>
         BodyDispatch.Route(request.BodyType) switch
         {
@@ -231,6 +231,7 @@ public sealed partial class CmpTransactionGrain(
         {
             IssuanceCapacity.Exit(capacity);
         }
+        X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
         bool keyUpdate = authenticated.Updated is not null;
         DateTimeOffset confirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
         if (authenticated.EndEntity is { } endEntity)
@@ -245,15 +246,13 @@ public sealed partial class CmpTransactionGrain(
         }
         else if (raUsername is not null)
         {
-            // Seed "RA mode for CMP": the end entity is created, or updated and re-issued when the name exists.
-            X509Name issuedSubject = X509CertificateStructure.GetInstance(result.Certificate.Der).Subject;
+            // EJBCA's CMP documentation, "RA mode for CMP": the end entity is created, or updated and re-issued when the name exists.
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(raUsername)).RecordRaIssuanceAsync(
-                new EndEntityRegistration(issuedSubject.ToString(), [], ca.Name, profileName, "default", null), result.Certificate.Key);
+                new EndEntityRegistration(certificate.Subject.ToString(), [], ca.Name, profileName, "default", null), result.Certificate.Key);
             state.State.Username = raUsername;
         }
 
         PkiBodyType responseType = ResponseTypeFor(request.BodyType);
-        X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
         X509CertificateStructure[] caPubs = alias.IncludeRootInCaPubs ? [ca.Root] : [];
         state.State.CertificateKeys.Add(result.Certificate.Key);
         state.State.IssuingCertificateKey = null;
@@ -350,7 +349,7 @@ public sealed partial class CmpTransactionGrain(
         await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).AbortEnrollmentAsync(TransactionKey);
     }
 
-    /// <summary>The alias's CA, or with KeyID the CA the request's senderKID names (seed: "KeyID"); unknown: wrongAuthority.</summary>
+    /// <summary>The alias's CA, or with KeyID the CA the request's senderKID names (EJBCA's CMP documentation: "KeyID"); unknown: wrongAuthority.</summary>
     private CertificateAuthorityKeys ResolveCa(CmpAliasOptions alias, DecodedRequest request)
     {
         string name = alias.Ca == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.Ca;

@@ -5,7 +5,7 @@ using CmpCluster.Protocol;
 namespace CmpCluster.Grains.Transactions;
 
 /// <summary>
-/// Every phase transition of a CMP transaction in one pure function (STYLE §5). It decides whether a request
+/// Every phase transition of a CMP transaction in one pure function. It decides whether a request
 /// that is not an identical retransmission may enter the transaction in its current phase.
 /// </summary>
 public static class TransactionRules

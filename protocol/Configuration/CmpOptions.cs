@@ -52,7 +52,7 @@ public sealed class CmpOptions
     public Dictionary<string, CertificateProfileOptions> Profiles { get; set; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>Bounds checked before any crypto (STYLE §9). Each default is what a real device needs, with room.</summary>
+/// <summary>Bounds checked before any crypto. Each default is what a real device needs, with room.</summary>
 public sealed class CmpLimits
 {
     /// <summary>Largest request body accepted; larger → HTTP 413. 1 KiB .. 16 MiB.</summary>
@@ -153,7 +153,7 @@ public enum AliasMode
     Client = 1,
 }
 
-/// <summary>RA mode: how the username of the end entity created for a request is made (seed: "RA Name Generation Scheme").</summary>
+/// <summary>RA mode: how the username of the end entity created for a request is made (EJBCA's CMP documentation: "RA Name Generation Scheme").</summary>
 public enum RaNameGeneration
 {
     /// <summary>The DN part named by <see cref="CmpAliasOptions.RaNameGenerationParameter"/> (EJBCA's "DN" with parameter "UID"),
@@ -169,7 +169,7 @@ public enum RaNameGeneration
     Username = 4,
 }
 
-/// <summary>Client mode: which part of the requested subject names the end entity (seed: "Extract Username Component").</summary>
+/// <summary>Client mode: which part of the requested subject names the end entity (EJBCA's CMP documentation: "Extract Username Component").</summary>
 public enum UserLookup
 {
     /// <summary>The whole requested subject DN (RDN order and letter case ignored); EJBCA's default.</summary>
@@ -253,7 +253,7 @@ public sealed class CmpAliasOptions
     public TimeSpan ConfirmWaitTime { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Value of <see cref="Ca"/> or <see cref="CertificateProfile"/> that takes the name from the request's senderKID
-    /// (seed: "KeyID").</summary>
+    /// (EJBCA's CMP documentation: "KeyID").</summary>
     public const string KeyId = "KeyID";
 
     /// <summary>Name of the CA that issues for this alias, or <see cref="KeyId"/>.</summary>
@@ -266,11 +266,11 @@ public sealed class CmpAliasOptions
     public bool IncludeRootInCaPubs { get; set; } = true;
 
     /// <summary>
-    /// Vendor certificate mode (seed "Use Vendor Certificate Mode", 3GPP TS 33.310), client mode with EndEntityCertificate:
+    /// Vendor certificate mode (EJBCA's CMP documentation, "Use Vendor Certificate Mode", 3GPP TS 33.310), client mode with EndEntityCertificate:
     /// a first request may be signed with a device's vendor certificate whose chain (in extraCerts) ends at one of
     /// <see cref="VendorCas"/>. The end entity is named by the vendor certificate's <see cref="UserLookup"/> part (CN or UID)
     /// with <see cref="RaNameGenerationPrefix"/> and <see cref="RaNameGenerationPostfix"/>, so one vendor certificate can
-    /// enroll several end entities through different aliases (seed: "_IPSEC", "_TLS").
+    /// enroll several end entities through different aliases (EJBCA's CMP documentation: "_IPSEC", "_TLS").
     /// </summary>
     public bool VendorCertificateMode { get; set; }
 
@@ -281,7 +281,7 @@ public sealed class CmpAliasOptions
     public string[]? VendorCrls { get; set; }
 
     /// <summary>
-    /// Nested messages (RFC 9810 §5.1.3.4, seed "Multiprotection Support"): an inner message without protection of its own
+    /// Nested messages (RFC 9810 §5.1.3.4, EJBCA's CMP documentation, "Multiprotection Support"): an inner message without protection of its own
     /// is accepted when the outer message's signature by one of the alias's <see cref="RaAdministrators"/> verified. Off by
     /// default: then every inner message must be protected for this alias as if it came alone.
     /// </summary>
@@ -293,7 +293,7 @@ public sealed class CmpAliasOptions
     /// </summary>
     public string[]? NestedRaTrustAnchors { get; set; }
 
-    /// <summary>kur may certify the key of the certificate it updates (seed error table: refused with badMessageCheck
+    /// <summary>kur may certify the key of the certificate it updates (EJBCA's CMP error table: refused with badMessageCheck
     /// unless allowed).</summary>
     public bool AllowKeyUpdateWithSameKey { get; set; }
 

@@ -12,7 +12,7 @@ public enum EnvelopeFault
 }
 
 /// <summary>
-/// Structural checks on raw DER before any parser or crypto sees it (STYLE §9): definite DER lengths, nesting depth
+/// Structural checks on raw DER before any parser or crypto sees it: definite DER lengths, nesting depth
 /// bounded, no bytes after the outer SEQUENCE. Also finds the header fields a gateway needs to route a message
 /// without decoding it (RFC 9810 §5.1.1 PKIHeader: transactionID is [4]).
 /// </summary>

@@ -63,10 +63,46 @@ public static class CmpResponseBuilder
         PkiHeader header = builder.Build();
         byte[] protectedPart = new ProtectedPart(header, body).GetEncoded(Asn1Encodable.Der);
         byte[] protection = await protector.ProtectAsync(protectedPart);
-        CmpCertificate[]? extraCerts = protector.ExtraCerts.Length == 0 ? null : protector.ExtraCerts.Select(c => new CmpCertificate(c)).ToArray();
-        var message = new PkiMessage(header, body, new DerBitString(protection), extraCerts);
-        return new BuiltResponse(message.GetEncoded(Asn1Encodable.Der), senderNonce);
+        return new BuiltResponse(Assemble(protectedPart, protection, protector.ExtraCerts), senderNonce);
     }
+
+    /// <summary>
+    /// The PKIMessage (RFC 9810 §5.1) from the bytes already encoded: header and body as they were protected, the
+    /// protection, and the extraCerts (encoded once per certificate and kept). The same DER as encoding the structures
+    /// again, without building and walking them a second time: the body carries whole certificates.
+    /// </summary>
+    internal static byte[] Assemble(byte[] protectedPart, byte[] protection, X509CertificateStructure[] extraCerts)
+    {
+        var reader = new System.Formats.Asn1.AsnReader(protectedPart, System.Formats.Asn1.AsnEncodingRules.DER);
+        System.Formats.Asn1.AsnReader parts = reader.ReadSequence();
+        ReadOnlyMemory<byte> header = parts.ReadEncodedValue();
+        ReadOnlyMemory<byte> body = parts.ReadEncodedValue();
+        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER, protectedPart.Length + protection.Length + 2048);
+        using (writer.PushSequence())
+        {
+            writer.WriteEncodedValue(header.Span);
+            writer.WriteEncodedValue(body.Span);
+            using (writer.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 0, isConstructed: true)))
+            {
+                writer.WriteBitString(protection);
+            }
+            if (extraCerts.Length > 0)
+            {
+                using (writer.PushSequence(new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 1, isConstructed: true)))
+                using (writer.PushSequence())
+                {
+                    foreach (X509CertificateStructure certificate in extraCerts)
+                    {
+                        writer.WriteEncodedValue(EncodedCertificates.GetValue(certificate, c => c.GetEncoded(Asn1Encodable.Der)));
+                    }
+                }
+            }
+        }
+        return writer.Encode();
+    }
+
+    /// <summary>The DER of each extraCerts certificate (the CA chain: a handful of objects for the process's life).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<X509CertificateStructure, byte[]> EncodedCertificates = new();
 
     /// <summary>
     /// RFC 9810 §5.3.21 error message: status rejection, the failInfo bit and a client-safe text, followed by the

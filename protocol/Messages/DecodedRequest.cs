@@ -45,7 +45,7 @@ public sealed class DecodedRequest
 
     /// <summary>
     /// Decodes a PKIMessage. Structural faults (not DER, too deep, trailing bytes) and anything BouncyCastle
-    /// cannot read as a PKIMessage become <c>badRequest</c> (seed error table: "could not be parsed to a CMP message").
+    /// cannot read as a PKIMessage become <c>badRequest</c> (EJBCA's CMP error table: "could not be parsed to a CMP message").
     /// </summary>
     public static DecodedRequest Decode(byte[] der, CmpLimits limits)
     {

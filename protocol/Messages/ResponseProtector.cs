@@ -19,7 +19,7 @@ public abstract class ResponseProtector
     public abstract ValueTask<byte[]> ProtectAsync(byte[] protectedPart);
 }
 
-/// <summary>PasswordBasedMac with the request's own parameters and derived key (RFC 9483 §3.2; DESIGN §8).</summary>
+/// <summary>PasswordBasedMac with the request's own parameters and derived key (RFC 9483 §3.2).</summary>
 public sealed class MacResponseProtector(PasswordBasedMac mac, GeneralName sender, byte[]? senderKid, X509CertificateStructure[] extraCerts)
     : ResponseProtector
 {

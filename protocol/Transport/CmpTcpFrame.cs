@@ -99,7 +99,7 @@ public readonly record struct CmpTcpFrame(byte Version, byte Flags, CmpTcpMessag
 
     /// <summary>
     /// The value length announced by a length field, checked against <paramref name="maxValueBytes"/> before anything is
-    /// allocated (STYLE §9). Lengths above int.MaxValue count as too large.
+    /// allocated. Lengths above int.MaxValue count as too large.
     /// </summary>
     public static CmpTcpHeaderFault CheckLength(ReadOnlySpan<byte> lengthField, int maxValueBytes, out int valueLength)
     {

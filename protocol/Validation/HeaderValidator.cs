@@ -61,7 +61,7 @@ public static class HeaderValidator
             }
         }
 
-        // Bounds on repeated fields (STYLE §9), before anything iterates over them.
+        // Bounds on repeated fields, before anything iterates over them.
         if ((request.Header.GetGeneralInfo()?.Length ?? 0) > limits.MaxGeneralInfo)
         {
             Fail(PkiFailureInfo.BadRequest, "too many generalInfo entries");

@@ -183,7 +183,10 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         ArgumentNullException.ThrowIfNull(grainState);
         var grainKey = grainId.ToString();
         var expected = grainState.ETag;
-        var payload = _serializer.Serialize(grainState.State).ToArray();
+        // BinaryData.ToArray() would copy the serialized bytes once more; the array underneath is used as it is.
+        ReadOnlyMemory<byte> serialized = _serializer.Serialize(grainState.State).ToMemory();
+        var payload = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(serialized, out ArraySegment<byte> segment)
+            && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : serialized.ToArray();
 
         (object due, object expires) = Lifetime(grainState.State);
 

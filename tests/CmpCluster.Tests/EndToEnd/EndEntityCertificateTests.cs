@@ -4,7 +4,7 @@ using Xunit;
 namespace CmpCluster.Tests.EndToEnd;
 
 /// <summary>
-/// Seed "EndEntityCertificate" with the real OpenSSL client (<c>-cert</c> / <c>-key</c>): in client mode an end entity
+/// EJBCA's CMP documentation, "EndEntityCertificate" with the real OpenSSL client (<c>-cert</c> / <c>-key</c>): in client mode an end entity
 /// signs with a certificate of its own to get another; in RA mode only the certificates of the alias's RA
 /// administrators may sign requests for others.
 /// </summary>

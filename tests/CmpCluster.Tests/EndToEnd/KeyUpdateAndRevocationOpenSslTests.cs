@@ -7,7 +7,7 @@ namespace CmpCluster.Tests.EndToEnd;
 /// <summary>
 /// kur and rr with the real OpenSSL client against the shipped aliases: a device enrolls on <c>ra</c> (HMAC), renews with
 /// <c>openssl cmp -cmd kur</c> on <c>client</c> signed by its current certificate, and is revoked with
-/// <c>openssl cmp -cmd rr</c> by the RA or by itself; the seed's revocation error rows come back as openssl reports them.
+/// <c>openssl cmp -cmd rr</c> by the RA or by itself; the revocation rows of EJBCA's CMP error table come back as openssl reports them.
 /// </summary>
 public sealed class KeyUpdateAndRevocationOpenSslTests(NodeFixture fixture) : IClassFixture<NodeFixture>
 {

@@ -85,7 +85,7 @@ public sealed class PbmInitialRequestTests(NodeFixture fixture) : IClassFixture<
         using X509Certificate2 a = E2e.LoadCertificate(dir.File("first.pem"));
         using X509Certificate2 b = E2e.LoadCertificate(dir.File("second.pem"));
         Assert.NotEqual(a.SerialNumber, b.SerialNumber);
-        // DESIGN §4: at least 64 random bits; 16 positive bytes in practice.
+        // at least 64 random bits; 16 positive bytes in practice.
         Assert.True(E2e.SerialHex(a).Length >= 16, $"serial {a.SerialNumber} is shorter than 64 bits");
     }
 

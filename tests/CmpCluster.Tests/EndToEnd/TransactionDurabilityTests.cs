@@ -32,7 +32,7 @@ public sealed class TransactionDurabilityTests
 
         await node.KillAndRestartAsync();
 
-        // DESIGN §4.4: a retry never re-signs; the stored response comes back, also from a restarted node.
+        // a retry never re-signs; the stored response comes back, also from a restarted node.
         CmpResponseView again = CmpResponseView.Parse(await PostAsync(node, ir));
         Assert.True(again.BodyType == PkiBodyType.Ip,
             $"retransmitted ir: got {again.BodyType} failInfo [{string.Join(",", again.FailInfo)}]\n{node.Diagnostics()}");

@@ -7,7 +7,7 @@ using Xunit;
 namespace CmpCluster.Tests.EndToEnd;
 
 /// <summary>
-/// The 3GPP TS 33.310 base-station flow of the seed ("Enrolling Device with Vendor Certificate") with the real OpenSSL
+/// The 3GPP TS 33.310 base-station flow of EJBCA's CMP documentation ("Enrolling Device with Vendor Certificate") with the real OpenSSL
 /// client: a vendor root and sub CA made here, a device certificate from them; the device enrolls on an IPSEC alias and a
 /// TLS alias with its vendor certificate (end entities named by its CN plus the alias's postfix), receives the operator
 /// root in caPubs, then renews both with kur. Untrusted, expired and SHA-1 vendor certificates are refused.
@@ -101,7 +101,7 @@ public sealed class VendorCertificateOpenSslTests
     private static Task RegisterAsync(OrleansTestClient client, string username, string subject) =>
         client.RegisterAsync(username, subject, enrollmentCode: "unused-by-vendor-mode"); // the admin API requires a code; vendor mode never uses it
 
-    /// <summary>The seed's command: <c>openssl cmp -cmd ir -cert VendorCert -key VendorKey -extracerts VendorExtraCerts ...</c>.</summary>
+    /// <summary>The command of EJBCA's CMP documentation: <c>openssl cmp -cmd ir -cert VendorCert -key VendorKey -extracerts VendorExtraCerts ...</c>.</summary>
     private static Task<OpenSslResult> VendorIrAsync(NodeProcess node, TempDirectory dir, string alias, string device, string subject, string name, string? extracerts = null) =>
         OpenSsl.RunAsync(dir.Path, "cmp", "-cmd", "ir", "-server", node.Server, "-path", "cmp/" + alias,
             "-cert", device + ".pem", "-key", device + ".key", "-extracerts", extracerts ?? "vendor-sub.pem",

@@ -9,7 +9,7 @@ using PkiFailureInfo = CmpCluster.Contracts.PkiFailureInfo;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>STYLE §4: one exhaustive dispatch over PKIBody types; every type is handled or rejected with badRequest.</summary>
+/// <summary>one exhaustive dispatch over PKIBody types; every type is handled or rejected with badRequest.</summary>
 public sealed class BodyDispatchTests
 {
     public static TheoryData<PkiBodyType> AllBodyTypes => new(Enum.GetValues<PkiBodyType>());

@@ -7,7 +7,7 @@ using Xunit;
 namespace CmpCluster.Tests.Grains;
 
 /// <summary>
-/// Client mode (seed: "Client Mode for CMP"): a pre-registered end entity proves its one-time enrollment code with
+/// Client mode (EJBCA's CMP documentation: "Client Mode for CMP"): a pre-registered end entity proves its one-time enrollment code with
 /// PasswordBasedMac (HMAC), a regToken control (RegTokenPwd) or a DN part (DnPartPwd); wrong user or code is notAuthorized.
 /// </summary>
 [Collection(CmpClusterCollection.Name)]

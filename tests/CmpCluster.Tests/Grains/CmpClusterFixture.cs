@@ -59,7 +59,7 @@ public static class Aliases
     public const string CaSecret = "ra-casecret";
     public const string CaRaSecret = "ca-ra-secret";
 
-    /// <summary>RA mode taking the CA from the senderKID (seed: "KeyID").</summary>
+    /// <summary>RA mode taking the CA from the senderKID (EJBCA's CMP documentation: "KeyID").</summary>
     public const string KeyIdCa = "ra-keyid-ca";
 
     /// <summary>RA mode taking the certificate profile from the senderKID.</summary>

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>Seed "User look-up": by default the whole requested subject DN finds the registered end entity.</summary>
+/// <summary>EJBCA's CMP documentation, "User look-up": by default the whole requested subject DN finds the registered end entity.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class DnUserLookupTests(CmpClusterFixture cluster)
 {

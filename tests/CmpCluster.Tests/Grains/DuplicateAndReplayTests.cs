@@ -9,7 +9,7 @@ using PkiFailureInfo = CmpCluster.Contracts.PkiFailureInfo;
 namespace CmpCluster.Tests.Grains;
 
 /// <summary>
-/// Retransmissions and replays (RFC 9810 §5.1.1, RFC 9483 §3.5; DESIGN §4 step 4): an identical request gets the
+/// Retransmissions and replays (RFC 9810 §5.1.1, RFC 9483 §3.5): an identical request gets the
 /// identical stored answer and never a second certificate; a different request cannot reuse a transactionID.
 /// </summary>
 [Collection(CmpClusterCollection.Name)]

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>Seed "EndEntityCertificate" in client mode: a confirmed, unrevoked certificate of the end entity authenticates it.</summary>
+/// <summary>EJBCA's CMP documentation, "EndEntityCertificate" in client mode: a confirmed, unrevoked certificate of the end entity authenticates it.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class EndEntityCertificateModuleTests(CmpClusterFixture cluster)
 {

@@ -57,7 +57,7 @@ public sealed class HeaderCheckTests(CmpClusterFixture cluster) : IDisposable
 
         ProtocolAssert.Rejected(error.View, expected);
         ProtocolAssert.AnswersLastRequest(error.View, _session);
-        // Not authenticated, so not MAC-protected: the CMP signer signs it (DESIGN §1: no unprotected errors).
+        // Not authenticated, so not MAC-protected: the CMP signer signs it (no unprotected errors).
         Assert.True(error.View.VerifySignature(cluster.Ca.CmpSigner.CertificateDer));
         TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
         Assert.Equal(TransactionPhase.New, snapshot.Phase);
@@ -127,7 +127,7 @@ public sealed class HeaderCheckTests(CmpClusterFixture cluster) : IDisposable
     }
 }
 
-/// <summary>HMAC authentication (RFC 4211 §4.4, seed error table): a MAC that does not verify is badMessageCheck.</summary>
+/// <summary>HMAC authentication (RFC 4211 §4.4, EJBCA's CMP error table): a MAC that does not verify is badMessageCheck.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class AuthenticationTests(CmpClusterFixture cluster) : IDisposable
 {

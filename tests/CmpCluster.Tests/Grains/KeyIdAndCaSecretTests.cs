@@ -6,7 +6,7 @@ using Xunit;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>Seed "KeyID" (the senderKID names the CA or profile) and "Using one authentication secret per CA".</summary>
+/// <summary>EJBCA's CMP documentation, "KeyID" (the senderKID names the CA or profile) and "Using one authentication secret per CA".</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class KeyIdAndCaSecretTests(CmpClusterFixture cluster)
 {

@@ -7,7 +7,7 @@ using static CmpCluster.Tests.Grains.LifecycleDevices;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>kur in client mode (seed "Key Update Request", RFC 9483 §4.1.3): the end entity signs with the certificate it updates.</summary>
+/// <summary>kur in client mode (EJBCA's CMP documentation, "Key Update Request", RFC 9483 §4.1.3): the end entity signs with the certificate it updates.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class KeyUpdateTests(CmpClusterFixture cluster)
 {
@@ -190,7 +190,7 @@ public sealed class KeyUpdateTests(CmpClusterFixture cluster)
     }
 }
 
-/// <summary>kur in RA mode (seed "In RA Mode"): an RA administrator signs on behalf of the end entity named in the template.</summary>
+/// <summary>kur in RA mode (EJBCA's CMP documentation, "In RA Mode"): an RA administrator signs on behalf of the end entity named in the template.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class RaKeyUpdateTests(CmpClusterFixture cluster)
 {

@@ -7,7 +7,7 @@ using static CmpCluster.Tests.Grains.LifecycleDevices;
 namespace CmpCluster.Tests.Grains;
 
 /// <summary>
-/// nested (RFC 9810 §5.1.3.4, seed "Multiprotection Support"): an RA administrator signs an envelope around device messages;
+/// nested (RFC 9810 §5.1.3.4, EJBCA's CMP documentation, "Multiprotection Support"): an RA administrator signs an envelope around device messages;
 /// each inner message is answered by its own transaction, and a batch is answered in full.
 /// </summary>
 [Collection(CmpClusterCollection.Name)]

@@ -58,7 +58,7 @@ public sealed class PasswordBasedIrTests(CmpClusterFixture cluster)
             session.BuildEnrollment(initial: true, new X509Name("CN=serial"), key));
 
         var certificate = new Org.BouncyCastle.X509.X509Certificate(ProtocolAssert.Granted(ip.View, PkiBodyType.Ip));
-        // RFC 5280 §4.1.2.2: positive, at most 20 octets; DESIGN §4: at least 64 random bits.
+        // RFC 5280 §4.1.2.2: positive, at most 20 octets; at least 64 random bits.
         Assert.True(certificate.SerialNumber.SignValue > 0);
         Assert.InRange(certificate.SerialNumber.BitLength, 64, 159);
         CertificateRecord record = await cluster.IssuedCertificateAsync(Aliases.Pbe, session);

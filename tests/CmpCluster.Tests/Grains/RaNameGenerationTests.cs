@@ -8,7 +8,7 @@ using Xunit;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>RA mode (seed: "RA mode for CMP", "RA Name Generation Scheme"): the end entity is created on the fly, and an
+/// <summary>RA mode (EJBCA's CMP documentation: "RA mode for CMP", "RA Name Generation Scheme"): the end entity is created on the fly, and an
 /// existing one is updated and re-issued.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
@@ -52,7 +52,7 @@ public sealed class RaNameGenerationTests(CmpClusterFixture cluster)
 
     [Theory]
     [InlineData(RaNameGeneration.Dn, null, "", "", "CN=dev-7,UID=u-7,O=Example")]
-    [InlineData(RaNameGeneration.Dn, "UID", "cmp", "", "cmpu-7")] // the seed's sample configuration
+    [InlineData(RaNameGeneration.Dn, "UID", "cmp", "", "cmpu-7")] // the sample configuration of EJBCA's CMP documentation
     [InlineData(RaNameGeneration.Dn, "CN", "", "_IPSEC", "dev-7_IPSEC")]
     [InlineData(RaNameGeneration.DnPart, "UID", "cmp", "", "cmpu-7")]
     [InlineData(RaNameGeneration.DnPart, null, "", "@site", "dev-7@site")]

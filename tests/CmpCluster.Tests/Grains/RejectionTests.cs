@@ -12,7 +12,7 @@ namespace CmpCluster.Tests.Grains;
 
 /// <summary>
 /// Messages no transaction can own (no usable transactionID) still get a signed CMP error from the silo, never an
-/// unprotected one (DESIGN §1), echoing what the header allows.
+/// unprotected one, echoing what the header allows.
 /// </summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class RejectionTests(CmpClusterFixture cluster)

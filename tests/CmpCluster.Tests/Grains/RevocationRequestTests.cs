@@ -7,7 +7,7 @@ using static CmpCluster.Tests.Grains.LifecycleDevices;
 
 namespace CmpCluster.Tests.Grains;
 
-/// <summary>rr (RFC 9483 §4.2) and the seed's revocation error rows, RA mode with HMAC.</summary>
+/// <summary>rr (RFC 9483 §4.2) and the revocation rows of EJBCA's CMP error table, RA mode with HMAC.</summary>
 [Collection(CmpClusterCollection.Name)]
 public sealed class RevocationRequestTests(CmpClusterFixture cluster)
 {

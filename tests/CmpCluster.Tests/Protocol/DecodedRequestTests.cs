@@ -12,7 +12,7 @@ using PkiFailureInfo = CmpCluster.Contracts.PkiFailureInfo;
 
 namespace CmpCluster.Tests.Protocol;
 
-/// <summary>Decoding within limits: anything that is not a PKIMessage is badRequest (seed error table), never another exception.</summary>
+/// <summary>Decoding within limits: anything that is not a PKIMessage is badRequest (EJBCA's CMP error table), never another exception.</summary>
 public sealed class DecodedRequestTests
 {
     private static readonly CmpLimits Limits = new();

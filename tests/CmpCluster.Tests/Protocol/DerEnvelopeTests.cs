@@ -6,7 +6,7 @@ using Xunit;
 
 namespace CmpCluster.Tests.Protocol;
 
-/// <summary>Structural checks on untrusted bytes before any parser sees them (STYLE §9), and routing without decoding.</summary>
+/// <summary>Structural checks on untrusted bytes before any parser sees them, and routing without decoding.</summary>
 public sealed class DerEnvelopeTests
 {
     private const int MaxDepth = 48;
