@@ -18,7 +18,8 @@ public sealed class LoadGeneratorTests(NodeFixture fixture) : IClassFixture<Node
         new[] { "--scenario", "enroll-implicit" },
         new[] { "--scenario", "enroll", "--protection", "signature" },
         new[] { "--scenario", "renew" },
-        new[] { "--scenario", "revoke", "--pool", "400" },
+        // rr is fast (hundreds a second with two devices): the pool must outlast the 0.5 s warm-up, and --count ends the run.
+        new[] { "--scenario", "revoke", "--pool", "1500", "--count", "200" },
         new[] { "--scenario", "device-lifecycle", "--mix", "enroll=50,renew=40,revoke=10", "--pool", "100" },
     };
 
