@@ -23,7 +23,7 @@ public sealed class CertificateState
 
 /// <summary>
 /// One certificate record. Every change is written before the call returns; the storage ETag plus single
-/// activation guarantee that a serial with a record is never reserved twice. A certificate is touched a few
+/// activation guarantee that a serial with a record is never signed twice. A certificate is touched a few
 /// times while it is issued and rarely afterwards: once confirmed its activation goes at once, and an idle one within
 /// the collection age, so memory does not grow with the certificates issued.
 /// </summary>
@@ -44,7 +44,9 @@ public sealed partial class CertificateGrain(
     /// </summary>
     public async Task<byte[]?> IssueAsync(CertificateIntent intent, byte[] tbsCertificateDer, bool confirmed)
     {
-        if (state.RecordExists || state.State.Status != CertificateStatus.Unknown)
+        // A serial an older version reserved in a write of its own, for this same issuance, is signed now (its resume).
+        bool olderReservation = state.State is { Status: CertificateStatus.Reserved, Intent: { } reserved } && SameIssuance(reserved, intent);
+        if ((state.RecordExists || state.State.Status != CertificateStatus.Unknown) && !olderReservation)
         {
             return state.State is { Intent: { } stored, Der: { } issued, Status: CertificateStatus.AwaitingConfirmation or CertificateStatus.Confirmed }
                 && SameIssuance(stored, intent) ? issued : null;

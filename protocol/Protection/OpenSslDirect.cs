@@ -86,6 +86,10 @@ public static unsafe class OpenSslDirect
         {
             return null;
         }
+        if (publicKey.PublicKey.PadBits != 0)
+        {
+            return false; // an EC point is whole octets (RFC 5480 §2.2); GetOctets would throw
+        }
         byte[] point = publicKey.PublicKey.GetOctets();
         IntPtr key = f.EcKeyNewByCurveName(nid);
         if (key == IntPtr.Zero)

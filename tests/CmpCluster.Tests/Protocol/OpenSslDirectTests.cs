@@ -77,6 +77,9 @@ public sealed class OpenSslDirectTests
         Assert.False(OpenSslDirect.TryVerifyEcdsa(new SubjectPublicKeyInfo(spki.Algorithm, point), HashAlgorithmName.SHA256, data, signature));
         Assert.False(OpenSslDirect.TryVerifyEcdsa(new SubjectPublicKeyInfo(spki.Algorithm, Array.Empty<byte>()), HashAlgorithmName.SHA256, data, signature));
         Assert.False(OpenSslDirect.TryVerifyEcdsa(new SubjectPublicKeyInfo(spki.Algorithm, new byte[] { 0x00 }), HashAlgorithmName.SHA256, data, signature));
+        // A BIT STRING with unused bits is no EC point (RFC 5480 §2.2): refused, not thrown.
+        Assert.False(OpenSslDirect.TryVerifyEcdsa(new SubjectPublicKeyInfo(spki.Algorithm, new DerBitString(spki.PublicKey.GetOctets(), 3)),
+            HashAlgorithmName.SHA256, data, signature));
         // The same key on another curve: the point is not on P-384.
         var onP384 = new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, Org.BouncyCastle.Asn1.Sec.SecObjectIdentifiers.SecP384r1);
         Assert.False(OpenSslDirect.TryVerifyEcdsa(new SubjectPublicKeyInfo(onP384, spki.PublicKey.GetOctets()), HashAlgorithmName.SHA256, data, signature));
