@@ -49,4 +49,35 @@ public sealed record TransactionSnapshot(
     [property: Id(0)] TransactionPhase Phase,
     [property: Id(1)] IReadOnlyList<string> CertificateKeys,
     [property: Id(2)] DateTimeOffset? ConfirmDeadline,
-    [property: Id(3)] string? Outcome);
+    [property: Id(4)] TransactionOutcome? Outcome);
+
+/// <summary>Why a transaction closed: decided by the engine's transition function (grains/Transactions/TransactionMachine.cs).</summary>
+public enum TransactionOutcome
+{
+    /// <summary>An authenticated request that opened the transaction was answered with an error.</summary>
+    Refused = 1,
+    /// <summary>The certificate was delivered with implicitConfirm granted (RFC 9810 §5.1.1.1).</summary>
+    ImplicitlyConfirmed = 2,
+    /// <summary>certConf accepted every certificate with the right certHash; pkiConf answered it.</summary>
+    Confirmed = 3,
+    /// <summary>certConf named a certificate wrongly, or a certHash did not match: what was not confirmed is revoked.</summary>
+    ConfirmationFailed = 4,
+    /// <summary>rr: the certificate was revoked (or released from hold).</summary>
+    Revoked = 5,
+    /// <summary>rr: the revocation was refused; the rp says why.</summary>
+    RevocationRefused = 6,
+    /// <summary>genm answered with genp.</summary>
+    GeneralResponse = 7,
+    /// <summary>nested: every inner message answered by its own transaction.</summary>
+    NestedAnswered = 8,
+    /// <summary>A waiting request whose approval an operator rejected.</summary>
+    ApprovalRejected = 9,
+    /// <summary>A waiting request whose pollReq failed (RFC 9810 §5.3.21: an error closes the transaction).</summary>
+    RefusedWhileWaiting = 10,
+    /// <summary>A waiting request past Cmp:MaxWaitTime.</summary>
+    WaitExpired = 11,
+    /// <summary>No certConf before the confirm deadline: the certificates were revoked.</summary>
+    ConfirmationTimedOut = 12,
+    /// <summary>An issuance a crash interrupted and nobody retried: what it signed was revoked.</summary>
+    IssuanceInterrupted = 13,
+}

@@ -165,7 +165,7 @@ public static class FuzzTargets
             // Each body type in the phase that admits it: certConf in a transaction awaiting it, pollReq in a waiting one,
             // their recipNonce the one the transaction expects; everything else opens a new transaction.
             TransactionPhase phase = FollowUpPhase(decoded.BodyType) ?? TransactionPhase.New;
-            if (TransactionRules.Admit(phase, decoded.BodyType, decoded.RecipNonce, decoded.RecipNonce) is { } refused)
+            if (TransactionMachine.Admit(phase, decoded.BodyType, decoded.RecipNonce, decoded.RecipNonce) is { } refused)
             {
                 throw new CmpFailureException(refused);
             }
@@ -239,49 +239,33 @@ public static class FuzzTargets
             case BodyRoute.Enrollment:
             {
                 bool implicitConfirm = request.ImplicitConfirmRequested && env.RaAlias.AllowImplicitConfirm;
-                var messages = CertReqMessages.GetInstance(request.Message.Body.Content);
-                string? raUsername = messages.ToCertReqMsgArray() is [{ CertReq.CertTemplate.Subject: { } subject }]
+                string? raUsername = request.CertRequests is [{ CertReq.CertTemplate.Subject: { } subject }]
                     ? RaNames.Generate(env.RaAlias, subject)
                     : null;
-                PreparedEnrollment prepared = env.Enrollment.Prepare(new EnrollmentRequest(
-                    messages, env.RaAlias, env.Ca, env.Profile, authenticated.Principal, TransactionKey, implicitConfirm,
-                    Username: raUsername, ProfileName: "default"));
+                var enrollment = new EnrollmentRequest(
+                    request.CertRequests, env.RaAlias, env.Ca, env.Profile, authenticated.Principal, TransactionKey, implicitConfirm,
+                    Username: raUsername, ProfileName: "default") { RequestType = request.BodyType };
+                PreparedEnrollment prepared = env.Enrollment.Prepare(enrollment);
                 // grains/Transactions/CmpTransactionGrain.Polling.cs: a waiting request keeps its certReqId as a long.
-                _ = prepared.CertReqId.LongValueExact;
                 _ = prepared.Issuance.Subject.ToString();
-                PkiBodyType responseType = request.BodyType switch
-                {
-                    PkiBodyType.Ir => PkiBodyType.Ip,
-                    PkiBodyType.Kur => PkiBodyType.Kup,
-                    _ => PkiBodyType.Cp,
-                };
-                return CmpResponseBuilder.Waiting(responseType, prepared.CertReqId);
+                return Render(new Deferral(enrollment.ResponseType, prepared.CertReqId.LongValueExact, WaitReason.Capacity));
             }
             case BodyRoute.Confirmation:
             {
                 PendingCertificate[] pending = [new(0, "issuing/1", env.Ca.CmpSigner.CertificateDer)];
-                (CmpFailure? failure, _) = env.CertConf.HandleAsync(CertConfirmContent.GetInstance(request.Message.Body.Content), pending)
-                    .GetAwaiter().GetResult();
-                return failure is null ? CmpResponseBuilder.PkiConf() : CmpResponseBuilder.Error(failure);
+                return Render(env.CertConf.HandleAsync(request.CertStatuses, pending).GetAwaiter().GetResult());
             }
             case BodyRoute.Revocation:
-            {
-                RevocationOutcome outcome = env.Revocation
-                    .HandleAsync(RevReqContent.GetInstance(request.Message.Body.Content), env.RaAlias, authenticated, TransactionKey)
-                    .GetAwaiter().GetResult();
-                return CmpResponseBuilder.RevocationResponse(outcome.Failure, "fuzz");
-            }
+                return Render(env.Revocation.HandleAsync(request.Revocations, env.RaAlias, authenticated, TransactionKey).GetAwaiter().GetResult());
             case BodyRoute.General:
-                return env.Genm.HandleAsync(GenMsgContent.GetInstance(request.Message.Body.Content), env.RaAlias, env.Ca, "default")
-                    .GetAwaiter().GetResult();
+                return Render(env.Genm.HandleAsync(request.InfoRequests, env.RaAlias, env.Ca, "default").GetAwaiter().GetResult());
             case BodyRoute.Polling:
             {
-                BigInteger[] ids = PollReqContent.GetInstance(request.Message.Body.Content).GetCertReqIDValues();
-                if (ids is not [var id] || !id.Equals(BigInteger.ValueOf(0)))
+                if (request.PollIds is not [var id] || !id.Equals(BigInteger.ValueOf(0)))
                 {
                     throw new CmpFailureException(PkiFailureInfo.BadRequest, "pollReq must name the certReqId of the waiting request");
                 }
-                return CmpResponseBuilder.PollRep(0, 2, "fuzz");
+                return Render(new Deferral(PkiBodyType.PollRep, 0, WaitReason.Capacity));
             }
             case BodyRoute.Nested:
                 return Nested(request);
@@ -291,6 +275,9 @@ public static class FuzzTargets
                 throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request");
         }
     }
+
+    /// <summary>grains/Transactions/DecisionResponses.cs: the engine's one renderer of decisions.</summary>
+    private static PkiBody Render(Decision decision) => DecisionResponses.Render(decision, "fuzz", TimeSpan.FromSeconds(2));
 
     /// <summary>grains/Transactions/CmpTransactionGrain.Nested.cs: each inner message goes to its own transaction or is rejected.</summary>
     private static PkiBody Nested(DecodedRequest request)

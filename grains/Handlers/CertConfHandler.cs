@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using CmpCluster.Contracts;
+using CmpCluster.Grains.Transactions;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Protection;
 using Org.BouncyCastle.Asn1;
@@ -8,14 +9,6 @@ using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Handlers;
 
-/// <summary>A certificate of this transaction that waits for certConf.</summary>
-[GenerateSerializer]
-[Alias("CmpCluster.PendingCertificate")]
-public sealed record PendingCertificate(
-    [property: Id(0)] long CertReqId,
-    [property: Id(1)] string Key,
-    [property: Id(2)] byte[] Der);
-
 /// <summary>
 /// certConf, RFC 9810 §5.3.18: each certificate is confirmed when its CertStatus accepts it with the right
 /// certHash, and revoked when the client rejects it, the hash is wrong, or no CertStatus names it.
@@ -23,21 +16,20 @@ public sealed record PendingCertificate(
 public sealed class CertConfHandler(IGrainFactory grains)
 {
     /// <summary>The failure to answer with (null: pkiConf), and the keys of the certificates that are now confirmed.</summary>
-    public async Task<(CmpFailure? Failure, IReadOnlyList<string> Confirmed)> HandleAsync(CertConfirmContent content, IReadOnlyList<PendingCertificate> pending)
+    public async Task<Confirmation> HandleAsync(IReadOnlyList<CertStatus> statuses, IReadOnlyList<PendingCertificate> pending)
     {
-        CertStatus[] statuses = content.ToCertStatusArray();
         // A certConf that names a certificate we did not issue, or one twice, is malformed: nothing in it is trusted,
         // and since the transaction closes with it, every pending certificate is revoked (checked before any change).
-        bool malformed = statuses.Length > pending.Count
+        bool malformed = statuses.Count > pending.Count
             || statuses.Any(s => !pending.Any(p => s.CertReqID.HasValue(p.CertReqId)))
-            || statuses.Select(s => s.CertReqID.Value).Distinct().Count() != statuses.Length;
+            || statuses.Select(s => s.CertReqID.Value).Distinct().Count() != statuses.Count;
         if (malformed)
         {
             foreach (PendingCertificate certificate in pending)
             {
                 await grains.GetGrain<ICertificateGrain>(certificate.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "malformed certConf"));
             }
-            return (new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue"), []);
+            return new Confirmation(new CmpFailure(PkiFailureInfo.BadCertId, "certConf names certificates this transaction did not issue"), []);
         }
         CmpFailure? failure = null;
         var confirmed = new List<string>();
@@ -68,7 +60,7 @@ public sealed class CertConfHandler(IGrainFactory grains)
                 confirmed.Add(certificate.Key);
             }
         }
-        return (failure, confirmed);
+        return new Confirmation(failure, confirmed);
     }
 
     /// <summary>

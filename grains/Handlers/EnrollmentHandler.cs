@@ -17,7 +17,7 @@ namespace CmpCluster.Grains.Handlers;
 
 /// <summary>One normalized enrollment: ir, cr and kur (later p10cr) become this.</summary>
 public sealed record EnrollmentRequest(
-    CertReqMessages Messages,
+    IReadOnlyList<CertReqMsg> Messages,
     CmpAliasOptions Alias,
     CertificateAuthorityKeys Ca,
     CertificateProfileOptions Profile,
@@ -31,9 +31,19 @@ public sealed record EnrollmentRequest(
     string? Username = null,
     string? ProfileName = null,
     /// <summary>A template issuer that names this, not the CA of the alias, is ignored (vendor mode: OpenSSL's default).</summary>
-    X509Name? IgnoredTemplateIssuer = null);
+    X509Name? IgnoredTemplateIssuer = null)
+{
+    /// <summary>ir, cr or kur: decides the response type (ip, cp, kup).</summary>
+    public PkiBodyType RequestType { get; init; } = PkiBodyType.Cr;
 
-public sealed record EnrollmentResult(DerInteger CertReqId, IssuedCertificate Certificate);
+    /// <summary>The response type for <see cref="RequestType"/> (RFC 9810 §5.3.4).</summary>
+    public PkiBodyType ResponseType => RequestType switch
+    {
+        PkiBodyType.Ir => PkiBodyType.Ip,
+        PkiBodyType.Kur => PkiBodyType.Kup,
+        _ => PkiBodyType.Cp,
+    };
+}
 
 /// <summary>A request that passed every check and POP: what would be issued, and under which certReqId.</summary>
 public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance);
@@ -45,22 +55,24 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
     /// Checks the request, then issues. <paramref name="resumeKey"/>: the serial an interrupted attempt of this same request
     /// reserved (see <see cref="CertificateIssuer.ResumeAsync"/>); <paramref name="reserved"/> is told a new one first.
     /// </summary>
-    public async Task<EnrollmentResult> HandleAsync(EnrollmentRequest request, string? resumeKey, Func<string, Task> reserved)
+    public async Task<Issuance> HandleAsync(EnrollmentRequest request, string? resumeKey, Func<string, Task> reserved)
     {
         PreparedEnrollment prepared = Prepare(request);
         IssuedCertificate issued = resumeKey is null
             ? await issuer.IssueAsync(prepared.Issuance, reserved)
             : await issuer.ResumeAsync(prepared.Issuance, resumeKey);
-        return new EnrollmentResult(prepared.CertReqId, issued);
+        X509CertificateStructure[] caPubs = request.Alias.IncludeRootInCaPubs ? [request.Ca.Root] : [];
+        return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
+            caPubs, request.ImplicitConfirm);
     }
 
     /// <summary>Every check of the request and its POP, without issuing: a request that will wait (RFC 9483 §4.4) is
     /// refused now if it can never be granted.</summary>
     public PreparedEnrollment Prepare(EnrollmentRequest request)
     {
-        CertReqMsg[] messages = request.Messages.ToCertReqMsgArray();
+        IReadOnlyList<CertReqMsg> messages = request.Messages;
         // RFC 9483 §4.1.1: exactly one CertReqMsg per request.
-        if (messages.Length != 1)
+        if (messages.Count != 1)
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "exactly one CertReqMsg is supported per request");
         }

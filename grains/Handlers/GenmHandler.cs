@@ -19,10 +19,9 @@ namespace CmpCluster.Grains.Handlers;
 /// </summary>
 public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates, IOptions<PkiOptions> pki, IOptionsMonitor<CmpOptions> options)
 {
-    public async Task<PkiBody> HandleAsync(GenMsgContent content, CmpAliasOptions alias, CertificateAuthorityKeys ca, string? profileName)
+    public async Task<InformationReply> HandleAsync(IReadOnlyList<InfoTypeAndValue> requested, CmpAliasOptions alias, CertificateAuthorityKeys ca, string? profileName)
     {
-        InfoTypeAndValue[] requested = content.ToInfoTypeAndValueArray();
-        if (requested.Length > options.CurrentValue.Limits.MaxGeneralInfo)
+        if (requested.Count > options.CurrentValue.Limits.MaxGeneralInfo)
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "too many InfoTypeAndValue entries");
         }
@@ -48,7 +47,7 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
                 answers.Add(await CrlsAsync(item, ca));
             }
         }
-        return new PkiBody(PkiBody.TYPE_GEN_REP, new GenRepContent(answers.ToArray()));
+        return new InformationReply(answers);
     }
 
     /// <summary>

@@ -11,16 +11,13 @@ using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Handlers;
 
-/// <summary>What a revocation request asked for and how it ended; <see cref="Failure"/> null means revoked (or released).</summary>
-public sealed record RevocationOutcome(CmpFailure? Failure, string? CertificateKey, RevocationReason? Reason);
-
 /// <summary>
 /// rr, RFC 9810 §5.3.9 and RFC 9483 §4.2: one RevDetails naming issuer and serial, the reason in a CRLReason entry
 /// extension. Failures follow EJBCA's CMP error table; the certificate grain makes the revocation happen exactly once.
 /// </summary>
 public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOptionsMonitor<CmpOptions> options)
 {
-    public async Task<RevocationOutcome> HandleAsync(RevReqContent content, CmpAliasOptions alias, Authenticated requester, string transactionKey)
+    public async Task<RevocationReply> HandleAsync(IReadOnlyList<RevDetails> content, CmpAliasOptions alias, Authenticated requester, string transactionKey)
     {
         try
         {
@@ -28,14 +25,14 @@ public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOp
         }
         catch (CmpFailureException e)
         {
-            return new RevocationOutcome(e.Failure, null, null);
+            return new RevocationReply(e.Failure, null, null);
         }
     }
 
-    private async Task<RevocationOutcome> RevokeAsync(RevReqContent content, CmpAliasOptions alias, Authenticated requester, string transactionKey)
+    private async Task<RevocationReply> RevokeAsync(IReadOnlyList<RevDetails> content, CmpAliasOptions alias, Authenticated requester, string transactionKey)
     {
         // RFC 9483 §4.2: exactly one RevDetails per request.
-        if (content.ToRevDetailsArray() is not [RevDetails details])
+        if (content is not [RevDetails details])
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "exactly one RevDetails is supported per request");
         }
@@ -77,7 +74,7 @@ public sealed class RevocationHandler(IGrainFactory grains, PkiKeyRing keys, IOp
         RevocationResult result = await certificate.RevokeAsync(new RevocationRequest(reason, $"rr by {requester.Principal} in {transactionKey}", invalidityDate));
         return result switch
         {
-            RevocationResult.Revoked or RevocationResult.Released => new RevocationOutcome(null, key, reason),
+            RevocationResult.Revoked or RevocationResult.Released => new RevocationReply(null, key, reason),
             // EJBCA's CMP error table: already revoked is certRevoked.
             RevocationResult.AlreadyRevoked => throw new CmpFailureException(PkiFailureInfo.CertRevoked, "the certificate is already revoked"),
             RevocationResult.NotOnHold => throw new CmpFailureException(PkiFailureInfo.BadRequest, "removeFromCRL applies only to a certificate on hold"),

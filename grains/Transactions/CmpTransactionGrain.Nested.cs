@@ -1,6 +1,5 @@
 using CmpCluster.Contracts;
-using CmpCluster.Protocol;
-using CmpCluster.Protocol.Configuration;
+using CmpCluster.Grains.Handlers;
 using CmpCluster.Protocol.Messages;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
@@ -15,13 +14,13 @@ namespace CmpCluster.Grains.Transactions;
 /// </summary>
 public sealed partial class CmpTransactionGrain
 {
-    private async Task<Outcome> NestedAsync(DecodedRequest request, CmpAliasOptions alias, CmpOptions settings)
+    private async Task<Decision> NestedAsync(DecodedRequest request)
     {
-        PkiMessage[] inner = NestedContent.Inner(request, settings.Limits);
+        PkiMessage[] inner = NestedContent.Inner(request, options.CurrentValue.Limits);
         string aliasName = TransactionKey[..TransactionKey.IndexOf('/')];
         byte[][] answers = await Task.WhenAll(inner.Select(message => AnswerInnerAsync(aliasName, message, request.TransactionId)));
-        Close($"nested: {inner.Length} message(s) answered");
-        return new Outcome(new PkiBody(PkiBody.TYPE_NESTED, new PkiMessages(answers.Select(PkiMessage.GetInstance).ToArray())), Persist: true);
+        Advance(TransactionEvent.NestedAnswered);
+        return new NestedReply(answers);
     }
 
     /// <summary>

@@ -20,9 +20,12 @@ namespace CmpCluster.Grains.Transactions;
 
 /// <summary>
 /// The protocol engine of one transaction: duplicates, nonces, phase, implicitConfirm, certConf and the confirm
-/// timeout live here; handlers make the business decisions. Not reentrant: one message at a time. A closed transaction
-/// deactivates at once (<see cref="PersistAsync"/>); an open one that is abandoned goes after two idle minutes, its
-/// deadline still in the store's index.
+/// timeout live here; handlers make the business decisions and return them as data (<see cref="Decision"/>). A request
+/// goes through four named stages: <see cref="AdmitAsync"/> (decode once, header checks, phase, authentication),
+/// <see cref="DecideAsync"/> (the handler), <see cref="ConcludeAsync"/> (what a refusal or fault does to the transaction)
+/// and <see cref="RecordAnswerAsync"/> (the persistence step); every phase change goes through <see cref="Advance"/>
+/// (<see cref="TransactionMachine.Next"/>). Not reentrant: one message at a time. A closed transaction deactivates at
+/// once; an open one that is abandoned goes after two idle minutes, its deadline still in the store's index.
 /// </summary>
 [CollectionAgeLimit(Minutes = 2)]
 public sealed partial class CmpTransactionGrain(
@@ -43,13 +46,24 @@ public sealed partial class CmpTransactionGrain(
     /// <summary>The state name under <see cref="GrainNames.Transactions"/>; the Redis store indexes deadlines by it.</summary>
     public const string StateName = "transaction";
 
-    private sealed record Outcome(PkiBody Body, bool Persist, bool ImplicitConfirm = false, CmpFailure? Failure = null);
-
-    /// <summary>The diagnostic id of the request being handled (the grain is not reentrant: one request at a time).</summary>
-    private string _diagnosticId = "";
-
-    /// <summary>SHA-256 of the request being handled.</summary>
-    private byte[] _requestHash = [];
+    /// <summary>
+    /// One request on its way through the stages: what each learnt. Lives for one grain call (the grain is not reentrant).
+    /// </summary>
+    private sealed class Exchange(CmpRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, byte[] requestHash,
+        string diagnosticId, TransactionPhase phaseBefore, bool insideTrustedNested)
+    {
+        public CmpRequest Request { get; } = request;
+        public CmpAliasOptions Alias { get; } = alias;
+        /// <summary>Errors before the request names its CA (KeyID) are signed by the alias's CA, or the first this silo has.</summary>
+        public CertificateAuthorityKeys Ca { get; set; } = ca;
+        /// <summary>SHA-256 of the request: duplicates, and the write-ahead's check that a resume is the same request.</summary>
+        public byte[] RequestHash { get; } = requestHash;
+        public string DiagnosticId { get; } = diagnosticId;
+        public TransactionPhase PhaseBefore { get; } = phaseBefore;
+        public bool InsideTrustedNested { get; } = insideTrustedNested;
+        public DecodedRequest? Decoded { get; set; }
+        public Authenticated? Authenticated { get; set; }
+    }
 
     public Task<byte[]> HandleAsync(CmpRequest request) => HandleAsync(request, insideTrustedNested: false);
 
@@ -65,110 +79,175 @@ public sealed partial class CmpTransactionGrain(
         }
         long started = Stopwatch.GetTimestamp();
         using Activity? activity = GrainTelemetry.Source.StartActivity("cmp.request");
-        _diagnosticId = GrainTelemetry.NewDiagnosticId(activity ?? Activity.Current);
+        string diagnosticId = GrainTelemetry.NewDiagnosticId(activity ?? Activity.Current);
         activity?.SetTag("cmp.alias", request.Alias);
         activity?.SetTag("cmp.transaction", TransactionKey);
         // An identical retransmission of the last request gets the identical stored response: no crypto, no new certificate.
         byte[] requestHash = SHA256.HashData(request.Der);
-        _requestHash = requestHash;
         if (state.State.LastRequestHash is { } last && state.State.LastResponse is { } stored && CryptographicOperations.FixedTimeEquals(last, requestHash))
         {
-            Summarize(activity, request.Alias, "-", "duplicate", "duplicate", null, started);
+            Summarize(activity, request.Alias, "-", "duplicate", "duplicate", null, diagnosticId, started);
             return stored;
         }
-
-        CmpOptions settings = options.CurrentValue;
         // The gateway answers unknown aliases with 404; reaching here without one is a wiring fault, not a CMP error.
-        CmpAliasOptions alias = settings.Aliases.GetValueOrDefault(request.Alias)
+        CmpAliasOptions alias = options.CurrentValue.Aliases.GetValueOrDefault(request.Alias)
             ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
-        // Errors before the request names its CA (KeyID) are signed by the alias's CA, or the first this silo has.
-        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca) ?? keys.Authorities.First();
-        TransactionPhase phaseBefore = state.State.Phase;
-        DecodedRequest? decoded = null;
-        Authenticated? authenticated = null;
-        Outcome outcome;
+        var exchange = new Exchange(request, alias, keys.FindAuthority(alias.Ca) ?? keys.Authorities.First(), requestHash, diagnosticId,
+            state.State.Phase, insideTrustedNested);
+
+        Decision decision = await DecideAsync(exchange);
+        bool record = await ConcludeAsync(exchange, decision);
+        PkiBody body = DecisionResponses.Render(decision, diagnosticId, options.CurrentValue.PollCheckAfter);
+        ResponseContext context = exchange.Decoded is { } decoded ? ResponseContext.For(decoded) : ResponseContext.Undecoded(KeyTransactionId());
+        BuiltResponse response = await CmpResponseBuilder.BuildAsync(context, body, protectors.For(alias, exchange.Ca, exchange.Authenticated),
+            time.GetUtcNow(), implicitConfirmGranted: decision is Issuance { ImplicitConfirm: true });
+        if (record)
+        {
+            await RecordAnswerAsync(exchange, response);
+        }
+
+        CmpFailure? failure = FailureOf(decision);
+        string bodyType = exchange.Decoded?.BodyType.ToString() ?? "undecodable";
+        string result = failure is null ? "ok" : decision is Fault ? "failed" : "rejected";
+        activity?.SetTag("cmp.body", bodyType);
+        activity?.SetTag("cmp.ca", exchange.Ca.Name);
+        Summarize(activity, request.Alias, bodyType, result, failure?.ToString() ?? "ok", failure, diagnosticId, started);
+        return response.Der;
+    }
+
+    /// <summary>The failure a decision answers with, if any (for metrics and the log).</summary>
+    private static CmpFailure? FailureOf(Decision decision) => decision switch
+    {
+        Refusal refusal => refusal.Failure,
+        Fault fault => fault.Failure,
+        Confirmation confirmation => confirmation.Failure,
+        RevocationReply revocation => revocation.Failure,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Stage 1: the request is decoded once, its header checked against the alias, admitted by the transaction's phase and
+    /// authenticated. Throws <see cref="CmpFailureException"/> for whatever refuses it.
+    /// </summary>
+    private async Task<(DecodedRequest Decoded, Authenticated Authenticated)> AdmitAsync(Exchange exchange)
+    {
+        // The alias's own MAC floors and messageTime window over Cmp:Limits (RFC 9483 §3.1, §3.2).
+        CmpLimits limits = options.CurrentValue.Limits.For(exchange.Alias);
+        DecodedRequest decoded = DecodedRequest.Decode(exchange.Request.Der, limits);
+        exchange.Decoded = decoded;
+        HeaderValidator.Validate(decoded, limits, time.GetUtcNow());
+        exchange.Ca = ResolveCa(exchange.Alias, decoded);
+        if (TransactionMachine.Admit(state.State.Phase, decoded.BodyType, decoded.RecipNonce, state.State.LastSenderNonce) is { } refused)
+        {
+            // Refused before authentication: answer, but never let it touch the stored transaction.
+            throw new CmpFailureException(refused);
+        }
+        Authenticated authenticated = state.State.Protection is { } first
+            ? await authenticator.AuthenticateFollowUpAsync(decoded, exchange.Alias, limits, TransactionKey, first, state.State.Username, exchange.InsideTrustedNested)
+            : await authenticator.AuthenticateAsync(decoded, exchange.Alias, limits, TransactionKey, exchange.InsideTrustedNested);
+        exchange.Authenticated = authenticated;
+        CheckSameProtection(authenticated);
+        return (decoded, authenticated);
+    }
+
+    /// <summary>
+    /// Stage 2: admission, then the handler for the body type. Whatever refuses the request becomes a <see cref="Refusal"/>;
+    /// whatever fails inside becomes a <see cref="Fault"/>, its detail in the log under the diagnostic id.
+    /// </summary>
+    private async Task<Decision> DecideAsync(Exchange exchange)
+    {
         try
         {
-            // The alias's own MAC floors and messageTime window over Cmp:Limits (RFC 9483 §3.1, §3.2).
-            CmpLimits limits = settings.Limits.For(alias);
-            decoded = DecodedRequest.Decode(request.Der, limits);
-            HeaderValidator.Validate(decoded, limits, time.GetUtcNow());
-            ca = ResolveCa(alias, decoded);
-            if (TransactionRules.Admit(state.State.Phase, decoded.BodyType, decoded.RecipNonce, state.State.LastSenderNonce) is { } refused)
+            (DecodedRequest decoded, Authenticated authenticated) = await AdmitAsync(exchange);
+            return BodyDispatch.Route(decoded.BodyType) switch
             {
-                // Refused before authentication: answer, but never let it touch the stored transaction.
-                throw new CmpFailureException(refused);
-            }
-            authenticated = state.State.Protection is { } first
-                ? await authenticator.AuthenticateFollowUpAsync(decoded, alias, limits, TransactionKey, first, state.State.Username, insideTrustedNested)
-                : await authenticator.AuthenticateAsync(decoded, alias, limits, TransactionKey, insideTrustedNested);
-            CheckSameProtection(authenticated);
-            outcome = await DispatchAsync(decoded, alias, ca, authenticated);
+                BodyRoute.Enrollment => await EnrollAsync(exchange, decoded, authenticated),
+                BodyRoute.Confirmation => await ConfirmAsync(exchange, decoded),
+                BodyRoute.Revocation => await RevokeAsync(exchange, decoded, authenticated),
+                BodyRoute.General => await GeneralAsync(exchange, decoded, authenticated),
+                BodyRoute.Polling => await PollAsync(exchange, decoded, authenticated),
+                BodyRoute.Nested => await NestedAsync(decoded),
+                BodyRoute.NotSupportedYet => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{decoded.BodyType} is not supported yet"),
+                _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{decoded.BodyType} is not a request"),
+            };
         }
         catch (CmpFailureException e)
         {
-            if (authenticated is null && e.Failure.FailInfo is PkiFailureInfo.BadMessageCheck or PkiFailureInfo.NotAuthorized
-                or PkiFailureInfo.SignerNotTrusted or PkiFailureInfo.WrongIntegrity)
-            {
-                await AuditAuthenticationFailureAsync(request.Alias, e.Failure);
-            }
-            await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
-            // An authenticated poll that fails ends the waiting request: RFC 9810 §5.3.21, an error closes the transaction.
-            bool endsWaiting = authenticated is not null && phaseBefore == TransactionPhase.Waiting;
-            if (endsWaiting)
-            {
-                await CloseWaitingAsync("failed while waiting");
-                await ReleaseEnrollmentAsync();
-            }
-            // An authenticated request that fails closes a new transaction (its retransmission gets the same error);
-            // a failing follow-up never overwrites what an open transaction stored.
-            outcome = new Outcome(CmpResponseBuilder.Error(e.Failure, _diagnosticId),
-                Persist: authenticated is not null && (phaseBefore == TransactionPhase.New || endsWaiting), Failure: e.Failure);
+            return new Refusal(e.Failure);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // Internal detail stays in the log; the client learns only that the system failed.
-            await AbortOpenEnrollmentAsync(authenticated, phaseBefore);
-            await state.ReadStateAsync();
+            LogFailure(logger, e, exchange.Request.Alias, TransactionKey, exchange.DiagnosticId);
             // The CA refuses to sign what it cannot record: a client may retry later (systemUnavail, RFC 9810 §5.2.3).
-            var failure = e is Audit.AuditUnavailableException
+            return new Fault(e is Audit.AuditUnavailableException
                 ? new CmpFailure(PkiFailureInfo.SystemUnavail, "the CA cannot record this operation now; retry later")
-                : new CmpFailure(PkiFailureInfo.SystemFailure, "internal error");
-            outcome = new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: false, Failure: failure);
-            LogFailure(logger, e, request.Alias, TransactionKey, _diagnosticId);
+                : new CmpFailure(PkiFailureInfo.SystemFailure, "internal error"));
         }
+    }
 
-        ResponseContext context = decoded is null
-            ? ResponseContext.Undecoded(KeyTransactionId())
-            : ResponseContext.For(decoded);
-        BuiltResponse response = await CmpResponseBuilder.BuildAsync(
-            context, outcome.Body, protectors.For(alias, ca, authenticated), time.GetUtcNow(), outcome.ImplicitConfirm);
-
-        if (outcome.Persist)
+    /// <summary>
+    /// Stage 3: what a refusal or a fault does to the transaction (a handler's other decisions already advanced it), and
+    /// whether the answer is recorded. An authenticated request that fails closes a new transaction (its retransmission
+    /// gets the same error) and ends a waiting one (RFC 9810 §5.3.21); a failing follow-up never overwrites what an open
+    /// transaction stored; an unauthenticated one never touches it.
+    /// </summary>
+    private async Task<bool> ConcludeAsync(Exchange exchange, Decision decision)
+    {
+        switch (decision)
         {
-            // Written before the answer leaves the grain: what a client was told is never lost.
-            state.State.LastRequestHash = requestHash;
-            state.State.LastResponse = response.Der;
-            state.State.LastSenderNonce = response.SenderNonce;
-            state.State.Protection ??= authenticated?.Kind;
-            state.State.SenderKid ??= authenticated?.SenderKid;
-            if (outcome.Body.Type == PkiBody.TYPE_ERROR && state.State.Phase == TransactionPhase.New)
-            {
-                Close("rejected");
-            }
-            // One write carries the state, its deadline (indexed by the store with it) and, once closed, its expiry.
-            await PersistAsync();
+            case Refusal { Failure: var failure }:
+                Authenticated? authenticated = exchange.Authenticated;
+                if (authenticated is null && failure.FailInfo is PkiFailureInfo.BadMessageCheck or PkiFailureInfo.NotAuthorized
+                    or PkiFailureInfo.SignerNotTrusted or PkiFailureInfo.WrongIntegrity)
+                {
+                    await AuditAuthenticationFailureAsync(exchange, failure);
+                }
+                await AbortOpenEnrollmentAsync(exchange);
+                if (authenticated is null || exchange.PhaseBefore is not (TransactionPhase.New or TransactionPhase.Waiting))
+                {
+                    return false;
+                }
+                if (state.State.Phase == TransactionPhase.Waiting)
+                {
+                    await CloseWaitingAsync(TransactionEvent.Refused);
+                }
+                else if (state.State.Phase != TransactionPhase.Closed)
+                {
+                    Advance(TransactionEvent.Refused);
+                    if (exchange.PhaseBefore == TransactionPhase.Waiting)
+                    {
+                        // Granted at its poll, then failed after the serial was recorded: the wait is over either way.
+                        await ReleaseEnrollmentAsync();
+                    }
+                }
+                return true;
+            case Fault:
+                await AbortOpenEnrollmentAsync(exchange);
+                // Nothing half-done stays in memory: the next request starts from what was stored.
+                await state.ReadStateAsync();
+                return false;
+            default:
+                return true;
         }
-        string body = decoded?.BodyType.ToString() ?? "undecodable";
-        string result = outcome.Failure is null ? "ok" : outcome.Failure.FailInfo == PkiFailureInfo.SystemFailure ? "failed" : "rejected";
-        activity?.SetTag("cmp.body", body);
-        activity?.SetTag("cmp.ca", ca.Name);
-        Summarize(activity, request.Alias, body, result, outcome.Failure?.ToString() ?? "ok", outcome.Failure, started);
-        return response.Der;
+    }
+
+    /// <summary>
+    /// Stage 4, the persistence step of an answer: the response is stored with the state, before it leaves the grain, so
+    /// what a client was told is never lost and its retransmission gets the same bytes.
+    /// </summary>
+    private async Task RecordAnswerAsync(Exchange exchange, BuiltResponse response)
+    {
+        state.State.LastRequestHash = exchange.RequestHash;
+        state.State.LastResponse = response.Der;
+        state.State.LastSenderNonce = response.SenderNonce;
+        state.State.Protection ??= exchange.Authenticated?.Kind;
+        state.State.SenderKid ??= exchange.Authenticated?.SenderKid;
+        await PersistAsync();
     }
 
     /// <summary>One summary event, metric and span status per request, all carrying the same diagnostic id.</summary>
-    private void Summarize(Activity? activity, string alias, string body, string result, string detail, CmpFailure? failure, long started)
+    private void Summarize(Activity? activity, string alias, string body, string result, string detail, CmpFailure? failure, string diagnosticId, long started)
     {
         double elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         string failInfo = failure?.FailInfo.ToString() ?? "none";
@@ -179,68 +258,56 @@ public sealed partial class CmpTransactionGrain(
             activity?.SetTag("cmp.fail_info", failInfo);
             activity?.SetStatus(ActivityStatusCode.Error, failInfo);
         }
-        LogRequest(logger, alias, TransactionKey, body, result, detail, _diagnosticId, elapsed);
+        LogRequest(logger, alias, TransactionKey, body, result, detail, diagnosticId, elapsed);
     }
 
-    /// <summary>One dispatch over the body type; <see cref="BodyDispatch"/> proves every type has a route.</summary>
-    private async Task<Outcome> DispatchAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated) =>
-        BodyDispatch.Route(request.BodyType) switch
-        {
-            BodyRoute.Enrollment => await EnrollAsync(request, alias, ca, authenticated),
-            BodyRoute.Confirmation => await ConfirmAsync(request, alias),
-            BodyRoute.Revocation => await RevokeAsync(request, alias, authenticated),
-            BodyRoute.General => await GeneralAsync(request, alias, ca, authenticated),
-            BodyRoute.Polling => await PollAsync(request, alias, ca, authenticated),
-            BodyRoute.Nested => await NestedAsync(request, alias, settings: options.CurrentValue),
-            BodyRoute.NotSupportedYet => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not supported yet"),
-            _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} is not a request"),
-        };
-
-    private async Task<Outcome> EnrollAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
+    /// <summary>ir / cr / kur: checked, then issued now or deferred (approval, signing capacity); the certificate waits for certConf unless implicitly confirmed.</summary>
+    private async Task<Decision> EnrollAsync(Exchange exchange, DecodedRequest request, Authenticated authenticated)
     {
+        CmpAliasOptions alias = exchange.Alias;
+        CertificateAuthorityKeys ca = exchange.Ca;
+        CmpOptions settings = options.CurrentValue;
         // Client mode issues with the end entity's registered profile; RA mode with the alias's (or the senderKID's: KeyID).
         string profileName = authenticated.EndEntity?.CertificateProfile
             ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.CertificateProfile);
-        CertificateProfileOptions profile = options.CurrentValue.Profiles.GetValueOrDefault(profileName)
+        CertificateProfileOptions profile = settings.Profiles.GetValueOrDefault(profileName)
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
         // RFC 9810 §5.1.1.1: implicitConfirm is granted only when asked for and allowed.
         bool implicitConfirm = request.ImplicitConfirmRequested && alias.AllowImplicitConfirm;
-        var messages = CertReqMessages.GetInstance(request.Message.Body.Content);
         // RA mode: the end entity is named before anything is issued, so a name that cannot be made refuses the request.
-        string? raUsername = alias.Mode == AliasMode.Ra && authenticated.EndEntity is null && messages.ToCertReqMsgArray() is [{ CertReq.CertTemplate.Subject: { } subject }]
+        string? raUsername = alias.Mode == AliasMode.Ra && authenticated.EndEntity is null && request.CertRequests is [{ CertReq.CertTemplate.Subject: { } subject }]
             ? RaNames.Generate(alias, subject)
             : null;
         var enrollmentRequest = new EnrollmentRequest(
-            messages, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
-            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer);
+            request.CertRequests, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
+            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer) { RequestType = request.BodyType };
         // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait; it is checked (POP included) first,
         // so what can never be granted is refused now rather than after the wait.
         WaitReason? wait = profile.RequireApproval && state.State.Approval != ApprovalDecision.Approved ? WaitReason.Approval : null;
-        int capacity = options.CurrentValue.MaxConcurrentIssuances;
+        int capacity = settings.MaxConcurrentIssuances;
         if (wait is not null || !IssuanceCapacity.TryEnter(capacity))
         {
             PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
-            return await WaitAsync(request, prepared, wait ?? WaitReason.Capacity, alias, profileName, authenticated);
+            return await DeferAsync(request, enrollmentRequest, prepared, wait ?? WaitReason.Capacity, authenticated);
         }
-        EnrollmentResult result;
+        Issuance issued;
         try
         {
-            result = await enrollment.HandleAsync(enrollmentRequest, ResumableIssuance(), key => RecordIssuingAsync(key, alias));
+            issued = await enrollment.HandleAsync(enrollmentRequest, ResumableIssuance(exchange), key => RecordIssuingAsync(exchange, key));
         }
         finally
         {
             IssuanceCapacity.Exit(capacity);
         }
-        X509CertificateStructure certificate = X509CertificateStructure.GetInstance(result.Certificate.Der);
         bool keyUpdate = authenticated.Updated is not null;
         DateTimeOffset confirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
         if (authenticated.EndEntity is { } endEntity)
         {
             // Issued: the one-time code is consumed before the answer leaves (status GENERATED). A key update keeps the end
             // entity's enrollment open until certConf or the timeout, so a second update cannot overlap it.
-            DateTimeOffset? holdUntil = keyUpdate && !implicitConfirm ? confirmDeadline + options.CurrentValue.ConfirmCheckPeriod + TimeSpan.FromMinutes(1) : null;
+            DateTimeOffset? holdUntil = keyUpdate && !implicitConfirm ? confirmDeadline + settings.ConfirmCheckPeriod + TimeSpan.FromMinutes(1) : null;
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username))
-                .CompleteEnrollmentAsync(TransactionKey, result.Certificate.Key, holdUntil);
+                .CompleteEnrollmentAsync(TransactionKey, issued.Certificate.Key, holdUntil);
             state.State.Username = endEntity.Username;
             state.State.UpdatedCertificateKey = authenticated.Updated?.Key;
         }
@@ -248,38 +315,34 @@ public sealed partial class CmpTransactionGrain(
         {
             // EJBCA's CMP documentation, "RA mode for CMP": the end entity is created, or updated and re-issued when the name exists.
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(raUsername)).RecordRaIssuanceAsync(
-                new EndEntityRegistration(certificate.Subject.ToString(), [], ca.Name, profileName, "default", null), result.Certificate.Key);
+                new EndEntityRegistration(issued.Parsed.Subject.ToString(), [], ca.Name, profileName, "default", null), issued.Certificate.Key);
             state.State.Username = raUsername;
         }
 
-        PkiBodyType responseType = ResponseTypeFor(request.BodyType);
-        X509CertificateStructure[] caPubs = alias.IncludeRootInCaPubs ? [ca.Root] : [];
-        state.State.CertificateKeys.Add(result.Certificate.Key);
+        state.State.CertificateKeys.Add(issued.Certificate.Key);
         state.State.IssuingCertificateKey = null;
         state.State.IssuingRequestHash = null;
         if (implicitConfirm)
         {
-            Close("implicitly confirmed");
+            Advance(TransactionEvent.DeliveredConfirmed);
             await FinishKeyUpdateAsync(alias, newCertificateConfirmed: true);
         }
         else
         {
-            state.State.Phase = TransactionPhase.AwaitingConfirmation;
-            state.State.Pending = [new PendingCertificate(result.CertReqId.LongValueExact, result.Certificate.Key, result.Certificate.Der)];
+            state.State.Pending = [new PendingCertificate(issued.CertReqId, issued.Certificate.Key, issued.Certificate.Der)];
             state.State.ConfirmDeadline = confirmDeadline;
+            Advance(TransactionEvent.Delivered);
         }
-        return new Outcome(CmpResponseBuilder.CertResponse(responseType, result.CertReqId, certificate, caPubs), Persist: true, implicitConfirm);
+        return issued;
     }
 
-    private async Task<Outcome> ConfirmAsync(DecodedRequest request, CmpAliasOptions alias)
+    /// <summary>certConf (RFC 9810 §5.3.18): the handler confirms or revokes; the transaction closes either way.</summary>
+    private async Task<Decision> ConfirmAsync(Exchange exchange, DecodedRequest request)
     {
-        (CmpFailure? failure, IReadOnlyList<string> confirmed) = await certConf.HandleAsync(
-            CertConfirmContent.GetInstance(request.Message.Body.Content), state.State.Pending);
-        await FinishKeyUpdateAsync(alias, newCertificateConfirmed: confirmed.Count > 0);
-        Close(failure is null ? "confirmed" : "confirmation failed");
-        return failure is null
-            ? new Outcome(CmpResponseBuilder.PkiConf(), Persist: true)
-            : new Outcome(CmpResponseBuilder.Error(failure, _diagnosticId), Persist: true, Failure: failure);
+        Confirmation confirmation = await certConf.HandleAsync(request.CertStatuses, state.State.Pending);
+        await FinishKeyUpdateAsync(exchange.Alias, newCertificateConfirmed: confirmation.Confirmed.Count > 0);
+        Advance(confirmation.Failure is null ? TransactionEvent.Confirmed : TransactionEvent.ConfirmationFailed);
+        return confirmation;
     }
 
     /// <summary>
@@ -288,47 +351,48 @@ public sealed partial class CmpTransactionGrain(
     /// transaction that knows its certificate: the same request resumes it, and otherwise the deadline sweeper revokes it.
     /// It never leaves a second signature.
     /// </summary>
-    private async Task RecordIssuingAsync(string certificateKey, CmpAliasOptions alias)
+    private async Task RecordIssuingAsync(Exchange exchange, string certificateKey)
     {
-        state.State.Phase = TransactionPhase.Issuing;
+        Advance(TransactionEvent.SerialRecorded);
         state.State.IssuingCertificateKey = certificateKey;
-        state.State.IssuingRequestHash = _requestHash;
-        state.State.ConfirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
-        await state.WriteStateAsync();
+        state.State.IssuingRequestHash = exchange.RequestHash;
+        state.State.ConfirmDeadline = time.GetUtcNow() + exchange.Alias.ConfirmWaitTime;
+        await PersistAsync();
     }
 
     /// <summary>The serial an interrupted attempt reserved, when this request is that attempt's retransmission.</summary>
-    private string? ResumableIssuance()
+    private string? ResumableIssuance(Exchange exchange)
     {
         if (state.State.Phase != TransactionPhase.Issuing)
         {
             return null;
         }
-        return state.State.IssuingRequestHash is { } hash && CryptographicOperations.FixedTimeEquals(hash, _requestHash)
+        return state.State.IssuingRequestHash is { } hash && CryptographicOperations.FixedTimeEquals(hash, exchange.RequestHash)
             ? state.State.IssuingCertificateKey
             : throw new CmpFailureException(PkiFailureInfo.TransactionIdInUse, "transactionID is in use");
     }
 
     /// <summary>rr: the handler decides; the transaction closes with its rp, accepted or rejected (RFC 9483 §4.2).</summary>
-    private async Task<Outcome> RevokeAsync(DecodedRequest request, CmpAliasOptions alias, Authenticated authenticated)
+    private async Task<Decision> RevokeAsync(Exchange exchange, DecodedRequest request, Authenticated authenticated)
     {
-        RevocationOutcome result = await revocation.HandleAsync(RevReqContent.GetInstance(request.Message.Body.Content), alias, authenticated, TransactionKey);
-        Close(result.Failure is null ? $"revoked ({result.Reason})" : "revocation refused");
-        if (result.CertificateKey is { } key)
+        RevocationReply reply = await revocation.HandleAsync(request.Revocations, exchange.Alias, authenticated, TransactionKey);
+        if (reply.CertificateKey is { } key)
         {
             state.State.CertificateKeys.Add(key);
         }
-        return new Outcome(CmpResponseBuilder.RevocationResponse(result.Failure, _diagnosticId), Persist: true, Failure: result.Failure);
+        Advance(reply.Failure is null ? TransactionEvent.Revoked : TransactionEvent.RevocationRefused);
+        return reply;
     }
 
     /// <summary>genm → genp (RFC 9483 §4.3); the transaction closes with it.</summary>
-    private async Task<Outcome> GeneralAsync(DecodedRequest request, CmpAliasOptions alias, CertificateAuthorityKeys ca, Authenticated authenticated)
+    private async Task<Decision> GeneralAsync(Exchange exchange, DecodedRequest request, Authenticated authenticated)
     {
+        CmpAliasOptions alias = exchange.Alias;
         string? profileName = authenticated.EndEntity?.CertificateProfile
             ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? (request.SenderKid is null ? null : KeyIdOf(request)) : alias.CertificateProfile);
-        PkiBody body = await genm.HandleAsync(GenMsgContent.GetInstance(request.Message.Body.Content), alias, ca, profileName);
-        Close("general response");
-        return new Outcome(body, Persist: true);
+        InformationReply reply = await genm.HandleAsync(request.InfoRequests, alias, exchange.Ca, profileName);
+        Advance(TransactionEvent.GeneralResponse);
+        return reply;
     }
 
     /// <summary>
@@ -362,9 +426,9 @@ public sealed partial class CmpTransactionGrain(
         : throw new CmpFailureException(PkiFailureInfo.BadRequest, "this alias takes the CA or profile from the senderKID, and there is none");
 
     /// <summary>A client-mode enrollment opened for this request but answered with an error releases the end entity.</summary>
-    private async Task AbortOpenEnrollmentAsync(Authenticated? authenticated, TransactionPhase phaseBefore)
+    private async Task AbortOpenEnrollmentAsync(Exchange exchange)
     {
-        if (phaseBefore == TransactionPhase.New && authenticated?.EndEntity is { } endEntity)
+        if (exchange.PhaseBefore == TransactionPhase.New && exchange.Authenticated?.EndEntity is { } endEntity)
         {
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username)).AbortEnrollmentAsync(TransactionKey);
         }
@@ -373,12 +437,12 @@ public sealed partial class CmpTransactionGrain(
     private string TransactionKey => this.GetPrimaryKeyString();
 
     /// <summary>A request that failed authentication, for the audit trail; best effort, since the answer is an error anyway.</summary>
-    private async Task AuditAuthenticationFailureAsync(string alias, CmpFailure failure)
+    private async Task AuditAuthenticationFailureAsync(Exchange exchange, CmpFailure failure)
     {
         try
         {
-            await audit.AppendAsync(new Audit.AuditEvent(Audit.AuditEventType.AuthenticationFailed, $"alias {alias}", TransactionKey,
-                $"{failure.FailInfo} diagnostic={_diagnosticId}"));
+            await audit.AppendAsync(new Audit.AuditEvent(Audit.AuditEventType.AuthenticationFailed, $"alias {exchange.Request.Alias}", TransactionKey,
+                $"{failure.FailInfo} diagnostic={exchange.DiagnosticId}"));
         }
         catch (Audit.AuditUnavailableException)
         {
@@ -416,7 +480,7 @@ public sealed partial class CmpTransactionGrain(
                     await GrainFactory.GetGrain<ICertificateGrain>(orphan).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "issuance interrupted"));
                 }
                 await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
-                Close("issuance interrupted");
+                Advance(TransactionEvent.DeadlinePassed);
                 break;
             case TransactionPhase.AwaitingConfirmation:
                 foreach (PendingCertificate pending in state.State.Pending)
@@ -424,37 +488,44 @@ public sealed partial class CmpTransactionGrain(
                     await GrainFactory.GetGrain<ICertificateGrain>(pending.Key).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "confirm wait time expired"));
                 }
                 await FinishKeyUpdateAsync(alias: null, newCertificateConfirmed: false);
-                Close("confirmation timed out");
+                Advance(TransactionEvent.DeadlinePassed);
                 break;
             case TransactionPhase.Waiting:
                 // RFC 9483 §4.4 leaves the wait to the server; an unbounded one would keep the request, the approval entry and
                 // the end entity's open enrollment forever.
-                await CloseWaitingAsync("wait time expired");
-                await ReleaseEnrollmentAsync();
+                await CloseWaitingAsync(TransactionEvent.DeadlinePassed);
                 break;
         }
         await PersistAsync();
-        LogTimeout(logger, TransactionKey, state.State.Outcome ?? "-");
+        LogTimeout(logger, TransactionKey, state.State.ClosedAs?.ToString() ?? "-");
     }
 
     public Task<TransactionSnapshot> GetSnapshotAsync() => Task.FromResult(new TransactionSnapshot(
-        state.State.Phase, state.State.CertificateKeys.ToArray(), state.State.ConfirmDeadline, state.State.Outcome));
+        state.State.Phase, state.State.CertificateKeys.ToArray(), state.State.ConfirmDeadline, state.State.ClosedAs));
 
     /// <summary>
-    /// The one place a transaction closes: from here on it only answers retransmissions, and its store deletes it once
-    /// the retention (<see cref="CmpOptions.RetentionFor"/>) has passed. A request replayed after that is refused by the
-    /// alias's messageTime window, never processed anew. Nothing open survives it: no deadline, no pending certificate, no
+    /// Every phase change: <see cref="TransactionMachine.Next"/> decides where <paramref name="happened"/> leads. When it
+    /// closes the transaction, from here on it only answers retransmissions, and its store deletes it once the retention
+    /// (<see cref="CmpOptions.RetentionFor"/>) has passed; a request replayed after that is refused by the alias's
+    /// messageTime window, never processed anew. Nothing open survives a close: no deadline, no pending certificate, no
     /// issuance to resume.
     /// </summary>
-    private void Close(string outcome)
+    private void Advance(TransactionEvent happened)
     {
-        state.State.Phase = TransactionPhase.Closed;
-        state.State.Outcome = outcome;
+        Transition next = TransactionMachine.Next(state.State.Phase, happened);
+        state.State.Phase = next.Phase;
+        if (!next.Closes)
+        {
+            return;
+        }
+        state.State.ClosedAs = next.Outcome;
         state.State.ConfirmDeadline = null;
         state.State.WaitDeadline = null;
         state.State.Pending = [];
         state.State.IssuingCertificateKey = null;
         state.State.IssuingRequestHash = null;
+        state.State.WaitingRequest = null;
+        state.State.WaitReason = null;
         CmpOptions settings = options.CurrentValue;
         CmpAliasOptions? alias = settings.Aliases.GetValueOrDefault(TransactionKey[..TransactionKey.IndexOf('/')]);
         state.State.RetainUntil = time.GetUtcNow() + settings.RetentionFor(alias);

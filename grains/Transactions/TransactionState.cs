@@ -1,6 +1,5 @@
 using CmpCluster.Contracts;
 using CmpCluster.Grains.Authentication;
-using CmpCluster.Grains.Handlers;
 
 namespace CmpCluster.Grains.Transactions;
 
@@ -31,7 +30,8 @@ public sealed class TransactionState : Storage.IStateLifetime
 
     [Id(7)] public DateTimeOffset? ConfirmDeadline { get; set; }
 
-    [Id(8)] public string? Outcome { get; set; }
+    /// <summary>Phase Closed: why (<see cref="TransactionMachine.Next"/> decides). Id 8 held a free-text outcome before; it is skipped when read.</summary>
+    [Id(20)] public TransactionOutcome? ClosedAs { get; set; }
 
     [Id(9)] public List<string> CertificateKeys { get; set; } = [];
 

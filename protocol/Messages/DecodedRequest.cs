@@ -40,6 +40,21 @@ public sealed class DecodedRequest
     public int Pvno => Header.Pvno.Value.BitLength < 31 ? Header.Pvno.IntValueExact : -1;
     public AlgorithmIdentifier? ProtectionAlg => Header.ProtectionAlg;
 
+    /// <summary>ir / cr / kur: the CertReqMessages (RFC 4211 §3), read once here; empty for other bodies.</summary>
+    public IReadOnlyList<CertReqMsg> CertRequests { get; private set; } = [];
+
+    /// <summary>certConf: the CertStatus entries (RFC 9810 §5.3.18).</summary>
+    public IReadOnlyList<CertStatus> CertStatuses { get; private set; } = [];
+
+    /// <summary>rr: the RevDetails entries (RFC 9810 §5.3.9).</summary>
+    public IReadOnlyList<RevDetails> Revocations { get; private set; } = [];
+
+    /// <summary>genm: the InfoTypeAndValue entries of the body (RFC 9810 §5.3.19).</summary>
+    public IReadOnlyList<InfoTypeAndValue> InfoRequests { get; private set; } = [];
+
+    /// <summary>pollReq: the certReqIds polled (RFC 9810 §5.3.22).</summary>
+    public IReadOnlyList<Org.BouncyCastle.Math.BigInteger> PollIds { get; private set; } = [];
+
     /// <summary>The exact received bytes of ProtectedPart (RFC 9810 §5.1.3).</summary>
     public byte[] ProtectedPart() => DerEnvelope.ProtectedPart(Der);
 
@@ -60,6 +75,7 @@ public sealed class DecodedRequest
             });
         }
         PkiMessage message;
+        DecodedRequest decoded;
         try
         {
             message = PkiMessage.GetInstance(Asn1Object.FromByteArray(der));
@@ -75,7 +91,8 @@ public sealed class DecodedRequest
             {
                 _ = info.InfoType;
             }
-            TouchBody(message.Body);
+            decoded = new DecodedRequest(message, der);
+            decoded.ReadBody();
             // The engine DER-encodes parts of the request again: the sender as the response's recipient (RFC 9810
             // §5.1.1), inner messages of a nested one (RFC 9810 §5.1.3.4). BouncyCastle parses SETs it cannot sort for DER
             // (fuzz/regressions/request/header-sender-set-not-der-encodable-invalidoperation.der): find out here.
@@ -88,28 +105,31 @@ public sealed class DecodedRequest
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "message is not a PKIMessage");
         }
-        return new DecodedRequest(message, der);
+        return decoded;
     }
 
     /// <summary>
-    /// The structures of the request bodies the engine handles, down to the fields its handlers read (found by fuzzing,
-    /// fuzz/regressions/request): a malformed element is badRequest here, not an internal error inside a handler.
+    /// Reads the request body once, into the typed lists the handlers take, down to the fields they read (found by
+    /// fuzzing, fuzz/regressions/request): a malformed element is badRequest here, not an internal error inside a handler.
     /// Values a handler interprets itself (control values, extension values, InfoTypeAndValue values) are left to it.
     /// </summary>
-    private static void TouchBody(PkiBody body)
+    private void ReadBody()
     {
+        PkiBody body = Message.Body;
         switch (body.Type)
         {
             case PkiBody.TYPE_INIT_REQ or PkiBody.TYPE_CERT_REQ or PkiBody.TYPE_KEY_UPDATE_REQ:
                 // RFC 4211 §3 CertReqMessages.
-                foreach (CertReqMsg request in CertReqMessages.GetInstance(body.Content).ToCertReqMsgArray())
+                CertRequests = CertReqMessages.GetInstance(body.Content).ToCertReqMsgArray();
+                foreach (CertReqMsg request in CertRequests)
                 {
                     TouchCertReqMsg(request);
                 }
                 break;
             case PkiBody.TYPE_CERT_CONFIRM:
                 // RFC 9810 §5.3.18 CertConfirmContent.
-                foreach (CertStatus status in CertConfirmContent.GetInstance(body.Content).ToCertStatusArray())
+                CertStatuses = CertConfirmContent.GetInstance(body.Content).ToCertStatusArray();
+                foreach (CertStatus status in CertStatuses)
                 {
                     _ = status.CertHash;
                     _ = status.CertReqID;
@@ -121,7 +141,8 @@ public sealed class DecodedRequest
                 break;
             case PkiBody.TYPE_REVOCATION_REQ:
                 // RFC 9810 §5.3.9 RevReqContent.
-                foreach (RevDetails details in RevReqContent.GetInstance(body.Content).ToRevDetailsArray())
+                Revocations = RevReqContent.GetInstance(body.Content).ToRevDetailsArray();
+                foreach (RevDetails details in Revocations)
                 {
                     TouchTemplate(details.CertDetails);
                     TouchExtensions(details.CrlEntryDetails);
@@ -129,7 +150,8 @@ public sealed class DecodedRequest
                 break;
             case PkiBody.TYPE_GEN_MSG:
                 // RFC 9810 §5.3.19 GenMsgContent.
-                foreach (InfoTypeAndValue item in GenMsgContent.GetInstance(body.Content).ToInfoTypeAndValueArray())
+                InfoRequests = GenMsgContent.GetInstance(body.Content).ToInfoTypeAndValueArray();
+                foreach (InfoTypeAndValue item in InfoRequests)
                 {
                     _ = item.InfoType;
                     _ = item.InfoValue;
@@ -137,7 +159,7 @@ public sealed class DecodedRequest
                 break;
             case PkiBody.TYPE_POLL_REQ:
                 // RFC 9810 §5.3.22 PollReqContent.
-                _ = PollReqContent.GetInstance(body.Content).GetCertReqIDValues();
+                PollIds = PollReqContent.GetInstance(body.Content).GetCertReqIDValues();
                 break;
         }
     }

@@ -38,7 +38,7 @@ public sealed class BodyDispatchTests
             PkiBodyType.Genm => BodyRoute.General,
             PkiBodyType.PollReq => BodyRoute.Polling,
             PkiBodyType.Nested => BodyRoute.Nested,
-            _ when TransactionRules.Opens(type) || type == PkiBodyType.PollReq => BodyRoute.NotSupportedYet,
+            _ when TransactionMachine.Opens(type) || type == PkiBodyType.PollReq => BodyRoute.NotSupportedYet,
             _ => BodyRoute.NotARequest,
         };
         Assert.Equal(expected, route);
@@ -55,9 +55,9 @@ public sealed class BodyDispatchTests
     [InlineData(PkiBodyType.PollRep)]
     public void Server_messages_never_open_a_transaction(PkiBodyType type)
     {
-        Assert.False(TransactionRules.Opens(type));
+        Assert.False(TransactionMachine.Opens(type));
         Assert.Equal(BodyRoute.NotARequest, BodyDispatch.Route(type));
-        Assert.Equal(PkiFailureInfo.BadRequest, TransactionRules.Admit(TransactionPhase.New, type, null, null)?.FailInfo);
+        Assert.Equal(PkiFailureInfo.BadRequest, TransactionMachine.Admit(TransactionPhase.New, type, null, null)?.FailInfo);
     }
 }
 

@@ -39,6 +39,7 @@ public sealed class CertConfTests(CmpClusterFixture cluster) : IDisposable
         Assert.Equal(CertificateStatus.Confirmed, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
         TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
         Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.Confirmed, snapshot.Outcome);
         Assert.Null(snapshot.ConfirmDeadline);
     }
 
@@ -56,7 +57,9 @@ public sealed class CertConfTests(CmpClusterFixture cluster) : IDisposable
         CertificateRecord record = await cluster.IssuedCertificateAsync(Aliases.Pbe, _session);
         Assert.Equal(CertificateStatus.Revoked, record.Status);
         Assert.Equal(RevocationReason.CessationOfOperation, record.RevocationReason);
-        Assert.Equal(TransactionPhase.Closed, (await cluster.SnapshotAsync(Aliases.Pbe, _session)).Phase);
+        TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
+        Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.ConfirmationFailed, snapshot.Outcome);
     }
 
     [Fact]

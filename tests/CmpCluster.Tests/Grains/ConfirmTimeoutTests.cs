@@ -48,6 +48,7 @@ public sealed class ConfirmTimeoutTests(CmpClusterFixture cluster) : IDisposable
         Assert.True(record.RevokedAt >= deadline, "revoked no earlier than the deadline");
         TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
         Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.ConfirmationTimedOut, snapshot.Outcome);
         Assert.Null(snapshot.ConfirmDeadline);
     }
 

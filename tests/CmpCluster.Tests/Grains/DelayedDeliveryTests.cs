@@ -73,6 +73,7 @@ public sealed class DelayedDeliveryTests(CmpClusterFixture cluster) : IDisposabl
         ProtocolAssert.Rejected(error.View, PkiFailureInfo.NotAuthorized);
         TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Approval, _session);
         Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.ApprovalRejected, snapshot.Outcome);
         Assert.Empty(snapshot.CertificateKeys);
     }
 
@@ -83,7 +84,9 @@ public sealed class DelayedDeliveryTests(CmpClusterFixture cluster) : IDisposabl
 
         ProtocolAssert.Rejected((await PollAsync(certReqId: 7)).View, PkiFailureInfo.BadRequest);
 
-        Assert.Equal(TransactionPhase.Closed, (await cluster.SnapshotAsync(Aliases.Approval, _session)).Phase);
+        TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Approval, _session);
+        Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.RefusedWhileWaiting, snapshot.Outcome);
         Assert.DoesNotContain(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.TransactionKey == TransactionKey);
     }
 
@@ -94,7 +97,9 @@ public sealed class DelayedDeliveryTests(CmpClusterFixture cluster) : IDisposabl
             _session.BuildEnrollment(true, new X509Name("CN=bad-pop,O=Example"), _key, pop: PopKind.WrongKeySignature));
 
         ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadPop);
-        Assert.Equal(TransactionPhase.Closed, (await cluster.SnapshotAsync(Aliases.Approval, _session)).Phase);
+        TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Approval, _session);
+        Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.Refused, snapshot.Outcome);
     }
 
     [Fact]

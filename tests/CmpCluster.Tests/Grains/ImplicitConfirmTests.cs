@@ -29,6 +29,7 @@ public sealed class ImplicitConfirmTests(CmpClusterFixture cluster) : IDisposabl
         Assert.Equal(CertificateStatus.Confirmed, (await cluster.IssuedCertificateAsync(Aliases.Pbe, _session)).Status);
         TransactionSnapshot snapshot = await cluster.SnapshotAsync(Aliases.Pbe, _session);
         Assert.Equal(TransactionPhase.Closed, snapshot.Phase);
+        Assert.Equal(TransactionOutcome.ImplicitlyConfirmed, snapshot.Outcome);
         Assert.Null(snapshot.ConfirmDeadline);
         Assert.False(await cluster.HasDeadlineAsync(Aliases.Pbe, _session));
     }
