@@ -29,8 +29,23 @@ public sealed class CertificateAuthorityState
     [Id(5)] public DateTimeOffset NextUpdate { get; set; }
     [Id(6)] public int RevokedCount { get; set; }
 
-    /// <summary>The revoked certificates that are on the CRL, by serial (grain-key hex): each CRL is built from this alone.</summary>
+    /// <summary>
+    /// Where the previous version kept the revoked list, rewritten by every revocation. Moved into <see cref="RevokedList"/>
+    /// at activation, then cleared.
+    /// </summary>
     [Id(7)] public Dictionary<string, RevokedEntry> Revoked { get; set; } = new();
+}
+
+/// <summary>
+/// The revoked certificates that are on the CRL, by serial (grain-key hex): each CRL is built from this alone. Stored apart
+/// from the marks (<see cref="CertificateAuthorityState"/>), which every revocation writes, and written only when a CRL is
+/// built: a revocation costs a write of the small marks, not of the whole list.
+/// </summary>
+[GenerateSerializer]
+[Alias("CmpCluster.RevokedList")]
+public sealed class RevokedList
+{
+    [Id(0)] public Dictionary<string, RevokedEntry> Entries { get; set; } = new();
 }
 
 /// <summary>The current CRL, stored apart from the revocation list, which every revocation writes.</summary>
@@ -43,9 +58,10 @@ public sealed class PublishedCrl
 
 /// <summary>
 /// One CA's CRL publishing. Every CRL is built from the CA's own compact list of revoked certificates, which the
-/// certificate grains keep current (a write-ahead mark, then the entry). A CRL reads a certificate grain only for a mark
-/// without its entry: a revocation in flight while the CRL is built, one whose entry a crash lost, or (once, after an
-/// upgrade) a serial the previous version tracked. Issuance is debounced after revocations (a grain timer) and guaranteed by a
+/// certificate grains keep current (a write-ahead mark, then the entry). A mark stays durable until the list holding its
+/// entry is: entries arrive in memory, the list is written when a CRL is built, and only then do their marks go. A CRL reads
+/// a certificate grain only for a mark without its entry in memory: a revocation in flight while the CRL is built, one
+/// whose entry a crash lost, or (once, after an upgrade) a serial the previous version tracked. Issuance is debounced after revocations (a grain timer) and guaranteed by a
 /// durable reminder (renewal before nextUpdate, and revocations whose timer a crash lost: the dirty flag is persisted first).
 /// </summary>
 /// <remarks>
@@ -57,6 +73,7 @@ public sealed class PublishedCrl
 public sealed partial class CertificateAuthorityGrain(
     [PersistentState("ca", GrainNames.Storage)] IPersistentState<CertificateAuthorityState> state,
     [PersistentState("crl", GrainNames.Storage)] IPersistentState<PublishedCrl> published,
+    [PersistentState("revoked", GrainNames.Storage)] IPersistentState<RevokedList> revoked,
     PkiKeyRing keys,
     IOptionsMonitor<PkiOptions> options,
     TimeProvider time,
@@ -73,11 +90,19 @@ public sealed partial class CertificateAuthorityGrain(
     private long _durable;
     /// <summary>While a CRL reads certificates: serials announced again meanwhile, whose read may be stale.</summary>
     private HashSet<string>? _trackedDuringRead;
+    /// <summary>
+    /// Marked serials whose entry is settled in memory but not yet in a written <see cref="RevokedList"/>, each with the
+    /// number of its settlement: once a list write that started after it succeeds, the mark may go.
+    /// </summary>
+    private readonly Dictionary<string, long> _settled = new();
+    private long _settlements;
     private IGrainTimer? _debounce;
 
     private string CaName => this.GetPrimaryKeyString();
 
     private CertificateAuthorityState State => state.State;
+
+    private Dictionary<string, RevokedEntry> Revoked => revoked.State.Entries;
 
     /// <summary>The current CRL: the published one, or the one the previous version stored in the CA state.</summary>
     private CrlInfo? Current => published.State.Current ?? (State.CrlDer is { } der
@@ -88,6 +113,8 @@ public sealed partial class CertificateAuthorityGrain(
     {
         _changes++;
         _trackedDuringRead?.Add(serialHex);
+        // Announced again: whatever was settled for it may be superseded; the mark stays until its new entry is written.
+        _settled.Remove(serialHex);
         if (!State.TrackedSerials.Contains(serialHex) || !State.Dirty)
         {
             State.TrackedSerials.Add(serialHex);
@@ -133,24 +160,26 @@ public sealed partial class CertificateAuthorityGrain(
     }
 
     /// <summary>
-    /// Idempotent: the serial's entry becomes <paramref name="entry"/> (or leaves the list) and it is no longer unsettled.
-    /// An entry equal to the one held keeps its mark of having been listed after expiry.
+    /// Idempotent: the serial's entry becomes <paramref name="entry"/> (or leaves the list) in memory, and its mark goes
+    /// once a list with it is written. An entry equal to the one held keeps its mark of having been listed after expiry.
     /// </summary>
     private void Settle(string serialHex, RevokedEntry? entry)
     {
-        if (entry is { } revoked)
+        if (entry is { } listed)
         {
-            if (!State.Revoked.TryGetValue(serialHex, out RevokedEntry held) || held with { ListedAfterExpiry = false } != revoked with { ListedAfterExpiry = false })
+            if (!Revoked.TryGetValue(serialHex, out RevokedEntry held) || held with { ListedAfterExpiry = false } != listed with { ListedAfterExpiry = false })
             {
-                State.Revoked[serialHex] = revoked;
+                Revoked[serialHex] = listed;
             }
         }
         else
         {
-            State.Revoked.Remove(serialHex);
+            Revoked.Remove(serialHex);
         }
-        State.TrackedSerials.Remove(serialHex);
-        _version++;
+        if (State.TrackedSerials.Contains(serialHex))
+        {
+            _settled[serialHex] = ++_settlements;
+        }
     }
 
     public async Task<CrlInfo> GetCrlAsync()
@@ -171,6 +200,18 @@ public sealed partial class CertificateAuthorityGrain(
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (State.Revoked.Count > 0)
+        {
+            // The previous version's list, inside the marks: moved, written, then cleared (a crash between leaves both).
+            foreach ((string serial, RevokedEntry entry) in State.Revoked)
+            {
+                Revoked.TryAdd(serial, entry);
+            }
+            await revoked.WriteStateAsync();
+            State.Revoked = new();
+            _version++;
+            await PersistAsync();
+        }
         TimeSpan period = options.CurrentValue.Crl.CheckPeriod;
         await this.RegisterOrUpdateReminder(RenewReminder, period, period);
         await base.OnActivateAsync(cancellationToken);
@@ -228,11 +269,12 @@ public sealed partial class CertificateAuthorityGrain(
         // Listed now on a CRL issued after their notAfter: the next CRL may leave them out (RFC 5280 §3.3).
         foreach ((string serial, RevokedEntry entry) in expiring)
         {
-            if (State.Revoked.TryGetValue(serial, out RevokedEntry held) && held == entry)
+            if (Revoked.TryGetValue(serial, out RevokedEntry held) && held == entry)
             {
-                State.Revoked[serial] = entry with { ListedAfterExpiry = true };
+                Revoked[serial] = entry with { ListedAfterExpiry = true };
             }
         }
+        await WriteListAsync();
         State.CrlNumber = number;
         (State.CrlDer, State.ThisUpdate, State.NextUpdate, State.RevokedCount) = (null, default, default, 0);
         // A change that arrived while the certificates were read may be missing from this CRL: keep it dirty.
@@ -255,10 +297,10 @@ public sealed partial class CertificateAuthorityGrain(
     /// </summary>
     private (List<CrlEntry> Entries, List<KeyValuePair<string, RevokedEntry>> Expiring, int Dropped) ListFor(DateTimeOffset thisUpdate)
     {
-        var entries = new List<CrlEntry>(State.Revoked.Count);
+        var entries = new List<CrlEntry>(Revoked.Count);
         var expiring = new List<KeyValuePair<string, RevokedEntry>>();
         var dropped = new List<string>();
-        foreach ((string serial, RevokedEntry entry) in State.Revoked)
+        foreach ((string serial, RevokedEntry entry) in Revoked)
         {
             if (entry.ExpiredAt(thisUpdate) && entry.ListedAfterExpiry)
             {
@@ -273,8 +315,7 @@ public sealed partial class CertificateAuthorityGrain(
         }
         foreach (string serial in dropped)
         {
-            State.Revoked.Remove(serial);
-            _version++;
+            Revoked.Remove(serial);
         }
         return (entries, expiring, dropped.Count);
     }
@@ -285,11 +326,11 @@ public sealed partial class CertificateAuthorityGrain(
     /// </summary>
     private async Task<int> SettleTrackedAsync()
     {
-        if (State.TrackedSerials.Count == 0)
+        string[] serials = [.. State.TrackedSerials.Where(serial => !_settled.ContainsKey(serial))];
+        if (serials.Length == 0)
         {
             return 0;
         }
-        string[] serials = [.. State.TrackedSerials];
         _trackedDuringRead = [];
         try
         {
@@ -300,7 +341,7 @@ public sealed partial class CertificateAuthorityGrain(
                     GrainFactory.GetGrain<ICertificateGrain>(GrainKeys.Certificate(CaName, serial)).GetAsync()));
                 for (int j = 0; j < batch.Length; j++)
                 {
-                    if (State.TrackedSerials.Contains(batch[j]) && !_trackedDuringRead.Contains(batch[j]))
+                    if (State.TrackedSerials.Contains(batch[j]) && !_settled.ContainsKey(batch[j]) && !_trackedDuringRead.Contains(batch[j]))
                     {
                         Settle(batch[j], RevokedEntry.From(records[j]));
                     }
@@ -312,6 +353,22 @@ public sealed partial class CertificateAuthorityGrain(
             _trackedDuringRead = null;
         }
         return serials.Length;
+    }
+
+    /// <summary>
+    /// Writes the revoked list, then lets go of the marks it now covers: those settled before the write started and not
+    /// announced again since (the marks leave with the next write of the CA state).
+    /// </summary>
+    private async Task WriteListAsync()
+    {
+        long covered = _settlements;
+        await revoked.WriteStateAsync();
+        foreach ((string serial, long settlement) in _settled.Where(pair => pair.Value <= covered).ToArray())
+        {
+            State.TrackedSerials.Remove(serial);
+            _settled.Remove(serial);
+        }
+        _version++;
     }
 
     /// <summary>

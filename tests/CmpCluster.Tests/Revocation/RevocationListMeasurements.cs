@@ -27,19 +27,19 @@ public sealed class RevocationListMeasurements(CmpClusterFixture cluster, ITestO
     {
         Serializer serializer = cluster.SiloServices.GetRequiredService<Serializer>();
         DateTimeOffset now = WholeSeconds(DateTimeOffset.UtcNow);
-        var list = new CertificateAuthorityState { CrlNumber = 12_345 };
+        var list = new RevokedList();
         var previous = new CertificateAuthorityState { CrlNumber = 12_345 };
         for (int i = 0; i < count; i++)
         {
             string serial = NewSerialHex();
             // Every fourth with an invalidity date, as a key compromise would carry (RFC 5280 §5.3.2).
-            list.Revoked[serial] = RevokedEntry.Create(now.AddSeconds(-i), RevocationReason.KeyCompromise,
+            list.Entries[serial] = RevokedEntry.Create(now.AddSeconds(-i), RevocationReason.KeyCompromise,
                 i % 4 == 0 ? now.AddDays(-1) : null, now.AddDays(365));
             previous.TrackedSerials.Add(serial);
         }
         var stopwatch = Stopwatch.StartNew();
         byte[] crl = CrlBuilder.Build(cluster.Ca.Ca, 1, now, now.AddDays(1),
-            list.Revoked.Select(e => new CrlEntry(e.Key, e.Value.RevokedAtTime, e.Value.Reason, e.Value.InvalidityDateTime)));
+            list.Entries.Select(e => new CrlEntry(e.Key, e.Value.RevokedAtTime, e.Value.Reason, e.Value.InvalidityDateTime)));
         TimeSpan build = stopwatch.Elapsed;
         previous.CrlDer = crl;
 
@@ -49,12 +49,12 @@ public sealed class RevocationListMeasurements(CmpClusterFixture cluster, ITestO
         TimeSpan serialize = stopwatch.Elapsed;
         int crlBytes = serializer.SerializeToArray(new PublishedCrl { Current = new CrlInfo(crl, 1, now, now.AddDays(1), count) }).Length;
         int previousBytes = serializer.SerializeToArray(previous).Length;
-        CertificateAuthorityState back = serializer.Deserialize<CertificateAuthorityState>(serializer.SerializeToArray(list))!;
+        RevokedList back = serializer.Deserialize<RevokedList>(serializer.SerializeToArray(list))!;
 
-        output.WriteLine($"entries={count} caState={listBytes} B ({(double)listBytes / count:F1} B/entry) crlState={crlBytes} B " +
+        output.WriteLine($"entries={count} revokedList={listBytes} B ({(double)listBytes / count:F1} B/entry) crlState={crlBytes} B " +
             $"previousVersionState={previousBytes} B (tracked serials + CRL) crlBuild(list only)={build.TotalMilliseconds:F0} ms " +
-            $"serializeCaState={serialize.TotalMilliseconds:F1} ms");
-        Assert.Equal(list.Revoked, back.Revoked);
+            $"serializeList={serialize.TotalMilliseconds:F1} ms");
+        Assert.Equal(list.Entries, back.Entries);
         Assert.InRange(listBytes, count * 32, count * 64);
     }
 

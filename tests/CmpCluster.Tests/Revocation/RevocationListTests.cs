@@ -39,8 +39,9 @@ public sealed class RevocationListTests(CmpClusterFixture cluster) : IDisposable
         Assert.Equal(Org.BouncyCastle.Asn1.X509.CrlReason.AffiliationChanged, ReasonCode(entry));
         Assert.Equal(0, Reads(serial));
         CertificateAuthorityState stored = await StoredAsync<CertificateAuthorityState>("ca");
-        RevokedEntry held = stored.Revoked[serial];
+        RevokedEntry held = (await StoredAsync<RevokedList>("revoked")).Entries[serial];
         Assert.DoesNotContain(serial, stored.TrackedSerials);
+        Assert.Empty(stored.Revoked); // the list is not in the marks every revocation writes
         Assert.Equal(invalidity, held.InvalidityDateTime);
         Assert.Equal(WholeSeconds(entry.RevocationDate), held.RevokedAtTime);
         // Only now read the certificate, for the notAfter the CA was handed.
@@ -61,7 +62,7 @@ public sealed class RevocationListTests(CmpClusterFixture cluster) : IDisposable
         Assert.Null(Entry(released, serial));
         Assert.Equal(0, Reads(serial));
         CertificateAuthorityState stored = await StoredAsync<CertificateAuthorityState>("ca");
-        Assert.False(stored.Revoked.ContainsKey(serial));
+        Assert.False((await StoredAsync<RevokedList>("revoked")).Entries.ContainsKey(serial));
         Assert.DoesNotContain(serial, stored.TrackedSerials);
     }
 
@@ -72,7 +73,7 @@ public sealed class RevocationListTests(CmpClusterFixture cluster) : IDisposable
         string live = await IssueAsync(cluster, CertificateStatus.Confirmed);
         await Certificate(cluster, serial).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
         Assert.NotNull(Entry(await Authority(cluster).IssueCrlAsync(), serial));
-        DateTimeOffset notAfter = (await StoredAsync<CertificateAuthorityState>("ca")).Revoked[serial].NotAfterTime;
+        DateTimeOffset notAfter = (await StoredAsync<RevokedList>("revoked")).Entries[serial].NotAfterTime;
 
         cluster.Clock.Advance(notAfter - cluster.Clock.GetUtcNow() + TimeSpan.FromHours(1));
         CrlInfo first = await Authority(cluster).IssueCrlAsync();
@@ -84,7 +85,7 @@ public sealed class RevocationListTests(CmpClusterFixture cluster) : IDisposable
         Assert.Null(Entry(second, serial));
         Assert.Null(Entry(second, live));
         Assert.Equal(Parse(second).GetRevokedCertificates()?.Count ?? 0, second.RevokedCount);
-        Assert.False((await StoredAsync<CertificateAuthorityState>("ca")).Revoked.ContainsKey(serial));
+        Assert.False((await StoredAsync<RevokedList>("revoked")).Entries.ContainsKey(serial));
         using var dir = new TempDirectory("crl-expired");
         await AssertOpenSslVerifiesAsync(dir, first);
         await AssertOpenSslVerifiesAsync(dir, second);
@@ -109,7 +110,7 @@ public sealed class RevocationListTests(CmpClusterFixture cluster) : IDisposable
         Assert.Equal(1, Reads(serial));
         CertificateAuthorityState settled = await StoredAsync<CertificateAuthorityState>("ca");
         Assert.DoesNotContain(serial, settled.TrackedSerials);
-        Assert.False(settled.Revoked.ContainsKey(serial));
+        Assert.False((await StoredAsync<RevokedList>("revoked")).Entries.ContainsKey(serial));
     }
 
     [Fact]
@@ -162,10 +163,61 @@ public sealed class RevocationListTests(CmpClusterFixture cluster) : IDisposable
         CertificateAuthorityState stored = await StoredAsync<CertificateAuthorityState>("ca");
         Assert.Empty(stored.TrackedSerials);
         Assert.Null(stored.CrlDer);
-        Assert.Equal(RevocationReason.CessationOfOperation, stored.Revoked[revoked].Reason);
+        Assert.Equal(RevocationReason.CessationOfOperation, (await StoredAsync<RevokedList>("revoked")).Entries[revoked].Reason);
         Assert.Equal(again.Number, (await StoredAsync<PublishedCrl>("crl")).Current!.Number);
         using var dir = new TempDirectory("crl-upgraded");
         await AssertOpenSslVerifiesAsync(dir, upgraded);
+    }
+
+    [Fact]
+    public async Task A_revocation_writes_its_mark_without_the_list_and_the_mark_stays_until_a_written_list_has_its_entry()
+    {
+        string listed = await IssueAsync(cluster);
+        await Certificate(cluster, listed).RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "test"));
+        await Authority(cluster).IssueCrlAsync();
+        Assert.True((await StoredAsync<RevokedList>("revoked")).Entries.ContainsKey(listed));
+
+        string next = await IssueAsync(cluster);
+        await Certificate(cluster, next).RevokeAsync(new RevocationRequest(RevocationReason.Superseded, "test"));
+
+        // What is durable right after the revocation: its mark, in marks that carry no list; the list as the last CRL left it.
+        CertificateAuthorityState marks = await StoredAsync<CertificateAuthorityState>("ca");
+        Assert.Contains(next, marks.TrackedSerials);
+        Assert.Empty(marks.Revoked);
+        Assert.False((await StoredAsync<RevokedList>("revoked")).Entries.ContainsKey(next));
+
+        // A crash now loses the entry held in memory: the activation that follows reads the certificate once, for the mark.
+        await Cluster.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(Ca)).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        int readsBefore = Reads(next);
+        CrlInfo crl = await Authority(cluster).IssueCrlAsync();
+
+        Assert.NotNull(Entry(crl, next));
+        Assert.NotNull(Entry(crl, listed));
+        Assert.Equal(readsBefore + 1, Reads(next));
+        Assert.Equal(0, Reads(listed));
+        Assert.DoesNotContain(next, (await StoredAsync<CertificateAuthorityState>("ca")).TrackedSerials);
+        Assert.Equal(RevocationReason.Superseded, (await StoredAsync<RevokedList>("revoked")).Entries[next].Reason);
+    }
+
+    [Fact]
+    public async Task A_list_the_previous_version_kept_in_the_marks_moves_to_its_own_state_at_activation()
+    {
+        string serial = await IssueAsync(cluster);
+        await Certificate(cluster, serial).RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "test"));
+        await Authority(cluster).IssueCrlAsync();
+        RevokedEntry entry = (await StoredAsync<RevokedList>("revoked")).Entries[serial];
+
+        // What the previous version stored: the list inside the marks, no list of its own.
+        await Cluster.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(Ca)).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        await RewriteStoredAsync<CertificateAuthorityState>("ca", legacy => legacy.Revoked[serial] = entry);
+        await RewriteStoredAsync<RevokedList>("revoked", list => list.Entries.Clear());
+
+        CrlInfo crl = await Authority(cluster).IssueCrlAsync();
+
+        Assert.NotNull(Entry(crl, serial));
+        Assert.Equal(0, Reads(serial));
+        Assert.Empty((await StoredAsync<CertificateAuthorityState>("ca")).Revoked);
+        Assert.Equal(entry, (await StoredAsync<RevokedList>("revoked")).Entries[serial]);
     }
 
     [Fact]
