@@ -244,7 +244,7 @@ public static class FuzzTargets
                     : null;
                 var enrollment = new EnrollmentRequest(
                     request.CertRequests, env.RaAlias, env.Ca, env.Profile, authenticated.Principal, TransactionKey, implicitConfirm,
-                    Username: raUsername, ProfileName: "default") { RequestType = request.BodyType };
+                    Username: raUsername, ProfileName: "default") { RequestType = request.BodyType, Pkcs10 = request.Pkcs10 };
                 PreparedEnrollment prepared = env.Enrollment.Prepare(enrollment);
                 // grains/Transactions/CmpTransactionGrain.Polling.cs: a waiting request keeps its certReqId as a long.
                 _ = prepared.Issuance.Subject.ToString();

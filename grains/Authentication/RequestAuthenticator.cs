@@ -338,12 +338,12 @@ public sealed partial class RequestAuthenticator(
 
     private static CertRequest SingleCertRequest(DecodedRequest request)
     {
-        if (request.BodyType is not (PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur))
+        if (request.BodyType is not (PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.P10Cr or PkiBodyType.Kur))
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, $"{request.BodyType} cannot open a client-mode transaction");
         }
-        CertReqMsg[] messages = CertReqMessages.GetInstance(request.Message.Body.Content).ToCertReqMsgArray();
-        return messages.Length == 1
+        IReadOnlyList<CertReqMsg> messages = request.CertRequests;
+        return messages.Count == 1
             ? messages[0].CertReq
             : throw new CmpFailureException(PkiFailureInfo.BadRequest, "exactly one CertReqMsg is supported per request");
     }

@@ -33,8 +33,11 @@ public sealed record EnrollmentRequest(
     /// <summary>A template issuer that names this, not the CA of the alias, is ignored (vendor mode: OpenSSL's default).</summary>
     X509Name? IgnoredTemplateIssuer = null)
 {
-    /// <summary>ir, cr or kur: decides the response type (ip, cp, kup).</summary>
+    /// <summary>ir, cr, p10cr or kur: decides the response type (ip, cp, kup).</summary>
     public PkiBodyType RequestType { get; init; } = PkiBodyType.Cr;
+
+    /// <summary>p10cr: the PKCS#10 request behind the one message, whose signature is the POP.</summary>
+    public CertificationRequest? Pkcs10 { get; init; }
 
     /// <summary>The response type for <see cref="RequestType"/> (RFC 9810 §5.3.4).</summary>
     public PkiBodyType ResponseType => RequestType switch
@@ -79,7 +82,8 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         CertReqMsg message = messages[0];
         CertTemplate template = message.CertReq.CertTemplate;
         // RFC 9483 §4.1.1 asks for certReqId 0; others (EJBCA's samples use 1) are accepted if certConf can name them.
-        if (message.CertReq.CertReqID.Value.BitLength > 62 || message.CertReq.CertReqID.Value.SignValue < 0)
+        // A p10cr's is -1 (§4.1.4), set by the decoder.
+        if (request.Pkcs10 is null && (message.CertReq.CertReqID.Value.BitLength > 62 || message.CertReq.CertReqID.Value.SignValue < 0))
         {
             throw new CmpFailureException(PkiFailureInfo.BadRequest, "certReqId is out of range");
         }
@@ -107,11 +111,20 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the key update request uses the key of the certificate it updates");
         }
 
-        // RFC 4211 §4: proof of possession before anything is recorded.
-        PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
+        // RFC 4211 §4: proof of possession before anything is recorded; a p10cr's is its signature (RFC 9483 §4.1.4).
+        AlgorithmIdentifier? popAlgorithm = null;
+        if (request.Pkcs10 is { } pkcs10)
+        {
+            PopVerifier.VerifyPkcs10(pkcs10);
+            popAlgorithm = pkcs10.SignatureAlgorithm;
+        }
+        else
+        {
+            PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
+            popAlgorithm = message.Pop is { Type: ProofOfPossession.TYPE_SIGNING_KEY } pop ? PopoSigningKey.GetInstance(pop.Object).AlgorithmIdentifier : null;
+        }
         // 3GPP TS 33.310 on a vendor-mode alias: the POP signature uses SHA-256 or SHA-384, never SHA-1 or MD5.
-        if (request.Alias.VendorCertificateMode && message.Pop is { Type: ProofOfPossession.TYPE_SIGNING_KEY } pop
-            && VendorCertificates.Weak(PopoSigningKey.GetInstance(pop.Object).AlgorithmIdentifier))
+        if (request.Alias.VendorCertificateMode && popAlgorithm is not null && VendorCertificates.Weak(popAlgorithm))
         {
             throw new CmpFailureException(PkiFailureInfo.BadAlg, "SHA-1 and MD5 are not accepted for POP (3GPP TS 33.310)");
         }

@@ -24,14 +24,13 @@ public static class BodyDispatch
 {
     public static BodyRoute Route(PkiBodyType body) => body switch
     {
-        PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur => BodyRoute.Enrollment,
+        PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur or PkiBodyType.P10Cr => BodyRoute.Enrollment,
         PkiBodyType.CertConf => BodyRoute.Confirmation,
         PkiBodyType.Rr => BodyRoute.Revocation,
         PkiBodyType.Genm => BodyRoute.General,
         PkiBodyType.PollReq => BodyRoute.Polling,
         PkiBodyType.Nested => BodyRoute.Nested,
-        PkiBodyType.P10Cr
-            or PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
+        PkiBodyType.Krr or PkiBodyType.Ccr => BodyRoute.NotSupportedYet,
         PkiBodyType.Ip or PkiBodyType.Cp or PkiBodyType.Kup or PkiBodyType.Krp or PkiBodyType.Rp or PkiBodyType.Ccp
             or PkiBodyType.Popdecc or PkiBodyType.Popdecr or PkiBodyType.Ckuann or PkiBodyType.Cann or PkiBodyType.Rann
             or PkiBodyType.Crlann or PkiBodyType.PkiConf or PkiBodyType.Genp or PkiBodyType.Error or PkiBodyType.PollRep => BodyRoute.NotARequest,

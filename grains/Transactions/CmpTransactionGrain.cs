@@ -261,7 +261,7 @@ public sealed partial class CmpTransactionGrain(
         LogRequest(logger, alias, TransactionKey, body, result, detail, diagnosticId, elapsed);
     }
 
-    /// <summary>ir / cr / kur: checked, then issued now or deferred (approval, signing capacity); the certificate waits for certConf unless implicitly confirmed.</summary>
+    /// <summary>ir / cr / p10cr / kur: checked, then issued now or deferred (approval, signing capacity); the certificate waits for certConf unless implicitly confirmed.</summary>
     private async Task<Decision> EnrollAsync(Exchange exchange, DecodedRequest request, Authenticated authenticated)
     {
         CmpAliasOptions alias = exchange.Alias;
@@ -280,7 +280,7 @@ public sealed partial class CmpTransactionGrain(
             : null;
         var enrollmentRequest = new EnrollmentRequest(
             request.CertRequests, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
-            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer) { RequestType = request.BodyType };
+            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer) { RequestType = request.BodyType, Pkcs10 = request.Pkcs10 };
         // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait; it is checked (POP included) first,
         // so what can never be granted is refused now rather than after the wait.
         WaitReason? wait = profile.RequireApproval && state.State.Approval != ApprovalDecision.Approved ? WaitReason.Approval : null;

@@ -127,6 +127,11 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         return Protect(body, implicitConfirm: false, overrides);
     }
 
+    /// <summary>p10cr (RFC 9483 §4.1.4) carrying a PKCS#10 request (DER, RFC 2986) as it is.</summary>
+    public byte[] BuildP10(byte[] certificationRequestDer, bool implicitConfirm = false, RequestOverrides? overrides = null) =>
+        Protect(new PkiBody(PkiBody.TYPE_P10_CERT_REQ, Org.BouncyCastle.Asn1.Pkcs.CertificationRequest.GetInstance(Asn1Object.FromByteArray(certificationRequestDer))),
+            implicitConfirm, overrides);
+
     /// <summary>pollReq for a request answered "waiting" (RFC 9483 §4.4), chained to the last response.</summary>
     public byte[] BuildPollReq(long certReqId = 0) =>
         Protect(new PkiBody(PkiBody.TYPE_POLL_REQ, new PollReqContent(Org.BouncyCastle.Math.BigInteger.ValueOf(certReqId))),

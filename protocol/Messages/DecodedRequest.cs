@@ -4,6 +4,7 @@ using CmpCluster.Protocol.Envelope;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
 using Org.BouncyCastle.Asn1.Crmf;
+using Org.BouncyCastle.Asn1.Pkcs;
 using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Protocol.Messages;
@@ -40,8 +41,14 @@ public sealed class DecodedRequest
     public int Pvno => Header.Pvno.Value.BitLength < 31 ? Header.Pvno.IntValueExact : -1;
     public AlgorithmIdentifier? ProtectionAlg => Header.ProtectionAlg;
 
-    /// <summary>ir / cr / kur: the CertReqMessages (RFC 4211 §3), read once here; empty for other bodies.</summary>
+    /// <summary>
+    /// ir / cr / kur: the CertReqMessages (RFC 4211 §3), read once here; p10cr: one CertReqMsg made from the PKCS#10 request
+    /// (certReqId -1, no POP: the request's signature is, see <see cref="Pkcs10"/>); empty for other bodies.
+    /// </summary>
     public IReadOnlyList<CertReqMsg> CertRequests { get; private set; } = [];
+
+    /// <summary>p10cr (RFC 9483 §4.1.4): the PKCS#10 certification request (RFC 2986) as received.</summary>
+    public CertificationRequest? Pkcs10 { get; private set; }
 
     /// <summary>certConf: the CertStatus entries (RFC 9810 §5.3.18).</summary>
     public IReadOnlyList<CertStatus> CertStatuses { get; private set; } = [];
@@ -126,6 +133,14 @@ public sealed class DecodedRequest
                     TouchCertReqMsg(request);
                 }
                 break;
+            case PkiBody.TYPE_P10_CERT_REQ:
+                // RFC 9483 §4.1.4: a PKCS#10 request whose signature is the POP; it becomes a template like any other.
+                Pkcs10 = CertificationRequest.GetInstance(body.Content);
+                _ = Pkcs10.SignatureAlgorithm.Algorithm;
+                _ = Pkcs10.Signature.GetOctets();
+                CertRequests = [Pkcs10Template(Pkcs10.GetCertificationRequestInfo())];
+                TouchCertReqMsg(CertRequests[0]);
+                break;
             case PkiBody.TYPE_CERT_CONFIRM:
                 // RFC 9810 §5.3.18 CertConfirmContent.
                 CertStatuses = CertConfirmContent.GetInstance(body.Content).ToCertStatusArray();
@@ -162,6 +177,29 @@ public sealed class DecodedRequest
                 PollIds = PollReqContent.GetInstance(body.Content).GetCertReqIDValues();
                 break;
         }
+    }
+
+    /// <summary>The certReqId of a p10cr's certificate, in the cp and in certConf (RFC 9483 §4.1.4).</summary>
+    public const long Pkcs10CertReqId = -1;
+
+    /// <summary>
+    /// A PKCS#10 request as a CertReqMsg: subject, public key and the extensions of its extensionRequest attribute
+    /// (PKCS#9, RFC 2985 §5.4.2); other attributes are not requests for the certificate and are left out.
+    /// </summary>
+    private static CertReqMsg Pkcs10Template(CertificationRequestInfo info)
+    {
+        var template = new CertTemplateBuilder()
+            .SetSubject(info.Subject)
+            .SetSubjectPublicKeyInfo(info.SubjectPublicKeyInfo);
+        foreach (Asn1Encodable element in info.Attributes ?? new DerSet())
+        {
+            var attribute = AttributePkcs.GetInstance(element);
+            if (attribute.AttrType.Equals(PkcsObjectIdentifiers.Pkcs9AtExtensionRequest))
+            {
+                template.SetExtensions(X509Extensions.GetInstance(attribute.AttrValues[0]));
+            }
+        }
+        return new CertReqMsg(new CertRequest(DerInteger.ValueOf(Pkcs10CertReqId), template.Build(), null), null, null);
     }
 
     private static void TouchCertReqMsg(CertReqMsg message)

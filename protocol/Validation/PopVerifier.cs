@@ -32,6 +32,23 @@ public static class PopVerifier
     }
 
     /// <summary>
+    /// p10cr (RFC 9483 §4.1.4): the PKCS#10 request's own signature, over its CertificationRequestInfo with the key it
+    /// carries (RFC 2986 §4.2), is the proof of possession.
+    /// </summary>
+    public static void VerifyPkcs10(Org.BouncyCastle.Asn1.Pkcs.CertificationRequest request)
+    {
+        if (!SignatureVerifier.IsSupported(request.SignatureAlgorithm))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadPop, "the PKCS#10 signature algorithm is not supported");
+        }
+        var info = request.GetCertificationRequestInfo();
+        if (!SignatureVerifier.Verify(info.SubjectPublicKeyInfo, request.SignatureAlgorithm, info.GetEncoded(Asn1Encodable.Der), request.Signature.GetOctets()))
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadPop, "the PKCS#10 signature does not verify");
+        }
+    }
+
+    /// <summary>
     /// RFC 4211 §4.1: without poposkInput the signature is over the DER CertRequest and the template must hold
     /// subject and publicKey; with poposkInput it is over POPOSigningKeyInput, whose key must match the template.
     /// </summary>

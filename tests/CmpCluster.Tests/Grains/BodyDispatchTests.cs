@@ -32,7 +32,7 @@ public sealed class BodyDispatchTests
 
         BodyRoute expected = type switch
         {
-            PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur => BodyRoute.Enrollment,
+            PkiBodyType.Ir or PkiBodyType.Cr or PkiBodyType.Kur or PkiBodyType.P10Cr => BodyRoute.Enrollment,
             PkiBodyType.CertConf => BodyRoute.Confirmation,
             PkiBodyType.Rr => BodyRoute.Revocation,
             PkiBodyType.Genm => BodyRoute.General,
@@ -77,15 +77,6 @@ public sealed class UnsupportedBodyTests(CmpClusterFixture cluster) : IDisposabl
         CmpResponseView view = CmpResponseView.Parse(response);
         ProtocolAssert.Answers(view, _session.TransactionId, request.SenderNonce);
         return view;
-    }
-
-    [Fact]
-    public async Task P10cr_is_badRequest_and_issues_nothing()
-    {
-        CmpResponseView view = await SendAsync(RawRequests.P10cr(_key, "CN=p10cr-device"));
-
-        ProtocolAssert.Rejected(view, PkiFailureInfo.BadRequest);
-        Assert.Empty((await cluster.SnapshotAsync(Aliases.Pbe, _session)).CertificateKeys);
     }
 
     [Fact]
