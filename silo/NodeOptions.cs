@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using CmpCluster.Protocol.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Silo;
 
@@ -55,4 +57,15 @@ public enum NodeMode
 {
     SingleNode,
     Cluster,
+}
+
+/// <summary>Start-up validation of the Node section: its data annotations, each failure naming its key.</summary>
+public sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NodeOptions options)
+    {
+        var errors = new List<string>();
+        OptionAnnotations.Validate(options, NodeOptions.Section, errors);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
 }

@@ -21,7 +21,8 @@ public enum OcspSignerKind
 
 /// <summary>
 /// The <c>Pki</c> section: the development PKI created on first start (root, issuing CA, CMP signer, OCSP signer) and
-/// how revocation is published (CRLs, OCSP). Checked at start by <see cref="PkiOptionsValidator"/>.
+/// how revocation is published (CRLs, OCSP). Checked at start by <see cref="PkiOptionsValidator"/>, the ranges and patterns
+/// through their attributes.
 /// </summary>
 public sealed class PkiOptions
 {
@@ -90,13 +91,15 @@ public sealed class PkiOptions
 /// <summary><c>Pki:Crl</c>: when CRLs are issued (RFC 5280 §5).</summary>
 public sealed class CrlOptions
 {
-    /// <summary>nextUpdate − thisUpdate of every CRL (RFC 5280 §5.1.2.5). 1 minute .. 366 days.</summary>
+    /// <summary>nextUpdate − thisUpdate of every CRL (RFC 5280 §5.1.2.5).</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "366.00:00:00")]
     public TimeSpan Validity { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>A new CRL is issued once nextUpdate is this close; must be shorter than <see cref="Validity"/>.</summary>
     public TimeSpan RenewBefore { get; set; } = TimeSpan.FromHours(6);
 
-    /// <summary>Delay after a revocation before the new CRL, so a burst of revocations makes one CRL. 0 .. 1 hour.</summary>
+    /// <summary>Delay after a revocation before the new CRL, so a burst of revocations makes one CRL.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan Debounce { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
@@ -114,6 +117,7 @@ public sealed class OcspOptions
     /// <summary>nextUpdate of each single response = thisUpdate + this (RFC 6960 §4.2.2.1); null: nextUpdate is omitted.</summary>
     public TimeSpan? ResponseValidity { get; set; }
 
-    /// <summary>Most CertIDs in one request; more → malformedRequest. 1 .. 1000.</summary>
+    /// <summary>Most CertIDs in one request; more → malformedRequest.</summary>
+    [Range(1, 1000)]
     public int MaxRequestEntries { get; set; } = 20;
 }
