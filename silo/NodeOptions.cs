@@ -9,7 +9,8 @@ public sealed class NodeOptions
 {
     public const string Section = "Node";
 
-    /// <summary>Holds the SQLite database (grain state, reminders) and the PKI folder. Relative to the working directory.</summary>
+    /// <summary>Holds the single node's SQLite databases (grain state and reminders in <c>cluster.db</c>, the audit trail in
+    /// <c>audit.db</c>), the PKI folder <c>pki/</c> and the audit key <c>audit/</c>. Relative to the working directory.</summary>
     [Required]
     public string DataDirectory { get; set; } = "data";
 
@@ -33,6 +34,7 @@ public sealed class NodeOptions
     [Required]
     public string ClusterId { get; set; } = "cmpcluster";
 
+    /// <summary>Orleans ServiceId: reminders, and in cluster mode every Redis key of the cluster, are scoped by it.</summary>
     [Required]
     public string ServiceId { get; set; } = "cmpcluster";
 

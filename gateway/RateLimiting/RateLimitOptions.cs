@@ -47,6 +47,7 @@ public class TokenBucketLimit
     [Range(1, 10_000_000)]
     public int TokensPerPeriod { get; set; }
 
+    /// <summary>The period <see cref="TokensPerPeriod"/> refers to; tokens are added continuously, in proportion to the time passed.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan ReplenishmentPeriod { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -198,6 +198,8 @@ public enum ResponseProtection
 /// <summary>One CMP alias (EJBCA's "CMP configuration alias").</summary>
 public sealed class CmpAliasOptions
 {
+    /// <summary>RA mode (the client is an RA; end entities are created as requests come) or client mode (registered end
+    /// entities authenticate themselves).</summary>
     public AliasMode Mode { get; set; } = AliasMode.Ra;
 
     /// <summary>This alias's MAC parameter floors; unset: <c>Cmp:Limits</c>.</summary>
@@ -236,8 +238,10 @@ public sealed class CmpAliasOptions
     /// <summary>RA mode: the DN part for DnPart (default CN), or the name for Fixed.</summary>
     public string? RaNameGenerationParameter { get; set; }
 
+    /// <summary>Put before the generated username (RA mode), or before the vendor certificate's name (vendor certificate mode).</summary>
     public string RaNameGenerationPrefix { get; set; } = "";
 
+    /// <summary>Put after the generated username (RA mode), or after the vendor certificate's name (vendor certificate mode).</summary>
     public string RaNameGenerationPostfix { get; set; } = "";
 
     /// <summary>RA mode, EndEntityCertificate module: the end entities (usernames) whose certificates may act as RA
@@ -250,6 +254,8 @@ public sealed class CmpAliasOptions
     /// <summary>When set, the request's senderKID must equal it (the RA's reference, openssl <c>-ref</c>).</summary>
     public string? SenderKid { get; set; }
 
+    /// <summary>How responses are protected: a signature by the CA's CMP signer, or PasswordBasedMac with the request's
+    /// secret (errors to a request whose MAC did not verify are signed).</summary>
     public ResponseProtection ResponseProtection { get; set; } = ResponseProtection.Signature;
 
     /// <summary>Accept the raVerified POP (RFC 4211 §4.1); off by default as the RFC advises.</summary>
@@ -265,10 +271,11 @@ public sealed class CmpAliasOptions
     /// (EJBCA's CMP documentation: "KeyID").</summary>
     public const string KeyId = "KeyID";
 
-    /// <summary>Name of the CA that issues for this alias, or <see cref="KeyId"/>.</summary>
+    /// <summary>Name of the CA that issues for this alias, or <c>KeyID</c> (<see cref="KeyId"/>): the request's senderKID names it.</summary>
     public string Ca { get; set; } = "issuing";
 
-    /// <summary>Name of the certificate profile applied to issued certificates, or <see cref="KeyId"/>.</summary>
+    /// <summary>Name of the certificate profile applied to issued certificates, or <c>KeyID</c> (<see cref="KeyId"/>): the
+    /// request's senderKID names it.</summary>
     public string CertificateProfile { get; set; } = "default";
 
     /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>
