@@ -39,18 +39,19 @@ public static class CmpGrainsServices
     }
 }
 
-/// <summary>Start-up validation of the Cmp section: a bad configuration stops the process naming the key.</summary>
+/// <summary>
+/// Start-up validation of the Cmp section: a bad configuration stops the process naming the key. The ranges are the
+/// options' [Range] attributes (<see cref="OptionAnnotations"/>); this adds the checks that span settings.
+/// </summary>
 public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOptions<CmpOptions>
 {
     public ValidateOptionsResult Validate(string? name, CmpOptions options)
     {
         var errors = new List<string>();
+        // Cmp:Limits, every alias's MacProtection and every profile, each against its [Range] attributes.
+        OptionAnnotations.Validate(options, CmpOptions.Section, errors);
         CmpLimits limits = options.Limits;
-        if (limits.MaxMessageBytes is < 1024 or > 16 * 1024 * 1024) errors.Add("Cmp:Limits:MaxMessageBytes must be 1024 .. 16777216");
-        if (limits.MaxDerDepth is < 8 or > 256) errors.Add("Cmp:Limits:MaxDerDepth must be 8 .. 256");
-        if (limits.MaxPbmIterations is < 1 or > 10_000_000) errors.Add("Cmp:Limits:MaxPbmIterations must be 1 .. 10000000");
-        if (limits.MinPbmSaltBytes is < 8 or > 64) errors.Add("Cmp:Limits:MinPbmSaltBytes must be 8 .. 64");
-        if (limits.MinPbmIterations < 1 || limits.MinPbmIterations > limits.MaxPbmIterations) errors.Add("Cmp:Limits:MinPbmIterations must be 1 .. MaxPbmIterations");
+        if (limits.MinPbmIterations > limits.MaxPbmIterations) errors.Add("Cmp:Limits:MinPbmIterations must not exceed Cmp:Limits:MaxPbmIterations");
         MacNamesProblems("Cmp:Limits", limits.AllowedPbmOneWayFunctions, limits.AllowedPbmMacAlgorithms, errors);
         if (limits.MessageTimeWindow <= TimeSpan.Zero) errors.Add("Cmp:Limits:MessageTimeWindow must be positive");
         if (options.ConfirmCheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("Cmp:ConfirmCheckPeriod must be at least 1 second");
@@ -84,9 +85,7 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             if (settings.MacProtection is { } mac)
             {
                 CmpLimits merged = limits.For(settings);
-                if (mac.MinSaltBytes is < 8 or > 64) errors.Add($"{key}:MacProtection:MinSaltBytes must be 8 .. 64");
-                if (mac.MaxIterations is < 1 or > 10_000_000) errors.Add($"{key}:MacProtection:MaxIterations must be 1 .. 10000000");
-                if (merged.MinPbmIterations < 1 || merged.MinPbmIterations > merged.MaxPbmIterations) errors.Add($"{key}:MacProtection:MinIterations must be 1 .. MaxIterations");
+                if (merged.MinPbmIterations > merged.MaxPbmIterations) errors.Add($"{key}:MacProtection:MinIterations must not exceed the alias's MaxIterations ({merged.MaxPbmIterations})");
                 MacNamesProblems($"{key}:MacProtection", mac.AllowedOneWayFunctions, mac.AllowedMacAlgorithms, errors, "AllowedOneWayFunctions", "AllowedMacAlgorithms");
             }
             if (settings.VendorCertificateMode)
@@ -107,7 +106,6 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
         }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)
         {
-            if (settings.ValidityDays is < 1 or > 36500) errors.Add($"Cmp:Profiles:{profile}:ValidityDays must be 1 .. 36500");
             if (ProfileExtensions.FindUnknownName(settings.KeyUsages, settings.ExtendedKeyUsages) is { } unknown)
             {
                 errors.Add($"Cmp:Profiles:{profile}: unknown key usage or extended key usage '{unknown}'");

@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using CmpCluster.Protocol.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Silo;
 
@@ -7,7 +9,8 @@ public sealed class NodeOptions
 {
     public const string Section = "Node";
 
-    /// <summary>Holds the SQLite database (grain state, reminders) and the PKI folder. Relative to the working directory.</summary>
+    /// <summary>Holds the single node's SQLite databases (grain state and reminders in <c>cluster.db</c>, the audit trail in
+    /// <c>audit.db</c>), the PKI folder <c>pki/</c> and the audit key <c>audit/</c>. Relative to the working directory.</summary>
     [Required]
     public string DataDirectory { get; set; } = "data";
 
@@ -31,6 +34,7 @@ public sealed class NodeOptions
     [Required]
     public string ClusterId { get; set; } = "cmpcluster";
 
+    /// <summary>Orleans ServiceId: reminders, and in cluster mode every Redis key of the cluster, are scoped by it.</summary>
     [Required]
     public string ServiceId { get; set; } = "cmpcluster";
 
@@ -55,4 +59,15 @@ public enum NodeMode
 {
     SingleNode,
     Cluster,
+}
+
+/// <summary>Start-up validation of the Node section: its data annotations, each failure naming its key.</summary>
+public sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NodeOptions options)
+    {
+        var errors = new List<string>();
+        OptionAnnotations.Validate(options, NodeOptions.Section, errors);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
 }

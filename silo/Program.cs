@@ -36,8 +36,10 @@ NodeOptions node = builder.Configuration.GetSection(NodeOptions.Section).Get<Nod
 string dataDirectory = Path.GetFullPath(node.DataDirectory);
 Directory.CreateDirectory(dataDirectory);
 
-builder.Services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+// Each section's validator checks its ranges ([Range] attributes) and rules, naming the key in every failure.
+builder.Services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section).ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
+builder.Services.AddOptions<PkiOptions>().BindConfiguration(PkiOptions.Section).ValidateOnStart();
 builder.Services.AddOptions<CmpOptions>().BindConfiguration(CmpOptions.Section).ValidateOnStart();
 builder.Services.AddCmpGrains();
 builder.Services.AddCmpAudit().AddAuditStore(node, builder.Configuration, dataDirectory);

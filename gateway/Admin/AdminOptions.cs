@@ -4,7 +4,7 @@ namespace CmpCluster.Gateway.Admin;
 
 /// <summary>
 /// The admin REST API (section <c>Admin</c>). Bearer tokens only, compared in constant time. There is no default
-/// token: with none configured, Development accepts <see cref="DevelopmentToken"/> and every other environment
+/// token: with none configured, Development accepts <c>dev-admin-token</c> (<see cref="DevelopmentToken"/>) and every other environment
 /// refuses every admin request until <c>Admin__Tokens__0</c> is set.
 /// </summary>
 public sealed class AdminOptions

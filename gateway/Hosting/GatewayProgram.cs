@@ -112,15 +112,15 @@ public sealed class RetryForeverFilter(ILogger<RetryForeverFilter> logger) : ICl
     }
 }
 
-/// <summary>What the gateway checks of the Cmp section: only what routing and limits use. Secrets are the silos' business.</summary>
+/// <summary>What the gateway checks of the Cmp section: only what routing and limits use (the limits against their [Range]
+/// attributes, <see cref="OptionAnnotations"/>). Secrets are the silos' business.</summary>
 public sealed class GatewayCmpOptionsValidator : IValidateOptions<CmpOptions>
 {
     public ValidateOptionsResult Validate(string? name, CmpOptions options)
     {
         var errors = new List<string>();
         if (options.Aliases.Count == 0) errors.Add("Cmp:Aliases must define at least one alias");
-        if (options.Limits.MaxMessageBytes is < 1024 or > 16 * 1024 * 1024) errors.Add("Cmp:Limits:MaxMessageBytes must be 1024 .. 16777216");
-        if (options.Limits.MaxDerDepth is < 8 or > 256) errors.Add("Cmp:Limits:MaxDerDepth must be 8 .. 256");
+        OptionAnnotations.Validate(options.Limits, $"{CmpOptions.Section}:{nameof(CmpOptions.Limits)}", errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

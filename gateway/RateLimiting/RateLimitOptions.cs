@@ -1,4 +1,6 @@
+using System.ComponentModel.DataAnnotations;
 using System.Net;
+using CmpCluster.Protocol.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Gateway.RateLimiting;
@@ -23,6 +25,7 @@ public sealed class RateLimitOptions
     public AliasLimit PerAlias { get; set; } = new() { TokenLimit = 10_000, TokensPerPeriod = 5_000, ConcurrencyLimit = 256 };
 
     /// <summary>How often the one summary line of refused requests is logged (only when some were). Default 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan LogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
@@ -36,37 +39,36 @@ public sealed class RateLimitOptions
 /// <see cref="ReplenishmentPeriod"/> (continuously, in proportion to the time passed).</summary>
 public class TokenBucketLimit
 {
+    /// <summary>Most tokens the bucket holds: the burst it allows.</summary>
+    [Range(1, 10_000_000)]
     public int TokenLimit { get; set; }
 
+    /// <summary>Tokens added every <see cref="ReplenishmentPeriod"/>.</summary>
+    [Range(1, 10_000_000)]
     public int TokensPerPeriod { get; set; }
 
+    /// <summary>The period <see cref="TokensPerPeriod"/> refers to; tokens are added continuously, in proportion to the time passed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan ReplenishmentPeriod { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>The per-alias bucket plus a cap on the alias's requests in flight at this gateway.</summary>
 public sealed class AliasLimit : TokenBucketLimit
 {
+    /// <summary>Requests of the alias in flight at this gateway at most (held until the answer is written).</summary>
+    [Range(1, 10_000_000)]
     public int ConcurrencyLimit { get; set; }
 }
 
-/// <summary>Start-time checks; each failure names its key.</summary>
+/// <summary>Start-time checks (the ranges through their attributes, <see cref="OptionAnnotations"/>); each failure names its key.</summary>
 public sealed class RateLimitOptionsValidator : IValidateOptions<RateLimitOptions>
 {
-    private const int MaxCount = 10_000_000;
-
     public ValidateOptionsResult Validate(string? name, RateLimitOptions options)
     {
         var failures = new List<string>();
-        Bucket(failures, $"{RateLimitOptions.Section}:{nameof(RateLimitOptions.PerAddress)}", options.PerAddress);
-        Bucket(failures, $"{RateLimitOptions.Section}:{nameof(RateLimitOptions.PerAlias)}", options.PerAlias);
-        if (options.PerAlias is { ConcurrencyLimit: < 1 or > MaxCount })
-        {
-            failures.Add($"{RateLimitOptions.Section}:PerAlias:ConcurrencyLimit must be 1-{MaxCount}");
-        }
-        if (options.LogInterval < TimeSpan.FromSeconds(1) || options.LogInterval > TimeSpan.FromHours(1))
-        {
-            failures.Add($"{RateLimitOptions.Section}:{nameof(RateLimitOptions.LogInterval)} must be 00:00:01-01:00:00");
-        }
+        OptionAnnotations.Validate(options, RateLimitOptions.Section, failures);
+        if (options.PerAddress is null) failures.Add($"{RateLimitOptions.Section}:{nameof(RateLimitOptions.PerAddress)} is missing");
+        if (options.PerAlias is null) failures.Add($"{RateLimitOptions.Section}:{nameof(RateLimitOptions.PerAlias)} is missing");
         for (int i = 0; i < options.KnownProxies.Count; i++)
         {
             if (!TryParseNetwork(options.KnownProxies[i], out _))
@@ -92,26 +94,5 @@ public sealed class RateLimitOptionsValidator : IValidateOptions<RateLimitOption
             return true;
         }
         return IPNetwork.TryParse(text.Trim(), out network);
-    }
-
-    private static void Bucket(List<string> failures, string key, TokenBucketLimit? bucket)
-    {
-        if (bucket is null)
-        {
-            failures.Add($"{key} is missing");
-            return;
-        }
-        if (bucket.TokenLimit is < 1 or > MaxCount)
-        {
-            failures.Add($"{key}:{nameof(TokenBucketLimit.TokenLimit)} must be 1-{MaxCount}");
-        }
-        if (bucket.TokensPerPeriod is < 1 or > MaxCount)
-        {
-            failures.Add($"{key}:{nameof(TokenBucketLimit.TokensPerPeriod)} must be 1-{MaxCount}");
-        }
-        if (bucket.ReplenishmentPeriod < TimeSpan.FromMilliseconds(1) || bucket.ReplenishmentPeriod > TimeSpan.FromDays(1))
-        {
-            failures.Add($"{key}:{nameof(TokenBucketLimit.ReplenishmentPeriod)} must be 00:00:00.001-1.00:00:00");
-        }
     }
 }

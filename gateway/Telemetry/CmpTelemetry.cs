@@ -18,12 +18,14 @@ public sealed class TelemetryOptions
     /// bind the node to an internal address or filter the path at the load balancer).</summary>
     public bool Prometheus { get; set; } = true;
 
+    /// <summary>Path of the Prometheus scrape endpoint on the management listener.</summary>
     public string PrometheusPath { get; set; } = "/metrics";
 
     /// <summary>OTLP collector (e.g. http://127.0.0.1:4317). When set, metrics and traces are also exported there; traces
     /// are recorded only then, so a node without a collector pays nothing for spans.</summary>
     public string? OtlpEndpoint { get; set; }
 
+    /// <summary>service.name of the OpenTelemetry resource (metrics and traces).</summary>
     public string ServiceName { get; set; } = "cmpcluster";
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using CmpCluster.Protocol.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace CmpCluster.Grains.Audit;
@@ -8,19 +10,23 @@ public sealed class AuditOptions
     public const string Section = "Audit";
 
     /// <summary>At most this many records go into one store write.</summary>
+    [Range(1, 10_000)]
     public int MaxBatchSize { get; set; } = 256;
 
     /// <summary>
     /// How long a batch that is not full waits for more records before it is written (0: write what is queued at
     /// once; appends that arrive during a write form the next batch anyway).
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
     public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.Zero;
 
-    /// <summary>Appends waiting for the writer; beyond it callers wait (back-pressure).</summary>
+    /// <summary>Appends waiting for the writer; beyond it callers wait (back-pressure). At least <see cref="MaxBatchSize"/>.</summary>
+    [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 16_384;
 
     /// <summary>How often a signed checkpoint covers the chain head (skipped while nothing changed); one is also
     /// written at start and at graceful shutdown.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
@@ -34,15 +40,14 @@ public sealed class AuditOptions
     public string? NodeName { get; set; }
 }
 
+/// <summary>Start-time checks (the ranges through their attributes, <see cref="OptionAnnotations"/>); each failure names its key.</summary>
 public sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
 {
     public ValidateOptionsResult Validate(string? name, AuditOptions options)
     {
         var errors = new List<string>();
-        if (options.MaxBatchSize is < 1 or > 10_000) errors.Add("Audit:MaxBatchSize must be 1 .. 10000");
-        if (options.MaxBatchDelay < TimeSpan.Zero || options.MaxBatchDelay > TimeSpan.FromSeconds(1)) errors.Add("Audit:MaxBatchDelay must be 0 .. 00:00:01");
-        if (options.QueueCapacity < options.MaxBatchSize || options.QueueCapacity > 1_000_000) errors.Add("Audit:QueueCapacity must be MaxBatchSize .. 1000000");
-        if (options.CheckpointInterval < TimeSpan.FromSeconds(1) || options.CheckpointInterval > TimeSpan.FromDays(1)) errors.Add("Audit:CheckpointInterval must be 00:00:01 .. 1.00:00:00");
+        OptionAnnotations.Validate(options, AuditOptions.Section, errors);
+        if (options.QueueCapacity < options.MaxBatchSize) errors.Add("Audit:QueueCapacity must be at least Audit:MaxBatchSize");
         if (options.KeyPath is { } path && string.IsNullOrWhiteSpace(path)) errors.Add("Audit:KeyPath must name a file when set");
         if (options.NodeName is { } node && (node.Length is < 1 or > 128 || node.Any(char.IsControl))) errors.Add("Audit:NodeName must be 1 .. 128 printable characters");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -21,7 +21,8 @@ public enum OcspSignerKind
 
 /// <summary>
 /// The <c>Pki</c> section: the development PKI created on first start (root, issuing CA, CMP signer, OCSP signer) and
-/// how revocation is published (CRLs, OCSP). Checked at start by <see cref="PkiOptionsValidator"/>.
+/// how revocation is published (CRLs, OCSP). Checked at start by <see cref="PkiOptionsValidator"/>, the ranges and patterns
+/// through their attributes.
 /// </summary>
 public sealed class PkiOptions
 {
@@ -34,6 +35,7 @@ public sealed class PkiOptions
     [Required, RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
     public string CaName { get; set; } = "issuing";
 
+    /// <summary>Key algorithm of the keys made when the PKI folder is created (first start only; existing keys are kept).</summary>
     public CaKeyAlgorithm KeyAlgorithm { get; set; } = CaKeyAlgorithm.EcP256;
 
     /// <summary>
@@ -42,24 +44,31 @@ public sealed class PkiOptions
     /// </summary>
     public string? CmpRaSecret { get; set; }
 
-    /// <summary>Encrypts the key files (PKCS#8, AES-256-CBC, PBKDF2-SHA256). Set it through <c>Pki__Passphrase</c>.</summary>
+    /// <summary>Encrypts the key files (PKCS#8, AES-256-CBC, PBKDF2-SHA256) and seals stored enrollment codes. Set it through
+    /// <c>Pki__Passphrase</c>; unset, a development passphrase is used and the log warns loudly.</summary>
     public string? Passphrase { get; set; }
 
+    /// <summary>Subject DN of the root CA made at first start.</summary>
     [Required]
     public string RootSubject { get; set; } = "CN=CmpCluster Root CA,O=CmpCluster";
 
+    /// <summary>Subject DN of the issuing CA made at first start.</summary>
     [Required]
     public string IssuingSubject { get; set; } = "CN=CmpCluster Issuing CA,O=CmpCluster";
 
+    /// <summary>Subject DN of the CMP signer (signs CMP responses) made at first start.</summary>
     [Required]
     public string CmpSignerSubject { get; set; } = "CN=CmpCluster CMP Signer,O=CmpCluster";
 
+    /// <summary>Subject DN of the delegated OCSP signer made at first start (or added to an older PKI folder).</summary>
     [Required]
     public string OcspSignerSubject { get; set; } = "CN=CmpCluster OCSP Signer,O=CmpCluster";
 
+    /// <summary>Validity of the root CA certificate made at first start.</summary>
     [Range(1, 50)]
     public int RootValidityYears { get; set; } = 20;
 
+    /// <summary>Validity of the issuing CA certificate made at first start.</summary>
     [Range(1, 30)]
     public int IssuingValidityYears { get; set; } = 10;
 
@@ -90,13 +99,15 @@ public sealed class PkiOptions
 /// <summary><c>Pki:Crl</c>: when CRLs are issued (RFC 5280 §5).</summary>
 public sealed class CrlOptions
 {
-    /// <summary>nextUpdate − thisUpdate of every CRL (RFC 5280 §5.1.2.5). 1 minute .. 366 days.</summary>
+    /// <summary>nextUpdate − thisUpdate of every CRL (RFC 5280 §5.1.2.5).</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "366.00:00:00")]
     public TimeSpan Validity { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>A new CRL is issued once nextUpdate is this close; must be shorter than <see cref="Validity"/>.</summary>
     public TimeSpan RenewBefore { get; set; } = TimeSpan.FromHours(6);
 
-    /// <summary>Delay after a revocation before the new CRL, so a burst of revocations makes one CRL. 0 .. 1 hour.</summary>
+    /// <summary>Delay after a revocation before the new CRL, so a burst of revocations makes one CRL.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan Debounce { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
@@ -109,11 +120,13 @@ public sealed class CrlOptions
 /// <summary><c>Pki:Ocsp</c>: the OCSP responder (RFC 6960).</summary>
 public sealed class OcspOptions
 {
+    /// <summary>Who signs OCSP responses: the delegated OCSP signer (default) or the CA key.</summary>
     public OcspSignerKind Signer { get; set; } = OcspSignerKind.Delegated;
 
     /// <summary>nextUpdate of each single response = thisUpdate + this (RFC 6960 §4.2.2.1); null: nextUpdate is omitted.</summary>
     public TimeSpan? ResponseValidity { get; set; }
 
-    /// <summary>Most CertIDs in one request; more → malformedRequest. 1 .. 1000.</summary>
+    /// <summary>Most CertIDs in one request; more → malformedRequest.</summary>
+    [Range(1, 1000)]
     public int MaxRequestEntries { get; set; } = 20;
 }

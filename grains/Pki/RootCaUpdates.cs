@@ -13,8 +13,13 @@ public sealed record RootCaUpdate(X509CertificateStructure NewWithNew, X509Certi
 /// <summary><c>Pki:RootCaUpdate</c>: PEM files of a configured root rollover. All empty: no rollover.</summary>
 public sealed class RootCaUpdateOptions
 {
+    /// <summary>PEM file of the new root certificate, self-signed; required when either of the others is set.</summary>
     public string? NewWithNew { get; set; }
+
+    /// <summary>PEM file of the new root's key certified by the old root.</summary>
     public string? NewWithOld { get; set; }
+
+    /// <summary>PEM file of the old root's key certified by the new root.</summary>
     public string? OldWithNew { get; set; }
 }
 

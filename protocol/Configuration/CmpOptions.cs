@@ -52,26 +52,29 @@ public sealed class CmpOptions
     public Dictionary<string, CertificateProfileOptions> Profiles { get; set; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>Bounds checked before any crypto. Each default is what a real device needs, with room.</summary>
+/// <summary>
+/// Bounds checked before any crypto. Each default is what a real device needs, with room. The ranges of the settings are
+/// their <see cref="RangeAttribute"/>s, checked at start (<see cref="OptionAnnotations"/>).
+/// </summary>
 public sealed class CmpLimits
 {
-    /// <summary>Largest request body accepted; larger → HTTP 413. 1 KiB .. 16 MiB.</summary>
+    /// <summary>Largest request body accepted, in bytes; larger → HTTP 413 (TCP: error 4).</summary>
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxMessageBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Deepest DER nesting accepted (a PKIMessage with a certificate is about 12 deep). 8 .. 256.</summary>
+    /// <summary>Deepest DER nesting accepted (a PKIMessage with a certificate is about 12 deep).</summary>
     [Range(8, 256)]
     public int MaxDerDepth { get; set; } = 48;
 
-    /// <summary>Most certificates in extraCerts. 0 .. 64.</summary>
+    /// <summary>Most certificates in extraCerts.</summary>
     [Range(0, 64)]
     public int MaxExtraCerts { get; set; } = 10;
 
-    /// <summary>Most inner messages in one nested message (a batch, RFC 9483 §5.2.2.2). 1 .. 100.</summary>
+    /// <summary>Most inner messages in one nested message (a batch, RFC 9483 §5.2.2.2).</summary>
     [Range(1, 100)]
     public int MaxNestedMessages { get; set; } = 10;
 
-    /// <summary>Most InfoTypeAndValue entries in generalInfo. 0 .. 64.</summary>
+    /// <summary>Most InfoTypeAndValue entries in generalInfo.</summary>
     [Range(0, 64)]
     public int MaxGeneralInfo { get; set; } = 8;
 
@@ -85,7 +88,7 @@ public sealed class CmpLimits
 
     /// <summary>
     /// Lowest PBM iterationCount accepted (RFC 9481 §6.1.1: the count makes a guessed secret expensive to test; OpenSSL
-    /// sends 500). Checked, with every other parameter, before any hashing. 1 .. 10 000 000.
+    /// sends 500). Checked, with every other parameter, before any hashing.
     /// </summary>
     [Range(1, 10_000_000)]
     public int MinPbmIterations { get; set; } = 100;
@@ -132,10 +135,16 @@ public sealed class CmpLimits
 /// </summary>
 public sealed class MacProtectionOptions
 {
+    /// <summary>Lowest PBM iterationCount accepted on this alias; unset: <c>Cmp:Limits:MinPbmIterations</c>.</summary>
+    [Range(1, 10_000_000)]
     public int? MinIterations { get; set; }
 
+    /// <summary>Highest PBM iterationCount accepted on this alias; unset: <c>Cmp:Limits:MaxPbmIterations</c>.</summary>
+    [Range(1, 10_000_000)]
     public int? MaxIterations { get; set; }
 
+    /// <summary>Shortest PBM salt accepted on this alias, in bytes; unset: <c>Cmp:Limits:MinPbmSaltBytes</c>.</summary>
+    [Range(8, 64)]
     public int? MinSaltBytes { get; set; }
 
     /// <summary>SHA1, SHA256, SHA384, SHA512.</summary>
@@ -189,6 +198,8 @@ public enum ResponseProtection
 /// <summary>One CMP alias (EJBCA's "CMP configuration alias").</summary>
 public sealed class CmpAliasOptions
 {
+    /// <summary>RA mode (the client is an RA; end entities are created as requests come) or client mode (registered end
+    /// entities authenticate themselves).</summary>
     public AliasMode Mode { get; set; } = AliasMode.Ra;
 
     /// <summary>This alias's MAC parameter floors; unset: <c>Cmp:Limits</c>.</summary>
@@ -227,8 +238,10 @@ public sealed class CmpAliasOptions
     /// <summary>RA mode: the DN part for DnPart (default CN), or the name for Fixed.</summary>
     public string? RaNameGenerationParameter { get; set; }
 
+    /// <summary>Put before the generated username (RA mode), or before the vendor certificate's name (vendor certificate mode).</summary>
     public string RaNameGenerationPrefix { get; set; } = "";
 
+    /// <summary>Put after the generated username (RA mode), or after the vendor certificate's name (vendor certificate mode).</summary>
     public string RaNameGenerationPostfix { get; set; } = "";
 
     /// <summary>RA mode, EndEntityCertificate module: the end entities (usernames) whose certificates may act as RA
@@ -241,6 +254,8 @@ public sealed class CmpAliasOptions
     /// <summary>When set, the request's senderKID must equal it (the RA's reference, openssl <c>-ref</c>).</summary>
     public string? SenderKid { get; set; }
 
+    /// <summary>How responses are protected: a signature by the CA's CMP signer, or PasswordBasedMac with the request's
+    /// secret (errors to a request whose MAC did not verify are signed).</summary>
     public ResponseProtection ResponseProtection { get; set; } = ResponseProtection.Signature;
 
     /// <summary>Accept the raVerified POP (RFC 4211 §4.1); off by default as the RFC advises.</summary>
@@ -256,10 +271,11 @@ public sealed class CmpAliasOptions
     /// (EJBCA's CMP documentation: "KeyID").</summary>
     public const string KeyId = "KeyID";
 
-    /// <summary>Name of the CA that issues for this alias, or <see cref="KeyId"/>.</summary>
+    /// <summary>Name of the CA that issues for this alias, or <c>KeyID</c> (<see cref="KeyId"/>): the request's senderKID names it.</summary>
     public string Ca { get; set; } = "issuing";
 
-    /// <summary>Name of the certificate profile applied to issued certificates, or <see cref="KeyId"/>.</summary>
+    /// <summary>Name of the certificate profile applied to issued certificates, or <c>KeyID</c> (<see cref="KeyId"/>): the
+    /// request's senderKID names it.</summary>
     public string CertificateProfile { get; set; } = "default";
 
     /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>
@@ -305,6 +321,7 @@ public sealed class CmpAliasOptions
 /// <summary>What an issued certificate looks like (EJBCA's certificate profile, the parts built so far).</summary>
 public sealed class CertificateProfileOptions
 {
+    /// <summary>Validity of issued certificates in days (notAfter is never later than the issuing CA's).</summary>
     [Range(1, 36500)]
     public int ValidityDays { get; set; } = 365;
 

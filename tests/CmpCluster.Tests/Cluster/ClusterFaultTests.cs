@@ -54,8 +54,9 @@ public sealed class ClusterFaultTests(TestCluster cluster, ITestOutputHelper out
     {
         ClusterEnroller enroller = await StreamAsync("silo-kill", async () => await cluster.Silos[0].KillAsync());
         await cluster.EnsureRunningAsync();
-        // Known grain issue (see the report / README): a silo killed after signing but before the transaction's state
-        // write leaves an unanswered, unconfirmed extra certificate when the client's retry is issued afresh.
+        // The case this guards: a silo killed between signing and the transaction's next state write. The transaction
+        // records the serial before anything is signed (grains/Certificates/CertificateIssuer.cs, step 2), so the client's
+        // retry resumes that certificate; ClusterInvariants reports any extra signature no client saw as an orphan.
         await ClusterInvariants.CheckAsync(cluster, enroller, output.WriteLine);
     }
 

@@ -53,8 +53,9 @@ public static class ClusterInvariants
                 }
             }
             // A second signature for one enrollment is a violation when a client could see both (both received or
-            // confirmed). An extra certificate no client ever saw is an orphan left by a silo killed between signing and
-            // storing the transaction (see README, known issue): reported, and fatal only where the caller says so.
+            // confirmed). An extra certificate no client ever saw would be an orphan left by a silo killed between signing
+            // and storing the transaction (the write-ahead of grains/Certificates/CertificateIssuer.cs, step 2, exists so
+            // that a retry resumes instead): reported, and fatal only where the caller says so.
             var orphans = new List<string>();
             foreach ((string subject, List<string> keys) in signedBySubject.Where(p => p.Value.Count > 1))
             {

@@ -63,7 +63,7 @@ public sealed class KeyUpdateAndRevocationOpenSslTests(NodeFixture fixture) : IC
     }
 
     [Fact]
-    public async Task Rr_revokes_with_the_reason_once_and_the_seed_error_rows_are_reported()
+    public async Task Rr_revokes_with_the_reason_once_and_refusals_get_the_failInfo_of_the_EJBCA_error_table()
     {
         using var dir = new TempDirectory("rr");
         (string cert, string key) = await EnrollAsync(dir, "gnb-revoke");
