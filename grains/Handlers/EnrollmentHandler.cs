@@ -104,7 +104,8 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
         }
-        CheckKey(template.PublicKey);
+        // Whatever proves possession below, the key itself must be one this CA certifies (RFC 9481 §2).
+        PublicKeyRules.Check(template.PublicKey);
         // EJBCA's CMP error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
         if (updated is not null && !request.Alias.AllowKeyUpdateWithSameKey && template.PublicKey.Equals(updated.SubjectPublicKeyInfo))
         {
@@ -122,6 +123,11 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         {
             PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
             popAlgorithm = message.Pop is { Type: ProofOfPossession.TYPE_SIGNING_KEY } pop ? PopoSigningKey.GetInstance(pop.Object).AlgorithmIdentifier : null;
+        }
+        if (popAlgorithm is null)
+        {
+            // raVerified: an RA vouched for possession, but no signature decoded the key; it must still be a valid one.
+            PublicKeyRules.CheckOnCurve(template.PublicKey);
         }
         // 3GPP TS 33.310 on a vendor-mode alias: the POP signature uses SHA-256 or SHA-384, never SHA-1 or MD5.
         if (request.Alias.VendorCertificateMode && popAlgorithm is not null && VendorCertificates.Weak(popAlgorithm))
@@ -203,37 +209,4 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
             _ => throw new CmpFailureException(PkiFailureInfo.SystemFailure, "a registered subjectAltName cannot be used"),
         };
     }).ToArray());
-
-    /// <summary>RFC 9481 §2: EC keys on P-256/P-384/P-521 or RSA of at least 2048 bits.</summary>
-    private static void CheckKey(SubjectPublicKeyInfo key)
-    {
-        DerObjectIdentifier type = key.Algorithm.Algorithm;
-        if (type.Equals(X9ObjectIdentifiers.IdECPublicKey))
-        {
-            Asn1Encodable? curve = key.Algorithm.Parameters;
-            if (curve is DerObjectIdentifier oid &&
-                (oid.Equals(SecObjectIdentifiers.SecP256r1) || oid.Equals(SecObjectIdentifiers.SecP384r1) || oid.Equals(SecObjectIdentifiers.SecP521r1)))
-            {
-                return;
-            }
-            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "EC keys must use P-256, P-384 or P-521");
-        }
-        if (type.Equals(PkcsObjectIdentifiers.RsaEncryption))
-        {
-            try
-            {
-                var rsa = RsaPublicKeyStructure.GetInstance(key.ParsePublicKey());
-                if (rsa.Modulus.BitLength >= 2048 && rsa.Modulus.BitLength <= 8192)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is ArgumentException or IOException)
-            {
-                throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the RSA public key is malformed");
-            }
-            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "RSA keys must have 2048 to 8192 bits");
-        }
-        throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "only EC and RSA public keys are supported");
-    }
 }

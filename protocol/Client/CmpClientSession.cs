@@ -127,6 +127,14 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         return Protect(body, implicitConfirm: false, overrides);
     }
 
+    /// <summary>ir for any public key, with raVerified POP (RFC 4211 §4): to probe what the CA certifies on an RA's word.</summary>
+    public byte[] BuildRaVerifiedEnrollment(X509Name subject, SubjectPublicKeyInfo publicKey)
+    {
+        var template = new CertTemplateBuilder().SetSubjectPublicKeyInfo(publicKey).SetSubject(subject);
+        var message = new CertReqMsg(new CertRequest(0, template.Build(), null), new ProofOfPossession(), null);
+        return Protect(new PkiBody(PkiBody.TYPE_INIT_REQ, new CertReqMessages(message)), implicitConfirm: false, overrides: null);
+    }
+
     /// <summary>p10cr (RFC 9483 §4.1.4) carrying a PKCS#10 request (DER, RFC 2986) as it is.</summary>
     public byte[] BuildP10(byte[] certificationRequestDer, bool implicitConfirm = false, RequestOverrides? overrides = null) =>
         Protect(new PkiBody(PkiBody.TYPE_P10_CERT_REQ, Org.BouncyCastle.Asn1.Pkcs.CertificationRequest.GetInstance(Asn1Object.FromByteArray(certificationRequestDer))),
