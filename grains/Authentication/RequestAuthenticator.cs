@@ -201,7 +201,7 @@ public sealed partial class RequestAuthenticator(
         string? secret = string.IsNullOrEmpty(alias.Secret) ? caSecret : alias.Secret;
         if (!PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg))
         {
-            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection");
+            throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs MAC protection (PasswordBasedMac or PBMAC1)");
         }
         if (string.IsNullOrEmpty(secret))
         {
@@ -237,7 +237,7 @@ public sealed partial class RequestAuthenticator(
             AuthenticationModules.EndEntityCertificate =>
                 (new EnrollmentProof(null, null, null, null, (await VerifySignerAsync(request, requiredCa: null)).Key), ProtectionKind.Signature),
             AuthenticationModules.Hmac when PasswordBasedMac.IsPasswordBasedMac(request.ProtectionAlg) => (MacProof(request, limits), ProtectionKind.PasswordBasedMac),
-            AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs PasswordBasedMac protection"),
+            AuthenticationModules.Hmac => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "HMAC authentication needs MAC protection (PasswordBasedMac or PBMAC1)"),
             AuthenticationModules.RegTokenPwd => (new EnrollmentProof(RegToken(certRequest)
                 ?? throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the request has no regToken control"), null, null, null), ProtectionKind.PasswordInRequest),
             AuthenticationModules.DnPartPwd => (new EnrollmentProof((DnParts.Type(alias.DnPartPwdComponent) is { } codePart ? DnParts.SingleValue(subject, codePart) : null)

@@ -29,6 +29,8 @@ public sealed record RequestOverrides
     public byte[]? SenderNonce { get; init; }
     public byte[]? RecipNonce { get; init; }
     public int? PbmIterations { get; init; }
+    /// <summary>A protectionAlg to MAC with instead of the session's (to probe the server's parameter checks).</summary>
+    public AlgorithmIdentifier? MacAlgorithm { get; init; }
     /// <summary>Send without protection (client mode with a password inside the request).</summary>
     public bool Unprotected { get; init; }
 }
@@ -62,6 +64,9 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
     }
 
     public byte[] TransactionId { get; set; } = RandomNumberGenerator.GetBytes(16);
+
+    /// <summary>Protect requests with PBMAC1 (PBKDF2 and HMAC-SHA256, RFC 9481 §6.1.2) instead of PasswordBasedMac.</summary>
+    public bool UsePbmac1 { get; set; }
 
     /// <summary>senderNonce of the server's last response; the next request echoes it as recipNonce.</summary>
     public byte[]? ServerNonce { get; private set; }
@@ -213,7 +218,9 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
     {
         overrides ??= new RequestOverrides();
         LastSenderNonce = overrides.SenderNonce ?? RandomNumberGenerator.GetBytes(16);
-        AlgorithmIdentifier algorithm = _signer?.Algorithm ?? PasswordBasedMac.NewAlgorithm(overrides.PbmIterations ?? pbmIterations);
+        int iterations = overrides.PbmIterations ?? pbmIterations;
+        AlgorithmIdentifier algorithm = overrides.MacAlgorithm ?? _signer?.Algorithm
+            ?? (UsePbmac1 ? PasswordBasedMac.NewPbmac1Algorithm(iterations) : PasswordBasedMac.NewAlgorithm(iterations));
         var builder = new PkiHeaderBuilder(overrides.Pvno,
                 new GeneralName(_signerCertificate?.Subject ?? new X509Name("CN=cmp-client")), new GeneralName(X509Name.GetInstance(new DerSequence())));
         if (!overrides.Unprotected)
