@@ -22,6 +22,7 @@ public static class CmpGrainsServices
         services.AddSingleton<IIncomingGrainCallFilter, Internal.InternalCallFilter>();
         services.AddSingleton<IOutgoingGrainCallFilter, Internal.SiloCallMarker>();
         services.AddSingleton<ResponseProtectors>();
+        services.AddSingleton<AliasCertificates>();
         services.AddSingleton<DeadlineSweeperKickoff>();
         services.AddSingleton<RequestAuthenticator>();
         services.AddSingleton<VendorCertificates>();
@@ -102,6 +103,18 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             foreach (string file in (settings.VendorCas ?? []).Concat(settings.VendorCrls ?? []).Concat(settings.NestedRaTrustAnchors ?? []).Where(f => !File.Exists(f)))
             {
                 errors.Add($"{key}: trust file '{file}' does not exist");
+            }
+            foreach ((string setting, string file) in (settings.AdditionalCaPubs ?? []).Select(f => ("AdditionalCaPubs", f))
+                .Concat((settings.AdditionalExtraCerts ?? []).Select(f => ("AdditionalExtraCerts", f))))
+            {
+                try
+                {
+                    AliasCertificates.Load(file);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    errors.Add($"{key}:{setting}: {(e is InvalidDataException ? e.Message : $"'{file}' cannot be read")}");
+                }
             }
         }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)

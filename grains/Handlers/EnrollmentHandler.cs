@@ -52,7 +52,7 @@ public sealed record EnrollmentRequest(
 public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance);
 
 /// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
-public sealed class EnrollmentHandler(CertificateIssuer issuer)
+public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificates aliasCertificates)
 {
     /// <summary>
     /// Checks the request, then issues. <paramref name="resumeKey"/>: the serial an interrupted attempt of this same request
@@ -64,7 +64,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer)
         IssuedCertificate issued = resumeKey is null
             ? await issuer.IssueAsync(prepared.Issuance, reserved)
             : await issuer.ResumeAsync(prepared.Issuance, resumeKey);
-        X509CertificateStructure[] caPubs = request.Alias.IncludeRootInCaPubs ? [request.Ca.Root] : [];
+        X509CertificateStructure[] caPubs = aliasCertificates.CaPubs(request.Alias, request.Ca);
         return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
             caPubs, request.ImplicitConfirm);
     }

@@ -278,8 +278,23 @@ public sealed class CmpAliasOptions
     /// request's senderKID names it.</summary>
     public string CertificateProfile { get; set; } = "default";
 
-    /// <summary>Put the root CA certificate into caPubs of ip/cp.</summary>
+    /// <summary>Put the root CA certificate into caPubs of ip/cp/kup.</summary>
     public bool IncludeRootInCaPubs { get; set; } = true;
+
+    /// <summary>
+    /// Put the issuing (signing) CA's certificate at index 0 of caPubs, as EJBCA does (EJBCA's CMP documentation, "CMP Response
+    /// Additional CA Certificates"); then the root, if <see cref="IncludeRootInCaPubs"/>, then <see cref="AdditionalCaPubs"/>.
+    /// </summary>
+    public bool CaPubsSigningCaFirst { get; set; }
+
+    /// <summary>PEM files of further CA certificates for caPubs of ip/cp/kup (X.509 v3; checked at start).</summary>
+    public string[]? AdditionalCaPubs { get; set; }
+
+    /// <summary>
+    /// PEM files of further certificates for extraCerts of every response on this alias, after the chain of whatever protects
+    /// it (EJBCA's CMP documentation, "PKI Message Response Additional CA Certificates"); X.509 v3, checked at start.
+    /// </summary>
+    public string[]? AdditionalExtraCerts { get; set; }
 
     /// <summary>
     /// Vendor certificate mode (EJBCA's CMP documentation, "Use Vendor Certificate Mode", 3GPP TS 33.310), client mode with EndEntityCertificate:
