@@ -140,7 +140,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         X509Extension? subjectAltName = updated is not null ? updated.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName)
             : request.EndEntity is { SubjectAltNames.Count: > 0 } registeredNames
             ? new X509Extension(false, new DerOctetString(AltNames(registeredNames.SubjectAltNames)))
-            : request.Profile.AllowSubjectAltNameFromRequest ? template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName) : null;
+            : request.Profile.AllowSubjectAltNameFromRequest ? RequestedAltNames(template) : null;
         return new PreparedEnrollment(message.CertReq.CertReqID, new IssuanceRequest(
             request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName));
@@ -192,6 +192,29 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the requested subject differs from the registered one");
         }
         return registered;
+    }
+
+    /// <summary>
+    /// The template's subjectAltName, read before it is copied: a value that is not GeneralNames (RFC 5280 §4.2.1.6) is
+    /// badRequest, as in EJBCA's CMP error table ("invalid certificate extensions"), never a certificate that cannot be built.
+    /// </summary>
+    private static X509Extension? RequestedAltNames(CertTemplate template)
+    {
+        if (template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName) is not { } extension)
+        {
+            return null;
+        }
+        try
+        {
+            if (GeneralNames.GetInstance(extension.GetParsedValue()).GetNames().Length > 0)
+            {
+                return extension;
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException or IOException or FormatException)
+        {
+        }
+        throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template's subjectAltName is not a list of GeneralNames");
     }
 
     /// <summary>The admin API's "dns:", "ip:", "email:" and "uri:" names as RFC 5280 §4.2.1.6 GeneralNames.</summary>
