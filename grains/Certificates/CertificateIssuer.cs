@@ -4,6 +4,7 @@ using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Crmf;
 using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Math;
 
@@ -22,9 +23,14 @@ public sealed record IssuanceRequest(
     bool Confirmed,
     /// <summary>The end entity the certificate belongs to, when known (client mode, RA name generation, key update).</summary>
     string? EndEntity = null,
-    string? ProfileName = null);
+    string? ProfileName = null)
+{
+    /// <summary>The template's validity, where the profile lets a request choose it (<see cref="CertificateProfileOptions.AllowValidityOverride"/>).</summary>
+    public OptionalValidity? RequestedValidity { get; init; }
+}
 
-public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der);
+/// <param name="ValidityModified">the request asked for a validity this certificate does not have (shortened to the profile's maximum or the CA's notAfter).</param>
+public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der, bool ValidityModified = false);
 
 /// <summary>The issuance cycle, linear and numbered: validate, choose and record a serial, build, sign once and store, answer.</summary>
 public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki)
@@ -82,7 +88,8 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
     {
         // 3. Build the TBS certificate from the profile; only subject, key and (if allowed) subjectAltName come from the template.
         string key = GrainKeys.Certificate(request.Ca.Name, serialHex);
-        byte[] tbs = BuildTbs(request, serial, now, _pki).GetEncoded(Asn1Encodable.Der);
+        (DateTimeOffset notBefore, DateTimeOffset notAfter, bool validityModified) = Validity(request, now);
+        byte[] tbs = BuildTbs(request, serial, notBefore, notAfter, _pki).GetEncoded(Asn1Encodable.Der);
         var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now,
             request.EndEntity, request.ProfileName, SHA256.HashData(request.PublicKey.GetEncoded(Asn1Encodable.Der)));
 
@@ -96,19 +103,56 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         Telemetry.GrainTelemetry.CertificatesIssued.Add(1, new("ca", request.Ca.Name), new("profile", request.ProfileName ?? "-"));
 
         // 6. The caller answers; certConf, rejection or the confirm timeout decide the final status.
-        return new IssuedCertificate(key, serialHex, der);
+        return new IssuedCertificate(key, serialHex, der, validityModified);
     }
 
-    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset now, PkiOptions pki)
+    /// <summary>
+    /// The profile's validity, or the one the request asked for where the profile allows it, at most the profile's
+    /// maximum; never beyond the issuing CA's notAfter (RFC 5280 §6.1). Modified: the request asked for something else.
+    /// </summary>
+    private static (DateTimeOffset NotBefore, DateTimeOffset NotAfter, bool Modified) Validity(IssuanceRequest request, DateTimeOffset now)
     {
-        X509CertificateStructure caCertificate = request.Ca.Ca.Certificate;
-        DateTimeOffset notBefore = now - request.Profile.NotBeforeSkew;
-        DateTimeOffset notAfter = now.AddDays(request.Profile.ValidityDays);
-        DateTimeOffset caNotAfter = caCertificate.EndDate.ToDateTime();
+        CertificateProfileOptions profile = request.Profile;
+        DateTimeOffset notBefore = now - profile.NotBeforeSkew;
+        DateTimeOffset notAfter = now.AddDays(profile.ValidityDays);
+        bool modified = false;
+        if (request.RequestedValidity?.NotAfter is { } askedEnd)
+        {
+            DateTimeOffset asked = new(askedEnd.ToDateTime().ToUniversalTime());
+            DateTimeOffset longest = now.AddDays(profile.MaxValidityDays ?? profile.ValidityDays);
+            notAfter = asked <= longest ? asked : longest;
+            modified = asked > longest;
+            if (request.RequestedValidity.NotBefore is { } askedStart)
+            {
+                DateTimeOffset start = new(askedStart.ToDateTime().ToUniversalTime());
+                // A start in the future is honoured; one further back than the profile's skew is not.
+                if (start >= notBefore)
+                {
+                    notBefore = start;
+                }
+                else
+                {
+                    modified = true;
+                }
+            }
+            if (notAfter <= notBefore)
+            {
+                (notAfter, modified) = (now.AddDays(profile.ValidityDays), true);
+            }
+        }
+        DateTimeOffset caNotAfter = request.Ca.Ca.Certificate.EndDate.ToDateTime();
         if (notAfter > caNotAfter)
         {
-            notAfter = caNotAfter; // RFC 5280 §6.1: never outlive the issuer.
+            // RFC 5280 §6.1: never outlive the issuer.
+            modified |= request.RequestedValidity?.NotAfter is not null;
+            notAfter = caNotAfter;
         }
+        return (notBefore, notAfter, modified);
+    }
+
+    private static TbsCertificateStructure BuildTbs(IssuanceRequest request, BigInteger serial, DateTimeOffset notBefore, DateTimeOffset notAfter, PkiOptions pki)
+    {
+        X509CertificateStructure caCertificate = request.Ca.Ca.Certificate;
 
         var generator = new V3TbsCertificateGenerator();
         generator.SetSerialNumber(new DerInteger(serial));

@@ -25,7 +25,11 @@ public sealed record Fault(CmpFailure Failure) : Decision;
 /// </summary>
 public sealed record Issuance(
     PkiBodyType ResponseType, long CertReqId, IssuedCertificate Certificate, X509CertificateStructure Parsed, X509CertificateStructure[] CaPubs,
-    bool ImplicitConfirm) : Decision;
+    bool ImplicitConfirm) : Decision
+{
+    /// <summary>RFC 9810 §5.2.3: the certificate differs from what the request asked for (status grantedWithMods).</summary>
+    public bool GrantedWithMods { get; init; }
+}
 
 /// <summary>
 /// RFC 9483 §4.4: the request waits. First answered with status waiting in <paramref name="ResponseType"/> (ip, cp or

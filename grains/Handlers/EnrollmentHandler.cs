@@ -49,7 +49,11 @@ public sealed record EnrollmentRequest(
 }
 
 /// <summary>A request that passed every check and POP: what would be issued, and under which certReqId.</summary>
-public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance);
+/// <param name="Modified">
+/// the certificate will differ from what the template asked for in something other than validity (a subjectAltName or
+/// another extension not taken, a validity the profile does not let a request choose): grantedWithMods (RFC 9810 §5.2.3).
+/// </param>
+public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance, bool Modified = false);
 
 /// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
 public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificates aliasCertificates)
@@ -66,7 +70,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             : await issuer.ResumeAsync(prepared.Issuance, resumeKey);
         X509CertificateStructure[] caPubs = aliasCertificates.CaPubs(request.Alias, request.Ca);
         return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
-            caPubs, request.ImplicitConfirm);
+            caPubs, request.ImplicitConfirm) { GrantedWithMods = prepared.Modified || issued.ValidityModified };
     }
 
     /// <summary>Every check of the request and its POP, without issuing: a request that will wait (RFC 9483 §4.4) is
@@ -105,7 +109,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
         }
         // Whatever proves possession below, the key itself must be one this CA certifies (RFC 9481 §2).
-        PublicKeyRules.Check(template.PublicKey);
+        PublicKeyRules.Check(template.PublicKey, request.Profile);
         // EJBCA's CMP error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
         if (updated is not null && !request.Alias.AllowKeyUpdateWithSameKey && template.PublicKey.Equals(updated.SubjectPublicKeyInfo))
         {
@@ -143,7 +147,24 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             : request.Profile.AllowSubjectAltNameFromRequest ? RequestedAltNames(template) : null;
         return new PreparedEnrollment(message.CertReq.CertReqID, new IssuanceRequest(
             request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
-            request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName));
+            request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName)
+        {
+            RequestedValidity = request.Profile.AllowValidityOverride ? template.Validity : null,
+        }, Modified: Modifies(template, subjectAltName, request.Profile));
+    }
+
+    /// <summary>
+    /// RFC 9810 §5.2.3 grantedWithMods: the template asked for something the certificate will not carry. A subjectAltName
+    /// not copied (registered or kept names win, or the profile does not copy it), any other requested extension (the
+    /// profile decides them), or a validity where the profile does not let a request choose one.
+    /// </summary>
+    private static bool Modifies(CertTemplate template, X509Extension? subjectAltName, CertificateProfileOptions profile)
+    {
+        X509Extension? requestedNames = template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName);
+        bool namesChanged = requestedNames is not null && !requestedNames.Equals(subjectAltName);
+        bool otherExtensions = template.Extensions?.GetExtensionOids().Any(oid => !oid.Equals(X509Extensions.SubjectAlternativeName)) == true;
+        bool validityIgnored = template.Validity is not null && !profile.AllowValidityOverride;
+        return namesChanged || otherExtensions || validityIgnored;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using CmpCluster.Contracts;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Validation;
 using Microsoft.Extensions.Options;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
@@ -78,7 +79,8 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
 
     /// <summary>
     /// §4.3.3: what the alias's certificate profile will issue, as a CertTemplate (extensions the profile sets; subject and
-    /// key left to the client) and the key types the CA certifies (id-regCtrl-algId: EC P-256, P-384; id-regCtrl-rsaKeyLen).
+    /// key left to the client) and the key types the profile certifies (id-regCtrl-algId per allowed curve; id-regCtrl-rsaKeyLen
+    /// with its smallest RSA size).
     /// </summary>
     private CertReqTemplateContent CertRequestTemplate(CmpAliasOptions alias, string? profileName)
     {
@@ -99,11 +101,17 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
         var template = new CertTemplateBuilder().SetExtensions(extensions.Generate()).Build();
         var algorithmId = new DerObjectIdentifier("1.3.6.1.5.5.7.5.1.11"); // id-regCtrl-algId, RFC 9483 §4.3.3
         var rsaKeyLength = new DerObjectIdentifier("1.3.6.1.5.5.7.5.1.12"); // id-regCtrl-rsaKeyLen
-        var keySpec = new DerSequence(
-            new AttributeTypeAndValue(algorithmId, new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, SecObjectIdentifiers.SecP256r1)),
-            new AttributeTypeAndValue(algorithmId, new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, SecObjectIdentifiers.SecP384r1)),
-            new AttributeTypeAndValue(rsaKeyLength, DerInteger.ValueOf(2048)));
-        return new CertReqTemplateContent(template, keySpec);
+        var keySpec = new List<Asn1Encodable>();
+        if (profile.KeyAlgorithms.Contains("EC", StringComparer.OrdinalIgnoreCase))
+        {
+            keySpec.AddRange(profile.Curves.Where(PublicKeyRules.NamedCurves.ContainsKey).Select(curve => new AttributeTypeAndValue(
+                algorithmId, new AlgorithmIdentifier(X9ObjectIdentifiers.IdECPublicKey, PublicKeyRules.NamedCurves[curve].Oid))));
+        }
+        if (profile.KeyAlgorithms.Contains("RSA", StringComparer.OrdinalIgnoreCase))
+        {
+            keySpec.Add(new AttributeTypeAndValue(rsaKeyLength, DerInteger.ValueOf(profile.MinRsaBits)));
+        }
+        return new CertReqTemplateContent(template, new DerSequence(keySpec.ToArray()));
     }
 
     /// <summary>

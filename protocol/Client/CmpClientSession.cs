@@ -29,6 +29,10 @@ public sealed record RequestOverrides
     public byte[]? SenderNonce { get; init; }
     public byte[]? RecipNonce { get; init; }
     public int? PbmIterations { get; init; }
+    /// <summary>A validity to ask for in the CertTemplate (RFC 4211 §5).</summary>
+    public OptionalValidity? TemplateValidity { get; init; }
+    /// <summary>Extensions to ask for in the CertTemplate (RFC 4211 §5).</summary>
+    public X509Extensions? TemplateExtensions { get; init; }
     /// <summary>A protectionAlg to MAC with instead of the session's (to probe the server's parameter checks).</summary>
     public AlgorithmIdentifier? MacAlgorithm { get; init; }
     /// <summary>Send without protection (client mode with a password inside the request).</summary>
@@ -171,6 +175,14 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         if (issuer is not null)
         {
             template.SetIssuer(issuer);
+        }
+        if (overrides?.TemplateValidity is { } validity)
+        {
+            template.SetValidity(validity);
+        }
+        if (overrides?.TemplateExtensions is { } extensions)
+        {
+            template.SetExtensions(extensions);
         }
         var request = new CertRequest(0, template.Build(), controls);
         ProofOfPossession? proof = pop switch

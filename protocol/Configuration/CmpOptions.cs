@@ -340,6 +340,35 @@ public sealed class CertificateProfileOptions
     [Range(1, 36500)]
     public int ValidityDays { get; set; } = 365;
 
+    /// <summary>
+    /// Honour the validity a request asks for in its template (RFC 4211 §5 OptionalValidity), up to
+    /// <see cref="MaxValidityDays"/>; a longer one is shortened and answered grantedWithMods (RFC 9810 §5.2.3). Off: the
+    /// profile's <see cref="ValidityDays"/>, and a request that asked for a validity is answered grantedWithMods.
+    /// </summary>
+    public bool AllowValidityOverride { get; set; }
+
+    /// <summary>The longest validity a request may ask for where <see cref="AllowValidityOverride"/> is on; unset: <see cref="ValidityDays"/>.</summary>
+    [Range(1, 36500)]
+    public int? MaxValidityDays { get; set; }
+
+    /// <summary>Key algorithms this profile certifies: <c>EC</c>, <c>RSA</c> (RFC 9481 §2). Default: both.</summary>
+    public string[]? AllowedKeyAlgorithms { get; set; }
+
+    /// <summary>Curves for EC keys: <c>P-256</c>, <c>P-384</c>, <c>P-521</c>. Default: all three.</summary>
+    public string[]? AllowedCurves { get; set; }
+
+    /// <summary>Smallest RSA modulus certified, in bits.</summary>
+    [Range(2048, 16384)]
+    public int MinRsaBits { get; set; } = 2048;
+
+    /// <summary>Largest RSA modulus certified, in bits.</summary>
+    [Range(2048, 16384)]
+    public int MaxRsaBits { get; set; } = 8192;
+
+    public IReadOnlyList<string> KeyAlgorithms => AllowedKeyAlgorithms ?? ["EC", "RSA"];
+
+    public IReadOnlyList<string> Curves => AllowedCurves ?? ["P-256", "P-384", "P-521"];
+
     /// <summary>RFC 5280 §4.2.1.3 names: digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, keyAgreement.
     /// Default (when not configured): digitalSignature, keyAgreement.</summary>
     public string[]? KeyUsage { get; set; }

@@ -138,11 +138,12 @@ public static class CmpResponseBuilder
     public static PkiBody PkiConf() => new(PkiBody.TYPE_CONFIRM, DerNull.Instance);
 
     /// <summary>ip / cp / kup with one accepted certificate (RFC 9810 §5.3.4) and the CA certificates for caPubs.</summary>
-    public static PkiBody CertResponse(PkiBodyType type, DerInteger certReqId, X509CertificateStructure certificate, X509CertificateStructure[] caPubs)
+    public static PkiBody CertResponse(PkiBodyType type, DerInteger certReqId, X509CertificateStructure certificate, X509CertificateStructure[] caPubs,
+        bool grantedWithMods = false)
     {
         var response = new CertResponse(
             certReqId,
-            new PkiStatusInfo((int)PkiStatus.Granted),
+            new PkiStatusInfo((int)(grantedWithMods ? PkiStatus.GrantedWithMods : PkiStatus.Granted)),
             new CertifiedKeyPair(new CertOrEncCert(new CmpCertificate(certificate))),
             rspInfo: null);
         CmpCertificate[]? pubs = caPubs.Length == 0 ? null : caPubs.Select(c => new CmpCertificate(c)).ToArray();

@@ -236,6 +236,8 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             Mode = AliasMode.Client, UserLookup = UserLookup.Cn, AuthenticationModules = ["EndEntityCertificate"],
         };
         options.Profiles["hold"] = new CertificateProfileOptions { AllowCertificateHold = true };
+        options.Profiles["ec-p384"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-384"] };
+        options.Profiles["validity-30"] = new CertificateProfileOptions { ValidityDays = 10, AllowValidityOverride = true, MaxValidityDays = 30 };
         options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
         options.Aliases[Aliases.Approval] = new CmpAliasOptions
         {
