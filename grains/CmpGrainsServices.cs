@@ -123,6 +123,19 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             {
                 errors.Add($"Cmp:Profiles:{profile}: unknown key usage or extended key usage '{unknown}'");
             }
+            string key = $"Cmp:Profiles:{profile}";
+            if (settings.KeyAlgorithms.Count == 0 || settings.KeyAlgorithms.Any(a => a is not ("EC" or "RSA" or "ec" or "rsa")))
+            {
+                errors.Add($"{key}:AllowedKeyAlgorithms must list EC, RSA or both");
+            }
+            if (settings.Curves.Count == 0 || settings.Curves.Any(c => !Protocol.Validation.PublicKeyRules.NamedCurves.ContainsKey(c)))
+            {
+                errors.Add($"{key}:AllowedCurves must list one or more of P-256, P-384, P-521");
+            }
+            if (settings.MinRsaBits > settings.MaxRsaBits)
+            {
+                errors.Add($"{key}:MinRsaBits must not exceed MaxRsaBits ({settings.MaxRsaBits})");
+            }
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
