@@ -7,6 +7,7 @@ using CmpCluster.Protocol.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using System.Reflection;
 
 namespace CmpCluster.Grains;
 
@@ -23,6 +24,7 @@ public static class CmpGrainsServices
         services.AddSingleton<IOutgoingGrainCallFilter, Internal.SiloCallMarker>();
         services.AddSingleton<ResponseProtectors>();
         services.AddSingleton<AliasCertificates>();
+        services.AddSingleton<Policy.EnrollmentPolicies>();
         services.AddSingleton<DeadlineSweeperKickoff>();
         services.AddSingleton<RequestAuthenticator>();
         services.AddSingleton<VendorCertificates>();
@@ -104,6 +106,10 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             {
                 errors.Add($"{key}: trust file '{file}' does not exist");
             }
+            foreach (string policy in (settings.EnrollmentPolicies ?? []).Where(p => !options.Policies.ContainsKey(p)))
+            {
+                errors.Add($"{key}:EnrollmentPolicies: '{policy}' is not defined under Cmp:Policies");
+            }
             foreach ((string setting, string file) in (settings.AdditionalCaPubs ?? []).Select(f => ("AdditionalCaPubs", f))
                 .Concat((settings.AdditionalExtraCerts ?? []).Select(f => ("AdditionalExtraCerts", f))))
             {
@@ -117,6 +123,18 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 }
             }
         }
+        foreach ((string policyName, EnrollmentPolicyOptions settings) in options.Policies)
+        {
+            try
+            {
+                Policy.EnrollmentPolicies.Create(policyName, settings);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or BadImageFormatException or TargetInvocationException or MissingMethodException)
+            {
+                errors.Add(e is InvalidOperationException ? e.Message : $"Cmp:Policies:{policyName}: the plug-in cannot be loaded ({e.GetType().Name})");
+            }
+        }
+        if (options.PolicyTimeout <= TimeSpan.Zero) errors.Add("Cmp:PolicyTimeout must be positive");
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)
         {
             if (ProfileExtensions.FindUnknownName(settings.KeyUsages, settings.ExtendedKeyUsages) is { } unknown)

@@ -31,6 +31,9 @@ public sealed record Authenticated(
     /// <summary>Vendor mode: the issuer of the vendor certificate that signed the request. OpenSSL puts it in the template's
     /// issuer field by default (-issuer defaults to the -cert's issuer); it is not a request for another CA.</summary>
     public X509Name? VendorIssuer { get; init; }
+
+    /// <summary>Vendor mode: the serial number (hex) of the vendor certificate that signed the request.</summary>
+    public string? VendorSerial { get; init; }
 }
 
 /// <summary>A certificate of this cluster by grain key, with its DER (the certificate a kur updates).</summary>
@@ -176,7 +179,10 @@ public sealed partial class RequestAuthenticator(
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, "the vendor certificate's subject has no single " + (alias.UserLookup == UserLookup.Uid ? "UID" : "CN"));
         string username = alias.RaNameGenerationPrefix + device + alias.RaNameGenerationPostfix;
         EnrollmentGrant grant = await EndEntity(username).BeginEnrollmentAsync(transactionKey, VendorProof);
-        return FromGrant(grant, request, username, ProtectionKind.Signature) with { VendorIssuer = vendor.Issuer };
+        return FromGrant(grant, request, username, ProtectionKind.Signature) with
+        {
+            VendorIssuer = vendor.Issuer, VendorSerial = vendor.SerialNumber.Value.ToString(16).ToUpperInvariant(),
+        };
     }
 
     private static readonly EnrollmentProof VendorProof = new(null, null, null, null, null, VendorCertificate: true);

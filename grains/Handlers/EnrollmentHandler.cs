@@ -59,12 +59,11 @@ public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Is
 public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificates aliasCertificates)
 {
     /// <summary>
-    /// Checks the request, then issues. <paramref name="resumeKey"/>: the serial an interrupted attempt of this same request
+    /// Issues what <see cref="Prepare"/> checked. <paramref name="resumeKey"/>: the serial an interrupted attempt of this same request
     /// reserved (see <see cref="CertificateIssuer.ResumeAsync"/>); <paramref name="reserved"/> is told a new one first.
     /// </summary>
-    public async Task<Issuance> HandleAsync(EnrollmentRequest request, string? resumeKey, Func<string, Task> reserved)
+    public async Task<Issuance> HandleAsync(EnrollmentRequest request, PreparedEnrollment prepared, string? resumeKey, Func<string, Task> reserved)
     {
-        PreparedEnrollment prepared = Prepare(request);
         IssuedCertificate issued = resumeKey is null
             ? await issuer.IssueAsync(prepared.Issuance, reserved)
             : await issuer.ResumeAsync(prepared.Issuance, resumeKey);

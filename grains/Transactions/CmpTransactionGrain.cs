@@ -9,6 +9,7 @@ using CmpCluster.Grains.Telemetry;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Messages;
+using CmpCluster.Protocol.Policy;
 using CmpCluster.Protocol.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -35,6 +36,7 @@ public sealed partial class CmpTransactionGrain(
     ResponseProtectors protectors,
     RequestAuthenticator authenticator,
     EnrollmentHandler enrollment,
+    Policy.EnrollmentPolicies policies,
     CertConfHandler certConf,
     RevocationHandler revocation,
     GenmHandler genm,
@@ -281,19 +283,28 @@ public sealed partial class CmpTransactionGrain(
         var enrollmentRequest = new EnrollmentRequest(
             request.CertRequests, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
             authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer) { RequestType = request.BodyType, Pkcs10 = request.Pkcs10 };
-        // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait; it is checked (POP included) first,
-        // so what can never be granted is refused now rather than after the wait.
+        // Every check of the request and its POP, once: what can never be granted is refused before any wait.
+        PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
+        // The deployment's request-handler plug-ins (protocol/Policy/IEnrollmentPolicy.cs): refuse, defer or allow.
+        switch (await policies.EvaluateAsync(alias, new EnrollmentContext(exchange.Request.Alias, authenticated.Principal, request.BodyType,
+            prepared.Issuance.Subject, prepared.Issuance.PublicKey, prepared.Issuance.EndEntity, profileName, TransactionKey, authenticated.VendorSerial)))
+        {
+            case PolicyVerdict.Refused refused:
+                throw new CmpFailureException(refused.FailInfo, refused.Text);
+            case PolicyVerdict.Deferred:
+                return await DeferAsync(request, enrollmentRequest, prepared, WaitReason.Policy, authenticated);
+        }
+        // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait.
         WaitReason? wait = profile.RequireApproval && state.State.Approval != ApprovalDecision.Approved ? WaitReason.Approval : null;
         int capacity = settings.MaxConcurrentIssuances;
         if (wait is not null || !IssuanceCapacity.TryEnter(capacity))
         {
-            PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
             return await DeferAsync(request, enrollmentRequest, prepared, wait ?? WaitReason.Capacity, authenticated);
         }
         Issuance issued;
         try
         {
-            issued = await enrollment.HandleAsync(enrollmentRequest, ResumableIssuance(exchange), key => RecordIssuingAsync(exchange, key));
+            issued = await enrollment.HandleAsync(enrollmentRequest, prepared, ResumableIssuance(exchange), key => RecordIssuingAsync(exchange, key));
         }
         finally
         {

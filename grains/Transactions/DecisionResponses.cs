@@ -20,7 +20,12 @@ public static class DecisionResponses
             issued.GrantedWithMods),
         // A pollRep changes nothing stored but the nonce chain: the client's next pollReq must answer this pollRep.
         Deferral { ResponseType: PkiBodyType.PollRep } deferred => CmpResponseBuilder.PollRep(deferred.CertReqId, Math.Max(1, (int)Math.Ceiling(pollCheckAfter.TotalSeconds)),
-            deferred.Reason == WaitReason.Approval ? "waiting for an operator's approval" : "the CA is busy"),
+            deferred.Reason switch
+            {
+                WaitReason.Approval => "waiting for an operator's approval",
+                WaitReason.Policy => "waiting for the enrollment policy",
+                _ => "the CA is busy",
+            }),
         Deferral deferred => CmpResponseBuilder.Waiting(deferred.ResponseType, DerInteger.ValueOf(deferred.CertReqId)),
         Confirmation { Failure: null } => CmpResponseBuilder.PkiConf(),
         Confirmation confirmation => CmpResponseBuilder.Error(confirmation.Failure, diagnosticId),

@@ -77,6 +77,8 @@ public enum WaitReason
     Approval = 0,
     /// <summary>The silo's signer was saturated (Cmp:MaxConcurrentIssuances): back-pressure instead of failure.</summary>
     Capacity = 1,
+    /// <summary>A request-handler plug-in deferred its decision (protocol/Policy/IEnrollmentPolicy.cs); asked again at each poll.</summary>
+    Policy = 2,
 }
 
 public enum ApprovalDecision

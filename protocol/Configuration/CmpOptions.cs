@@ -35,6 +35,12 @@ public sealed class CmpOptions
     /// </summary>
     public TimeSpan MaxWaitTime { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>Request-handler plug-ins by name (protocol/Policy/IEnrollmentPolicy.cs); an alias lists those it calls in <see cref="CmpAliasOptions.EnrollmentPolicies"/>.</summary>
+    public Dictionary<string, EnrollmentPolicyOptions> Policies { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long one plug-in may take to decide; past it the request is answered systemUnavail.</summary>
+    public TimeSpan PolicyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The retention of a closed transaction of <paramref name="alias"/> (<see cref="TransactionRetention"/>).</summary>
     public TimeSpan RetentionFor(CmpAliasOptions? alias) =>
         TransactionRetention ?? 2 * (alias?.MessageTimeWindow ?? Limits.MessageTimeWindow);
@@ -278,6 +284,12 @@ public sealed class CmpAliasOptions
     /// request's senderKID names it.</summary>
     public string CertificateProfile { get; set; } = "default";
 
+    /// <summary>
+    /// Names of <see cref="CmpOptions.Policies"/> asked, in order, about every enrollment on this alias after it is
+    /// authenticated and checked and before anything is issued; the first that does not allow decides.
+    /// </summary>
+    public string[]? EnrollmentPolicies { get; set; }
+
     /// <summary>Put the root CA certificate into caPubs of ip/cp/kup.</summary>
     public bool IncludeRootInCaPubs { get; set; } = true;
 
@@ -402,4 +414,26 @@ public sealed class CertificateProfileOptions
     /// <summary>Put an authority information access extension with the OCSP responder URL (RFC 5280 §4.2.2.1) into
     /// issued certificates.</summary>
     public bool IncludeOcspUrl { get; set; } = true;
+}
+
+/// <summary>One request-handler plug-in (protocol/Policy/IEnrollmentPolicy.cs).</summary>
+public sealed class EnrollmentPolicyOptions
+{
+    /// <summary><c>DeviceInventory</c> (shipped: devices listed in <see cref="InventoryFile"/>) or <c>Assembly</c> (a deployment's own).</summary>
+    public string Kind { get; set; } = "DeviceInventory";
+
+    /// <summary>DeviceInventory: the inventory file (lines <c>cn:</c>, <c>subject:</c>, <c>serial:</c>), reread when it changes.</summary>
+    public string? InventoryFile { get; set; }
+
+    /// <summary>DeviceInventory: make an unlisted device wait (and poll) instead of refusing it.</summary>
+    public bool DeferUnknown { get; set; }
+
+    /// <summary>Assembly: the path of the plug-in's assembly.</summary>
+    public string? AssemblyPath { get; set; }
+
+    /// <summary>Assembly: the full name of the type that implements IEnrollmentPolicy.</summary>
+    public string? TypeName { get; set; }
+
+    /// <summary>Assembly: settings handed to the plug-in's constructor.</summary>
+    public Dictionary<string, string?> Settings { get; set; } = new(StringComparer.Ordinal);
 }

@@ -80,6 +80,13 @@ public static class Aliases
 
     /// <summary>RA mode HMAC issuing under the profile "approval": every request waits for an operator (RFC 9483 §4.4).</summary>
     public const string Approval = "ra-approval";
+    /// <summary>RA alias whose enrollments the device-inventory plug-in decides (unlisted: notAuthorized).</summary>
+    public const string Inventory = "ra-inventory";
+    /// <summary>Same inventory, an unlisted device waits and polls.</summary>
+    public const string InventoryDefer = "ra-inventory-defer";
+    /// <summary>RA alias with a plug-in loaded from an assembly (this test assembly), and one that never answers in time.</summary>
+    public const string CustomPolicy = "ra-custom-policy";
+    public const string SlowPolicy = "ra-slow-policy";
 
     /// <summary>RA mode HMAC with its own MAC floors (at least 1000 iterations, HMAC-SHA256 over SHA-256 only) and a
     /// 30-second messageTime window.</summary>
@@ -208,6 +215,9 @@ public sealed class CmpClusterFixture : IAsyncLifetime
     /// <summary>One run of the cluster's deadline sweeper, as its reminder would do.</summary>
     public Task<SweepResult> SweepAsync() => Internal.GetGrain<IDeadlineSweeperGrain>(IDeadlineSweeperGrain.DeadlineSweeperKey).SweepAsync();
 
+    /// <summary>The device inventory of the fixture's inventory aliases (DeviceInventoryPolicy); tests add lines to it.</summary>
+    public static readonly string InventoryFile = Path.Combine(Path.GetTempPath(), $"cmp-inventory-{Environment.ProcessId}.txt");
+
     private static void ConfigureCmp(CmpOptions options)
     {
         options.Profiles["default"] = new CertificateProfileOptions();
@@ -239,6 +249,26 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Profiles["ec-p384"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-384"] };
         options.Profiles["validity-30"] = new CertificateProfileOptions { ValidityDays = 10, AllowValidityOverride = true, MaxValidityDays = 30 };
         options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
+        if (!File.Exists(InventoryFile))
+        {
+            File.WriteAllText(InventoryFile, "# devices allowed to enroll\n");
+        }
+        options.PolicyTimeout = TimeSpan.FromSeconds(1);
+        options.Policies["inventory"] = new EnrollmentPolicyOptions { Kind = "DeviceInventory", InventoryFile = InventoryFile };
+        options.Policies["inventory-defer"] = new EnrollmentPolicyOptions { Kind = "DeviceInventory", InventoryFile = InventoryFile, DeferUnknown = true };
+        options.Policies["custom"] = new EnrollmentPolicyOptions
+        {
+            Kind = "Assembly", AssemblyPath = typeof(CmpClusterFixture).Assembly.Location, TypeName = typeof(CommonNameSuffixPolicy).FullName,
+            Settings = { ["Suffix"] = "-allowed" },
+        };
+        options.Policies["slow"] = new EnrollmentPolicyOptions
+        {
+            Kind = "Assembly", AssemblyPath = typeof(CmpClusterFixture).Assembly.Location, TypeName = typeof(NeverDecidingPolicy).FullName,
+        };
+        options.Aliases[Aliases.Inventory] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["inventory"] };
+        options.Aliases[Aliases.InventoryDefer] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["inventory-defer"] };
+        options.Aliases[Aliases.CustomPolicy] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["custom"] };
+        options.Aliases[Aliases.SlowPolicy] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["slow"] };
         options.Aliases[Aliases.Approval] = new CmpAliasOptions
         {
             Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, CertificateProfile = "approval",

@@ -1,0 +1,55 @@
+using CmpCluster.Contracts;
+using Org.BouncyCastle.Asn1.X509;
+
+namespace CmpCluster.Protocol.Policy;
+
+/// <summary>
+/// A request-handler plug-in: a deployment's own decision on an enrollment (ir, cr, p10cr, kur), called after the request
+/// is authenticated and checked (template, key, proof of possession) and before anything is issued. An implementation in
+/// an assembly of its own is named in configuration (<c>Cmp:Policies:&lt;name&gt;</c> with <c>Kind: Assembly</c>,
+/// <c>AssemblyPath</c>, <c>TypeName</c>) and loaded at start; it needs a public constructor taking the policy's settings
+/// (<c>IReadOnlyDictionary&lt;string, string?&gt;</c>) or none. It must be thread-safe: one instance serves every request.
+/// </summary>
+public interface IEnrollmentPolicy
+{
+    /// <summary>Decides within the configured timeout (<c>Cmp:PolicyTimeout</c>); past it the request is answered systemUnavail.</summary>
+    Task<PolicyVerdict> EvaluateAsync(EnrollmentContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>What the plug-in sees of an enrollment: who asked, for what, through which alias and profile. No secret.</summary>
+/// <param name="VendorCertificateSerial">vendor mode: the serial number (hex) of the vendor certificate that signed the request.</param>
+public sealed record EnrollmentContext(
+    string Alias,
+    string Requester,
+    PkiBodyType RequestType,
+    X509Name Subject,
+    SubjectPublicKeyInfo PublicKey,
+    string? EndEntity,
+    string Profile,
+    string TransactionKey,
+    string? VendorCertificateSerial = null);
+
+/// <summary>A plug-in's decision.</summary>
+public abstract record PolicyVerdict
+{
+    private PolicyVerdict()
+    {
+    }
+
+    public static PolicyVerdict Allow { get; } = new Allowed();
+
+    /// <summary>Refused with this failInfo and a text the client may read (never a secret).</summary>
+    public static PolicyVerdict Refuse(PkiFailureInfo failInfo, string text) => new Refused(failInfo, text);
+
+    /// <summary>
+    /// Not decided yet: the client is answered "waiting" (RFC 9483 §4.4) and the plug-in is asked again at each pollReq,
+    /// until it allows or refuses, or Cmp:MaxWaitTime passes.
+    /// </summary>
+    public static PolicyVerdict Defer(string reason) => new Deferred(reason);
+
+    public sealed record Allowed : PolicyVerdict;
+
+    public sealed record Refused(PkiFailureInfo FailInfo, string Text) : PolicyVerdict;
+
+    public sealed record Deferred(string Reason) : PolicyVerdict;
+}
