@@ -177,7 +177,10 @@ public sealed class ErrorTableTests(CmpClusterFixture cluster)
 
         CmpResponseView view = await SendRawAsync(Aliases.Client, transactionId, request.Der);
 
-        byte[] der = ProtocolAssert.Granted(view, PkiBodyType.Ip);
+        // Granted with mods (RFC 9810 §5.2.3): the requested extension is not what the certificate carries.
+        Assert.Equal(PkiBodyType.Ip, view.BodyType);
+        Assert.Equal((int)Org.BouncyCastle.Asn1.Cmp.PkiStatus.GrantedWithMods, view.Status!.Status.IntValueExact);
+        byte[] der = view.CertificateDer!;
         bool[] keyUsage = new Org.BouncyCastle.X509.X509Certificate(der).GetKeyUsage();
         Assert.True(keyUsage is [true, _, _, _, true, ..], "the profile's digitalSignature and keyAgreement");
         RawRequest confirmation = RawRequests.Protect(transactionId, RawRequests.CertConf(RawRequests.Accept(der)), secret, recipNonce: view.SenderNonce);
