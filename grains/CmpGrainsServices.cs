@@ -106,6 +106,11 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             {
                 errors.Add($"{key}: trust file '{file}' does not exist");
             }
+            if (options.EndEntityProfiles.GetValueOrDefault(settings.EndEntityProfile) is { AllowedCertificateProfiles: { } allowed }
+                && settings.CertificateProfile != CmpAliasOptions.KeyId && !allowed.Contains(settings.CertificateProfile))
+            {
+                errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not allowed by end-entity profile '{settings.EndEntityProfile}'");
+            }
             foreach (string policy in (settings.EnrollmentPolicies ?? []).Where(p => !options.Policies.ContainsKey(p)))
             {
                 errors.Add($"{key}:EnrollmentPolicies: '{policy}' is not defined under Cmp:Policies");
@@ -135,6 +140,14 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             }
         }
         if (options.PolicyTimeout <= TimeSpan.Zero) errors.Add("Cmp:PolicyTimeout must be positive");
+        foreach ((string profile, EndEntityProfileOptions settings) in options.EndEntityProfiles)
+        {
+            foreach ((string field, DnFieldRule rule) in settings.Fields)
+            {
+                if (Protocol.Validation.EndEntityProfileRules.Oid(field) is null) errors.Add($"Cmp:EndEntityProfiles:{profile}:Fields:{field} is not a DN attribute name (CN, O, OU, C, L, ST, SERIALNUMBER, UID, DC, E)");
+                if (rule.Use is DnFieldUse.Fixed or DnFieldUse.Default && string.IsNullOrEmpty(rule.Value)) errors.Add($"Cmp:EndEntityProfiles:{profile}:Fields:{field}:Value is required for {rule.Use}");
+            }
+        }
         foreach ((string profile, CertificateProfileOptions settings) in options.Profiles)
         {
             if (ProfileExtensions.FindUnknownName(settings.KeyUsages, settings.ExtendedKeyUsages) is { } unknown)

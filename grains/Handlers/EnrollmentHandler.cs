@@ -39,6 +39,11 @@ public sealed record EnrollmentRequest(
     /// <summary>p10cr: the PKCS#10 request behind the one message, whose signature is the POP.</summary>
     public CertificationRequest? Pkcs10 { get; init; }
 
+    /// <summary>RA mode: the end-entity profile whose DN rules the requested subject must meet (null: none).</summary>
+    public EndEntityProfileOptions? EndEntityProfile { get; init; }
+
+    public string EndEntityProfileName { get; init; } = "default";
+
     /// <summary>The response type for <see cref="RequestType"/> (RFC 9810 §5.3.4).</summary>
     public PkiBodyType ResponseType => RequestType switch
     {
@@ -103,6 +108,12 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             : request.EndEntity is { } endEntity ? CheckRegistration(endEntity, template, request.Ca, request.Alias.DnPartPwdComponent)
             : template.Subject is { } requested && requested.GetOidList().Count > 0 ? requested
             : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no subject");
+        // RA mode: the end-entity profile's DN rules (fields allowed, required, fixed, default).
+        bool subjectModified = false;
+        if (updated is null && request.EndEntity is null)
+        {
+            (subject, subjectModified) = EndEntityProfileRules.Apply(subject, request.EndEntityProfile, request.EndEntityProfileName);
+        }
         if (template.PublicKey is null)
         {
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
@@ -149,7 +160,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName)
         {
             RequestedValidity = request.Profile.AllowValidityOverride ? template.Validity : null,
-        }, Modified: Modifies(template, subjectAltName, request.Profile));
+        }, Modified: subjectModified || Modifies(template, subjectAltName, request.Profile));
     }
 
     /// <summary>

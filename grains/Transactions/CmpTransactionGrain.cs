@@ -282,7 +282,13 @@ public sealed partial class CmpTransactionGrain(
             : null;
         var enrollmentRequest = new EnrollmentRequest(
             request.CertRequests, alias, ca, profile, authenticated.Principal, TransactionKey, implicitConfirm, authenticated.EndEntity,
-            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer) { RequestType = request.BodyType, Pkcs10 = request.Pkcs10 };
+            authenticated.Updated, raUsername, profileName, authenticated.VendorIssuer)
+        {
+            RequestType = request.BodyType,
+            Pkcs10 = request.Pkcs10,
+            EndEntityProfile = settings.EndEntityProfiles.GetValueOrDefault(alias.EndEntityProfile),
+            EndEntityProfileName = alias.EndEntityProfile,
+        };
         // Every check of the request and its POP, once: what can never be granted is refused before any wait.
         PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
         // The deployment's request-handler plug-ins (protocol/Policy/IEnrollmentPolicy.cs): refuse, defer or allow.
@@ -326,7 +332,7 @@ public sealed partial class CmpTransactionGrain(
         {
             // EJBCA's CMP documentation, "RA mode for CMP": the end entity is created, or updated and re-issued when the name exists.
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(raUsername)).RecordRaIssuanceAsync(
-                new EndEntityRegistration(issued.Parsed.Subject.ToString(), [], ca.Name, profileName, "default", null), issued.Certificate.Key);
+                new EndEntityRegistration(issued.Parsed.Subject.ToString(), [], ca.Name, profileName, alias.EndEntityProfile, null), issued.Certificate.Key);
             state.State.Username = raUsername;
         }
 

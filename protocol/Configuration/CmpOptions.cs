@@ -35,6 +35,13 @@ public sealed class CmpOptions
     /// </summary>
     public TimeSpan MaxWaitTime { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// End-entity profiles by name (EJBCA's CMP documentation, "RA mode for CMP": the end-entity profile of RA-created end
+    /// entities): which subject DN fields a request may carry and what values they take. An alias names its profile in
+    /// <see cref="CmpAliasOptions.EndEntityProfile"/>; a name not configured here has no rules.
+    /// </summary>
+    public Dictionary<string, EndEntityProfileOptions> EndEntityProfiles { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Request-handler plug-ins by name (protocol/Policy/IEnrollmentPolicy.cs); an alias lists those it calls in <see cref="CmpAliasOptions.EnrollmentPolicies"/>.</summary>
     public Dictionary<string, EnrollmentPolicyOptions> Policies { get; set; } = new(StringComparer.Ordinal);
 
@@ -284,6 +291,9 @@ public sealed class CmpAliasOptions
     /// request's senderKID names it.</summary>
     public string CertificateProfile { get; set; } = "default";
 
+    /// <summary>The end-entity profile (<see cref="CmpOptions.EndEntityProfiles"/>) of end entities this alias creates in RA mode.</summary>
+    public string EndEntityProfile { get; set; } = "default";
+
     /// <summary>
     /// Names of <see cref="CmpOptions.Policies"/> asked, in order, about every enrollment on this alias after it is
     /// authenticated and checked and before anything is issued; the first that does not allow decides.
@@ -436,4 +446,36 @@ public sealed class EnrollmentPolicyOptions
 
     /// <summary>Assembly: settings handed to the plug-in's constructor.</summary>
     public Dictionary<string, string?> Settings { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>An end-entity profile: the subject DN fields a request may carry (RA mode), by attribute name (CN, O, OU, C, L, ST, SERIALNUMBER, UID, DC, E).</summary>
+public sealed class EndEntityProfileOptions
+{
+    /// <summary>
+    /// The fields allowed, each with its rule; a field not listed is refused (badCertTemplate). Empty: every field is allowed
+    /// as requested.
+    /// </summary>
+    public Dictionary<string, DnFieldRule> Fields { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Certificate profiles an alias with this end-entity profile may issue with; unset: any.</summary>
+    public string[]? AllowedCertificateProfiles { get; set; }
+}
+
+/// <summary>How one subject DN field is used.</summary>
+public sealed class DnFieldRule
+{
+    /// <summary><c>Optional</c> (may be requested), <c>Required</c> (must be), <c>Fixed</c> (always <see cref="Value"/>, whatever is
+    /// requested), <c>Default</c> (<see cref="Value"/> when not requested).</summary>
+    public DnFieldUse Use { get; set; } = DnFieldUse.Optional;
+
+    /// <summary>The value of a Fixed or Default field.</summary>
+    public string? Value { get; set; }
+}
+
+public enum DnFieldUse
+{
+    Optional = 0,
+    Required = 1,
+    Fixed = 2,
+    Default = 3,
 }

@@ -87,6 +87,8 @@ public static class Aliases
     /// <summary>RA alias with a plug-in loaded from an assembly (this test assembly), and one that never answers in time.</summary>
     public const string CustomPolicy = "ra-custom-policy";
     public const string SlowPolicy = "ra-slow-policy";
+    /// <summary>RA alias whose created end entities have the "gnb" end-entity profile (DN rules: CN required, O fixed, C default, OU optional).</summary>
+    public const string EndEntityProfile = "ra-eeprofile";
 
     /// <summary>RA mode HMAC with its own MAC floors (at least 1000 iterations, HMAC-SHA256 over SHA-256 only) and a
     /// 30-second messageTime window.</summary>
@@ -268,6 +270,18 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Aliases[Aliases.Inventory] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["inventory"] };
         options.Aliases[Aliases.InventoryDefer] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["inventory-defer"] };
         options.Aliases[Aliases.CustomPolicy] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["custom"] };
+        options.EndEntityProfiles["gnb"] = new EndEntityProfileOptions
+        {
+            Fields =
+            {
+                ["CN"] = new DnFieldRule { Use = DnFieldUse.Required },
+                ["O"] = new DnFieldRule { Use = DnFieldUse.Fixed, Value = "Operator" },
+                ["C"] = new DnFieldRule { Use = DnFieldUse.Default, Value = "DE" },
+                ["OU"] = new DnFieldRule(),
+            },
+            AllowedCertificateProfiles = ["default"],
+        };
+        options.Aliases[Aliases.EndEntityProfile] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EndEntityProfile = "gnb" };
         options.Aliases[Aliases.SlowPolicy] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["slow"] };
         options.Aliases[Aliases.Approval] = new CmpAliasOptions
         {
