@@ -39,6 +39,9 @@ public sealed record EnrollmentRequest(
     /// <summary>p10cr: the PKCS#10 request behind the one message, whose signature is the POP.</summary>
     public CertificationRequest? Pkcs10 { get; init; }
 
+    /// <summary>What a POPOSigningKeyInput's authInfo is checked against (RFC 4211 §4.1).</summary>
+    public PopContext? PopContext { get; init; }
+
     /// <summary>RA mode: the end-entity profile whose DN rules the requested subject must meet (null: none).</summary>
     public EndEntityProfileOptions? EndEntityProfile { get; init; }
 
@@ -114,14 +117,13 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         {
             (subject, subjectModified) = EndEntityProfileRules.Apply(subject, request.EndEntityProfile, request.EndEntityProfileName);
         }
-        if (template.PublicKey is null)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
-        }
+        // RFC 4211 §4.1: a template without a key may carry it in the signature POP's POPOSigningKeyInput.
+        SubjectPublicKeyInfo publicKey = template.PublicKey ?? PopVerifier.KeyOfSigningInput(message)
+            ?? throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
         // Whatever proves possession below, the key itself must be one this CA certifies (RFC 9481 §2).
-        PublicKeyRules.Check(template.PublicKey, request.Profile);
+        PublicKeyRules.Check(publicKey, request.Profile);
         // EJBCA's CMP error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
-        if (updated is not null && !request.Alias.AllowKeyUpdateWithSameKey && template.PublicKey.Equals(updated.SubjectPublicKeyInfo))
+        if (updated is not null && !request.Alias.AllowKeyUpdateWithSameKey && publicKey.Equals(updated.SubjectPublicKeyInfo))
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "the key update request uses the key of the certificate it updates");
         }
@@ -135,13 +137,13 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         }
         else
         {
-            PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop);
+            PopVerifier.Verify(message, request.Alias.AllowRaVerifiedPop, request.PopContext);
             popAlgorithm = message.Pop is { Type: ProofOfPossession.TYPE_SIGNING_KEY } pop ? PopoSigningKey.GetInstance(pop.Object).AlgorithmIdentifier : null;
         }
         if (popAlgorithm is null)
         {
             // raVerified: an RA vouched for possession, but no signature decoded the key; it must still be a valid one.
-            PublicKeyRules.CheckOnCurve(template.PublicKey);
+            PublicKeyRules.CheckOnCurve(publicKey);
         }
         // 3GPP TS 33.310 on a vendor-mode alias: the POP signature uses SHA-256 or SHA-384, never SHA-1 or MD5.
         if (request.Alias.VendorCertificateMode && popAlgorithm is not null && VendorCertificates.Weak(popAlgorithm))
@@ -156,7 +158,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             ? new X509Extension(false, new DerOctetString(AltNames(registeredNames.SubjectAltNames)))
             : request.Profile.AllowSubjectAltNameFromRequest ? RequestedAltNames(template) : null;
         return new PreparedEnrollment(message.CertReq.CertReqID, new IssuanceRequest(
-            request.Ca, request.Profile, subject, template.PublicKey, subjectAltName,
+            request.Ca, request.Profile, subject, publicKey, subjectAltName,
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName)
         {
             RequestedValidity = request.Profile.AllowValidityOverride ? template.Validity : null,

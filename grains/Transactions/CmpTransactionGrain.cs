@@ -288,6 +288,10 @@ public sealed partial class CmpTransactionGrain(
             Pkcs10 = request.Pkcs10,
             EndEntityProfile = settings.EndEntityProfiles.GetValueOrDefault(alias.EndEntityProfile),
             EndEntityProfileName = alias.EndEntityProfile,
+            // RFC 4211 §4.1 authInfo: the sender the request authenticated as; an RA alias's own secret for a publicKeyMAC.
+            PopContext = new PopContext(request.Header.Sender,
+                alias.Mode == AliasMode.Ra && !string.IsNullOrEmpty(alias.Secret) ? System.Text.Encoding.UTF8.GetBytes(alias.Secret) : null,
+                settings.Limits.For(alias)),
         };
         // Every check of the request and its POP, once: what can never be granted is refused before any wait.
         PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);

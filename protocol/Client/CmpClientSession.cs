@@ -144,6 +144,35 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         return Protect(new PkiBody(PkiBody.TYPE_INIT_REQ, new CertReqMessages(message)), implicitConfirm: false, overrides: null);
     }
 
+    /// <summary>
+    /// ir whose signature POP signs a POPOSigningKeyInput (RFC 4211 §4.1): authInfo is <paramref name="sender"/>, or else a
+    /// publicKeyMAC keyed with <paramref name="macSecret"/>; the key is in the template only if <paramref name="keyInTemplate"/>.
+    /// </summary>
+    public byte[] BuildEnrollmentWithSigningInput(X509Name subject, AsymmetricAlgorithm key, GeneralName? sender, byte[]? macSecret, bool keyInTemplate)
+    {
+        var publicKey = SubjectPublicKeyInfo.GetInstance(ExportPublicKey(key));
+        var template = new CertTemplateBuilder().SetSubject(subject);
+        if (keyInTemplate)
+        {
+            template.SetSubjectPublicKeyInfo(publicKey);
+        }
+        PopoSigningKeyInput input;
+        if (sender is not null)
+        {
+            input = new PopoSigningKeyInput(sender, publicKey);
+        }
+        else
+        {
+            AlgorithmIdentifier algorithm = PasswordBasedMac.NewAlgorithm(pbmIterations);
+            byte[] mac = PasswordBasedMac.Derive(algorithm, macSecret ?? [], ClientPbm.Limits).Compute(publicKey.GetEncoded(Asn1Encodable.Der));
+            input = new PopoSigningKeyInput(new PKMacValue(algorithm, new DerBitString(mac)), publicKey);
+        }
+        var signer = new KeySigner(key);
+        var pop = new ProofOfPossession(new PopoSigningKey(input, signer.Algorithm, new DerBitString(signer.Sign(input.GetEncoded(Asn1Encodable.Der)))));
+        var message = new CertReqMsg(new CertRequest(0, template.Build(), null), pop, null);
+        return Protect(new PkiBody(PkiBody.TYPE_INIT_REQ, new CertReqMessages(message)), implicitConfirm: false, overrides: null);
+    }
+
     /// <summary>p10cr (RFC 9483 §4.1.4) carrying a PKCS#10 request (DER, RFC 2986) as it is.</summary>
     public byte[] BuildP10(byte[] certificationRequestDer, bool implicitConfirm = false, RequestOverrides? overrides = null) =>
         Protect(new PkiBody(PkiBody.TYPE_P10_CERT_REQ, Org.BouncyCastle.Asn1.Pkcs.CertificationRequest.GetInstance(Asn1Object.FromByteArray(certificationRequestDer))),
