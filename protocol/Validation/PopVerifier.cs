@@ -40,7 +40,8 @@ public static class PopVerifier
                 VerifySignature(message.CertReq, PopoSigningKey.GetInstance(pop.Object), context);
                 return;
             default:
-                throw new CmpFailureException(PkiFailureInfo.BadPop, "only signature POP is supported");
+                throw new CmpFailureException(PkiFailureInfo.BadPop,
+                    "only signature POP is offered: keyEncipherment and keyAgreement POP (RFC 4211 §4.2, §4.3) are not; the key must be able to sign");
         }
     }
 
