@@ -27,6 +27,12 @@ public sealed record IssuanceRequest(
 {
     /// <summary>The template's validity, where the profile lets a request choose it (<see cref="CertificateProfileOptions.AllowValidityOverride"/>).</summary>
     public OptionalValidity? RequestedValidity { get; init; }
+
+    /// <summary>The template's key usage bits, where the profile lets a request choose them.</summary>
+    public int? RequestedKeyUsage { get; init; }
+
+    /// <summary>The template's extended key usages, where the profile lets a request choose them.</summary>
+    public IReadOnlyList<DerObjectIdentifier>? RequestedExtendedKeyUsages { get; init; }
 }
 
 /// <param name="ValidityModified">the request asked for a validity this certificate does not have (shortened to the profile's maximum or the CA's notAfter).</param>

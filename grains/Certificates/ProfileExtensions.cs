@@ -45,16 +45,16 @@ public static class ProfileExtensions
         var generator = new X509ExtensionsGenerator();
         // §4.2.1.9: an end entity is not a CA.
         generator.AddExtension(X509Extensions.BasicConstraints, true, new BasicConstraints(false));
-        int usage = request.Profile.KeyUsages.Aggregate(0, (bits, name) => bits | KeyUsageBit(name));
+        int usage = request.RequestedKeyUsage ?? request.Profile.KeyUsages.Aggregate(0, (bits, name) => bits | KeyUsageBit(name));
         if (usage != 0)
         {
             generator.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(usage)); // §4.2.1.3: SHOULD be critical
         }
-        if (request.Profile.ExtendedKeyUsages.Count > 0)
+        if (request.RequestedExtendedKeyUsages is { Count: > 0 } || request.Profile.ExtendedKeyUsages.Count > 0)
         {
-            var purposes = request.Profile.ExtendedKeyUsages
-                .Select(ExtendedKeyUsageOid)
-                .ToArray();
+            DerObjectIdentifier[] purposes = request.RequestedExtendedKeyUsages is { Count: > 0 } requested
+                ? [.. requested]
+                : request.Profile.ExtendedKeyUsages.Select(ExtendedKeyUsageOid).ToArray();
             generator.AddExtension(X509Extensions.ExtendedKeyUsage, false, new ExtendedKeyUsage(purposes));
         }
         // §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING.

@@ -162,6 +162,8 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName)
         {
             RequestedValidity = request.Profile.AllowValidityOverride ? template.Validity : null,
+            RequestedKeyUsage = request.Profile.AllowKeyUsageOverride ? RequestedKeyUsage(template) : null,
+            RequestedExtendedKeyUsages = request.Profile.AllowExtendedKeyUsageOverride ? RequestedExtendedKeyUsages(template) : null,
         }, Modified: subjectModified || Modifies(template, subjectAltName, request.Profile));
     }
 
@@ -174,7 +176,9 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
     {
         X509Extension? requestedNames = template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName);
         bool namesChanged = requestedNames is not null && !requestedNames.Equals(subjectAltName);
-        bool otherExtensions = template.Extensions?.GetExtensionOids().Any(oid => !oid.Equals(X509Extensions.SubjectAlternativeName)) == true;
+        bool otherExtensions = template.Extensions?.GetExtensionOids().Any(oid => !oid.Equals(X509Extensions.SubjectAlternativeName)
+            && !(oid.Equals(X509Extensions.KeyUsage) && profile.AllowKeyUsageOverride)
+            && !(oid.Equals(X509Extensions.ExtendedKeyUsage) && profile.AllowExtendedKeyUsageOverride)) == true;
         bool validityIgnored = template.Validity is not null && !profile.AllowValidityOverride;
         return namesChanged || otherExtensions || validityIgnored;
     }
@@ -225,6 +229,47 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the requested subject differs from the registered one");
         }
         return registered;
+    }
+
+    /// <summary>
+    /// The template's key usage (RFC 5280 §4.2.1.3), where the profile allows a request to choose it; the CA bits
+    /// (keyCertSign, cRLSign) are refused: an end entity is not a CA. Not decodable: badRequest.
+    /// </summary>
+    private static int? RequestedKeyUsage(CertTemplate template)
+    {
+        if (template.Extensions?.GetExtension(X509Extensions.KeyUsage) is not { } extension)
+        {
+            return null;
+        }
+        int bits;
+        try
+        {
+            bits = KeyUsage.GetInstance(extension.GetParsedValue()).IntValue;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException or IOException or FormatException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template's keyUsage is not a KeyUsage value");
+        }
+        return (bits & (KeyUsage.KeyCertSign | KeyUsage.CrlSign)) == 0
+            ? bits
+            : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "keyCertSign and cRLSign are not granted to an end entity");
+    }
+
+    /// <summary>The template's extended key usages (RFC 5280 §4.2.1.12), where the profile allows a request to choose them.</summary>
+    private static IReadOnlyList<DerObjectIdentifier>? RequestedExtendedKeyUsages(CertTemplate template)
+    {
+        if (template.Extensions?.GetExtension(X509Extensions.ExtendedKeyUsage) is not { } extension)
+        {
+            return null;
+        }
+        try
+        {
+            return [.. ExtendedKeyUsage.GetInstance(extension.GetParsedValue()).GetAllUsages()];
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException or IOException or FormatException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template's extendedKeyUsage is not an ExtendedKeyUsage value");
+        }
     }
 
     /// <summary>

@@ -404,6 +404,15 @@ public sealed class CertificateProfileOptions
 
     public IReadOnlyList<string> ExtendedKeyUsages => ExtendedKeyUsage ?? ["clientAuth", "serverAuth"];
 
+    /// <summary>
+    /// Take the key usage a request asks for in its template instead of <see cref="KeyUsage"/> (EJBCA: "Allow Key Usage
+    /// Override"); keyCertSign and cRLSign are never granted to an end entity (RFC 5280 §4.2.1.3).
+    /// </summary>
+    public bool AllowKeyUsageOverride { get; set; }
+
+    /// <summary>Take the extended key usages a request asks for in its template instead of <see cref="ExtendedKeyUsage"/>.</summary>
+    public bool AllowExtendedKeyUsageOverride { get; set; }
+
     /// <summary>Copy a subjectAltName extension from the CertTemplate.</summary>
     public bool AllowSubjectAltNameFromRequest { get; set; } = true;
 

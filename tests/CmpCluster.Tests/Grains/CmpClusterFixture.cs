@@ -249,6 +249,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         };
         options.Profiles["hold"] = new CertificateProfileOptions { AllowCertificateHold = true };
         options.Profiles["ec-p384"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-384"] };
+        options.Profiles["usage-override"] = new CertificateProfileOptions { AllowKeyUsageOverride = true, AllowExtendedKeyUsageOverride = true };
         options.Profiles["validity-30"] = new CertificateProfileOptions { ValidityDays = 10, AllowValidityOverride = true, MaxValidityDays = 30 };
         options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
         if (!File.Exists(InventoryFile))

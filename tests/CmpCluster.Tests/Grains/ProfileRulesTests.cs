@@ -101,6 +101,35 @@ public sealed class ProfileRulesTests(CmpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Where_the_profile_allows_it_the_requested_key_usage_and_extended_key_usage_are_granted_as_asked()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var extensions = new X509ExtensionsGenerator();
+        extensions.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(KeyUsage.DigitalSignature));
+        extensions.AddExtension(X509Extensions.ExtendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeID.id_kp_codeSigning));
+
+        Exchange ip = await EnrollAsync("usage-override", key, new RequestOverrides { TemplateExtensions = extensions.Generate() });
+
+        byte[] der = ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        X509Extensions issued = X509CertificateStructure.GetInstance(der).TbsCertificate.Extensions;
+        Assert.Equal(KeyUsage.DigitalSignature, KeyUsage.GetInstance(issued.GetExtension(X509Extensions.KeyUsage).GetParsedValue()).IntValue);
+        Assert.Equal([KeyPurposeID.id_kp_codeSigning.Id],
+            ExtendedKeyUsage.GetInstance(issued.GetExtension(X509Extensions.ExtendedKeyUsage).GetParsedValue()).GetAllUsages().Select(u => u.Id));
+    }
+
+    [Fact]
+    public async Task A_requested_key_usage_with_ca_bits_is_badCertTemplate_even_where_overrides_are_allowed()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var extensions = new X509ExtensionsGenerator();
+        extensions.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(KeyUsage.DigitalSignature | KeyUsage.KeyCertSign));
+
+        Exchange error = await EnrollAsync("usage-override", key, new RequestOverrides { TemplateExtensions = extensions.Generate() });
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadCertTemplate);
+    }
+
+    [Fact]
     public async Task A_plain_request_is_granted_without_mods()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
