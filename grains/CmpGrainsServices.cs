@@ -155,7 +155,9 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 errors.Add($"Cmp:Profiles:{profile}: unknown key usage or extended key usage '{unknown}'");
             }
             string key = $"Cmp:Profiles:{profile}";
-            if (settings.KeyAlgorithms.Count == 0 || settings.KeyAlgorithms.Any(a => a is not ("EC" or "RSA" or "ec" or "rsa")))
+            // Case as the issuance check reads them (protocol/Validation/PublicKeyRules.cs): ignored.
+            if (settings.KeyAlgorithms.Count == 0
+                || settings.KeyAlgorithms.Any(a => !a.Equals("EC", StringComparison.OrdinalIgnoreCase) && !a.Equals("RSA", StringComparison.OrdinalIgnoreCase)))
             {
                 errors.Add($"{key}:AllowedKeyAlgorithms must list EC, RSA or both");
             }

@@ -233,66 +233,52 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
 
     /// <summary>
     /// The template's key usage (RFC 5280 §4.2.1.3), where the profile allows a request to choose it; the CA bits
-    /// (keyCertSign, cRLSign) are refused: an end entity is not a CA. Not decodable: badRequest.
+    /// (keyCertSign, cRLSign) are refused: an end entity is not a CA.
     /// </summary>
-    private static int? RequestedKeyUsage(CertTemplate template)
-    {
-        if (template.Extensions?.GetExtension(X509Extensions.KeyUsage) is not { } extension)
-        {
-            return null;
-        }
-        int bits;
-        try
-        {
-            bits = KeyUsage.GetInstance(extension.GetParsedValue()).IntValue;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException or IOException or FormatException)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template's keyUsage is not a KeyUsage value");
-        }
-        return (bits & (KeyUsage.KeyCertSign | KeyUsage.CrlSign)) == 0
-            ? bits
-            : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "keyCertSign and cRLSign are not granted to an end entity");
-    }
+    private static int? RequestedKeyUsage(CertTemplate template) =>
+        Requested(template, X509Extensions.KeyUsage, KeyUsage.GetInstance, "the template's keyUsage is not a KeyUsage value") is not { } usage ? null
+        : (usage.IntValue & (KeyUsage.KeyCertSign | KeyUsage.CrlSign)) == 0 ? usage.IntValue
+        : throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "keyCertSign and cRLSign are not granted to an end entity");
 
     /// <summary>The template's extended key usages (RFC 5280 §4.2.1.12), where the profile allows a request to choose them.</summary>
-    private static IReadOnlyList<DerObjectIdentifier>? RequestedExtendedKeyUsages(CertTemplate template)
-    {
-        if (template.Extensions?.GetExtension(X509Extensions.ExtendedKeyUsage) is not { } extension)
-        {
-            return null;
-        }
-        try
-        {
-            return [.. ExtendedKeyUsage.GetInstance(extension.GetParsedValue()).GetAllUsages()];
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException or IOException or FormatException)
-        {
-            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template's extendedKeyUsage is not an ExtendedKeyUsage value");
-        }
-    }
+    private static IReadOnlyList<DerObjectIdentifier>? RequestedExtendedKeyUsages(CertTemplate template) =>
+        Requested(template, X509Extensions.ExtendedKeyUsage, ExtendedKeyUsage.GetInstance,
+            "the template's extendedKeyUsage is not an ExtendedKeyUsage value") is { } usages ? [.. usages.GetAllUsages()] : null;
 
     /// <summary>
-    /// The template's subjectAltName, read before it is copied: a value that is not GeneralNames (RFC 5280 §4.2.1.6) is
-    /// badRequest, as in EJBCA's CMP error table ("invalid certificate extensions"), never a certificate that cannot be built.
+    /// The template's subjectAltName, read before it is copied: a value that is not GeneralNames (RFC 5280 §4.2.1.6: one or
+    /// more names) is badRequest, as in EJBCA's CMP error table ("invalid certificate extensions"), never a certificate that
+    /// cannot be built.
     /// </summary>
     private static X509Extension? RequestedAltNames(CertTemplate template)
     {
-        if (template.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName) is not { } extension)
+        const string unreadable = "the template's subjectAltName is not a list of GeneralNames";
+        return Requested(template, X509Extensions.SubjectAlternativeName, GeneralNames.GetInstance, unreadable) switch
+        {
+            null => null,
+            { } names when names.GetNames().Length > 0 => template.Extensions.GetExtension(X509Extensions.SubjectAlternativeName),
+            _ => throw new CmpFailureException(PkiFailureInfo.BadRequest, unreadable),
+        };
+    }
+
+    /// <summary>
+    /// A template extension the CA takes from the request, read with <paramref name="read"/> before it is used: absent is
+    /// null, a value that does not read is badRequest with <paramref name="unreadable"/>.
+    /// </summary>
+    private static T? Requested<T>(CertTemplate template, DerObjectIdentifier oid, Func<object, T> read, string unreadable) where T : class
+    {
+        if (template.Extensions?.GetExtension(oid) is not { } extension)
         {
             return null;
         }
         try
         {
-            if (GeneralNames.GetInstance(extension.GetParsedValue()).GetNames().Length > 0)
-            {
-                return extension;
-            }
+            return read(extension.GetParsedValue());
         }
         catch (Exception e) when (e is ArgumentException or InvalidCastException or InvalidOperationException or IOException or FormatException)
         {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, unreadable);
         }
-        throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template's subjectAltName is not a list of GeneralNames");
     }
 
     /// <summary>The admin API's "dns:", "ip:", "email:" and "uri:" names as RFC 5280 §4.2.1.6 GeneralNames.</summary>

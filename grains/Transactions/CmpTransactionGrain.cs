@@ -295,14 +295,18 @@ public sealed partial class CmpTransactionGrain(
         };
         // Every check of the request and its POP, once: what can never be granted is refused before any wait.
         PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
-        // The deployment's request-handler plug-ins (protocol/Policy/IEnrollmentPolicy.cs): refuse, defer or allow.
-        switch (await policies.EvaluateAsync(alias, new EnrollmentContext(exchange.Request.Alias, authenticated.Principal, request.BodyType,
-            prepared.Issuance.Subject, prepared.Issuance.PublicKey, prepared.Issuance.EndEntity, profileName, TransactionKey, authenticated.VendorSerial)))
+        // The deployment's request-handler plug-ins (protocol/Policy/IEnrollmentPolicy.cs), where the alias names any:
+        // refuse, defer or allow. An alias without plug-ins pays nothing here.
+        if (alias.EnrollmentPolicies is { Length: > 0 })
         {
-            case PolicyVerdict.Refused refused:
-                throw new CmpFailureException(refused.FailInfo, refused.Text);
-            case PolicyVerdict.Deferred:
-                return await DeferAsync(request, enrollmentRequest, prepared, WaitReason.Policy, authenticated);
+            switch (await policies.EvaluateAsync(alias, new EnrollmentContext(exchange.Request.Alias, authenticated.Principal, request.BodyType,
+                prepared.Issuance.Subject, prepared.Issuance.PublicKey, prepared.Issuance.EndEntity, profileName, TransactionKey, authenticated.VendorSerial)))
+            {
+                case PolicyVerdict.Refused refused:
+                    throw new CmpFailureException(refused.FailInfo, refused.Text);
+                case PolicyVerdict.Deferred:
+                    return await DeferAsync(request, enrollmentRequest, prepared, WaitReason.Policy, authenticated);
+            }
         }
         // RFC 9483 §4.4: an approval rule or a saturated signer makes the request wait.
         WaitReason? wait = profile.RequireApproval && state.State.Approval != ApprovalDecision.Approved ? WaitReason.Approval : null;

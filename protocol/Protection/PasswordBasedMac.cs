@@ -66,15 +66,14 @@ public sealed class PasswordBasedMac
             byte[] key = Rfc2898DeriveBytes.Pbkdf2(secret, parameters.Salt, parameters.Iterations, parameters.Hash, parameters.KeyLength);
             return new PasswordBasedMac(algorithm, key, parameters.Mac);
         }
-        (byte[] salt, int iterations, HashAlgorithmName owf, HashAlgorithmName mac) = (parameters.Salt, parameters.Iterations, parameters.Hash, parameters.Mac);
         Span<byte> digest = stackalloc byte[64];
         // SHA-256, the one-way function of OpenSSL's and RFC 9481 §6.1.1's default: straight into libcrypto where it can
         // (about 8x cheaper, see OpenSslDirect); the same bytes either way.
-        if (owf == HashAlgorithmName.SHA256 && OpenSslDirect.TryIterateSha256(secret, salt, iterations, digest))
+        if (parameters.Hash == HashAlgorithmName.SHA256 && OpenSslDirect.TryIterateSha256(secret, parameters.Salt, parameters.Iterations, digest))
         {
-            return new PasswordBasedMac(algorithm, digest[..32].ToArray(), mac);
+            return new PasswordBasedMac(algorithm, digest[..32].ToArray(), parameters.Mac);
         }
-        return new PasswordBasedMac(algorithm, IterateManaged(owf, secret, salt, iterations, digest), mac);
+        return new PasswordBasedMac(algorithm, IterateManaged(parameters.Hash, secret, parameters.Salt, parameters.Iterations, digest), parameters.Mac);
     }
 
     /// <summary>The one-way function iterated through .NET: any of the allowed digests.</summary>

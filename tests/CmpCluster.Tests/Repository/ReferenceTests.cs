@@ -118,16 +118,19 @@ public sealed class ReferenceTests
     }
 
     [Theory]
-    [InlineData("as in DESIGN.md", true)]
-    [InlineData("(STYLE § 3)", true)]
+    // {D}, {S} and {T} stand for the outside documents' names (References.Design, .Style, .Table), filled in below.
+    [InlineData("as in {D}.md", true)]
+    [InlineData("({S} § 3)", true)]
     [InlineData("from ../shared/notes", true)]
-    [InlineData("see the seed, section 2", true)]
-    [InlineData("void Rejects_as_in_the_seed_table()", true)]
-    [InlineData("as agreed (seed 4.1)", true)]
-    [InlineData("the fuzzer's seed corpus and the seed corpus files", false)]
-    [InlineData("int seed = Random.Shared.Next(); var random = new Random(seed);", false)]
-    public void The_forbidden_matcher_finds_citations_not_words(string text, bool forbidden)
+    [InlineData("see the {T}, section 2", true)]
+    [InlineData("void Rejects_as_in_the_{T}_table()", true)]
+    [InlineData("as agreed ({T} 4.1)", true)]
+    [InlineData("the fuzzer's {T} corpus and the {T} corpus files", false)]
+    [InlineData("int {T} = Random.Shared.Next(); var random = new Random({T});", false)]
+    public void The_forbidden_matcher_finds_citations_not_words(string template, bool forbidden)
     {
+        string text = template.Replace("{D}", References.Design).Replace("{S}", References.Style).Replace("{T}", References.Table);
+
         Assert.Equal(forbidden, References.Forbidden(text).Any());
     }
 
