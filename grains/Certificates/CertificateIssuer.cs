@@ -89,6 +89,13 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
             ?? throw new InvalidOperationException($"the serial {key} recorded by this transaction belongs to another issuance");
     }
 
+    /// <summary>
+    /// An interrupted issuance whose key the CA generated cannot be resumed: the key died with the attempt. Whatever it
+    /// signed under <paramref name="key"/> was never delivered and is revoked (a serial never signed stays unused).
+    /// </summary>
+    public Task AbandonAsync(string key) => grains.GetGrain<ICertificateGrain>(key)
+        .RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "issuance interrupted; its server-generated key was lost"));
+
     /// <summary>Null when the serial already has a record of another issuance (nothing was signed).</summary>
     private async Task<IssuedCertificate?> SignAndStoreAsync(IssuanceRequest request, BigInteger serial, string serialHex, DateTimeOffset now)
     {

@@ -29,6 +29,9 @@ public sealed record Issuance(
 {
     /// <summary>RFC 9810 §5.2.3: the certificate differs from what the request asked for (status grantedWithMods).</summary>
     public bool GrantedWithMods { get; init; }
+
+    /// <summary>A server-generated key, encrypted to the requester (RFC 9483 §4.1.6): CertifiedKeyPair.privateKey.</summary>
+    public Org.BouncyCastle.Asn1.Crmf.EncryptedKey? PrivateKey { get; init; }
 }
 
 /// <summary>

@@ -5,6 +5,7 @@ using CmpCluster.Grains.EndEntities;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.ServerKeys;
 using CmpCluster.Protocol.Validation;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Crmf;
@@ -47,6 +48,12 @@ public sealed record EnrollmentRequest(
 
     public string EndEntityProfileName { get; init; } = "default";
 
+    /// <summary>
+    /// Who a server-generated key is encrypted to (RFC 9483 §4.1.6), from how the request was protected: the shared
+    /// secret of a MAC, the certificate of a signature; null when neither can receive one.
+    /// </summary>
+    public KeyRecipient? KeyRecipient { get; init; }
+
     /// <summary>The response type for <see cref="RequestType"/> (RFC 9810 §5.3.4).</summary>
     public PkiBodyType ResponseType => RequestType switch
     {
@@ -61,7 +68,14 @@ public sealed record EnrollmentRequest(
 /// the certificate will differ from what the template asked for in something other than validity (a subjectAltName or
 /// another extension not taken, a validity the profile does not let a request choose): grantedWithMods (RFC 9810 §5.2.3).
 /// </param>
-public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance, bool Modified = false);
+/// <param name="ServerKey">the key the CA generates for this request (RFC 9483 §4.1.6), and how it is delivered; null: the request brought its key.</param>
+public sealed record PreparedEnrollment(DerInteger CertReqId, IssuanceRequest Issuance, bool Modified = false, ServerKeyDelivery? ServerKey = null);
+
+/// <summary>
+/// A key the CA generates: <paramref name="Spec"/>, sealed to <paramref name="Recipient"/> (RFC 9483 §4.1.6), or where the
+/// alias keeps the legacy form, encrypted to the request's <paramref name="ProtocolEncrKey"/> (RFC 4211 §2.1, §6.6).
+/// </summary>
+public sealed record ServerKeyDelivery(ServerKeySpec Spec, KeyRecipient? Recipient, SubjectPublicKeyInfo? ProtocolEncrKey);
 
 /// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
 public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificates aliasCertificates)
@@ -72,12 +86,43 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
     /// </summary>
     public async Task<Issuance> HandleAsync(EnrollmentRequest request, PreparedEnrollment prepared, string? resumeKey, Func<string, Task> reserved)
     {
+        if (prepared.ServerKey is { } serverKey)
+        {
+            return await IssueWithServerKeyAsync(request, prepared, serverKey, resumeKey, reserved);
+        }
         IssuedCertificate issued = resumeKey is null
             ? await issuer.IssueAsync(prepared.Issuance, reserved)
             : await issuer.ResumeAsync(prepared.Issuance, resumeKey);
         X509CertificateStructure[] caPubs = aliasCertificates.CaPubs(request.Alias, request.Ca);
         return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
             caPubs, request.ImplicitConfirm) { GrantedWithMods = prepared.Modified || issued.ValidityModified };
+    }
+
+    /// <summary>
+    /// RFC 9483 §4.1.6: the CA generates the key pair, certifies its public key, and answers the private key in
+    /// CertifiedKeyPair.privateKey, encrypted to the requester. The key lives in memory for this call only: it is
+    /// never stored, never logged, and wiped once encrypted. A retry after a crash cannot have the key the interrupted
+    /// attempt certified, so that certificate (never delivered) is revoked and a new key is issued.
+    /// </summary>
+    private async Task<Issuance> IssueWithServerKeyAsync(
+        EnrollmentRequest request, PreparedEnrollment prepared, ServerKeyDelivery serverKey, string? resumeKey, Func<string, Task> reserved)
+    {
+        if (resumeKey is not null)
+        {
+            await issuer.AbandonAsync(resumeKey);
+        }
+        // RSA generation takes tens to hundreds of milliseconds: off the grain's scheduler.
+        using GeneratedKey key = await Task.Run(serverKey.Spec.Generate);
+        IssuedCertificate issued = await issuer.IssueAsync(prepared.Issuance with { PublicKey = key.PublicKey }, reserved);
+        CertificateAuthorityKeys ca = request.Ca;
+        EncryptedKey privateKey = serverKey.ProtocolEncrKey is { } legacy
+            ? new EncryptedKey(KeyPackage.EncryptedValue(key.PrivateKeyInfo, key.PublicKey.Algorithm, legacy))
+            // The CMP signer is the key generation authority (its certificate carries id-kp-cmKGA, RFC 9483 §4.1.6).
+            : new EncryptedKey(KeyPackage.Seal(key.PrivateKeyInfo, serverKey.Recipient!, new KeyGenerationAuthority(
+                ca.CmpSigner.Certificate, ca.CmpSigner.Signer.Algorithm, data => ca.CmpSigner.Sign(data, "key-package"), ca.CaChain)));
+        X509CertificateStructure[] caPubs = aliasCertificates.CaPubs(request.Alias, request.Ca);
+        return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
+            caPubs, request.ImplicitConfirm) { GrantedWithMods = prepared.Modified || issued.ValidityModified, PrivateKey = privateKey };
     }
 
     /// <summary>Every check of the request and its POP, without issuing: a request that will wait (RFC 9483 §4.4) is
@@ -117,9 +162,16 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         {
             (subject, subjectModified) = EndEntityProfileRules.Apply(subject, request.EndEntityProfile, request.EndEntityProfileName);
         }
-        // RFC 4211 §4.1: a template without a key may carry it in the signature POP's POPOSigningKeyInput.
-        SubjectPublicKeyInfo publicKey = template.PublicKey ?? PopVerifier.KeyOfSigningInput(message)
-            ?? throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the template has no public key; server-generated keys are not offered on this alias");
+        // RFC 4211 §4.1: a template without a key may carry it in the signature POP's POPOSigningKeyInput. Without a
+        // key anywhere (or with an algorithm only), the request asks the CA to generate one (RFC 9483 §4.1.6).
+        SubjectPublicKeyInfo? given = template.PublicKey is null ? PopVerifier.KeyOfSigningInput(message)
+            : ServerKeySpec.IsRequested(template) ? null : template.PublicKey;
+        if (given is null && request.Pkcs10 is null)
+        {
+            ServerKeyDelivery serverKey = ServerKeyRequest(request, message);
+            return Prepared(request, message, template, subject, subjectModified, updated, serverKey.Spec.AlgorithmOnly) with { ServerKey = serverKey };
+        }
+        SubjectPublicKeyInfo publicKey = given ?? throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, "the request has no public key");
         // Whatever proves possession below, the key itself must be one this CA certifies (RFC 9481 §2).
         PublicKeyRules.Check(publicKey, request.Profile);
         // EJBCA's CMP error table: a key update with the same key pair is badMessageCheck, unless the alias allows it.
@@ -150,7 +202,14 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         {
             throw new CmpFailureException(PkiFailureInfo.BadAlg, "SHA-1 and MD5 are not accepted for POP (3GPP TS 33.310)");
         }
+        return Prepared(request, message, template, subject, subjectModified, updated, publicKey);
+    }
 
+    /// <summary>What is issued for a request that passed its checks, with <paramref name="publicKey"/>.</summary>
+    private static PreparedEnrollment Prepared(
+        EnrollmentRequest request, CertReqMsg message, CertTemplate template, X509Name subject, bool subjectModified, X509CertificateStructure? updated,
+        SubjectPublicKeyInfo publicKey)
+    {
         // A key update keeps the names of the certificate it updates. Otherwise registered names win (client mode), else
         // the requested ones where the profile allows them.
         X509Extension? subjectAltName = updated is not null ? updated.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName)
@@ -165,6 +224,57 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             RequestedKeyUsage = request.Profile.AllowKeyUsageOverride ? RequestedKeyUsage(template) : null,
             RequestedExtendedKeyUsages = request.Profile.AllowExtendedKeyUsageOverride ? RequestedExtendedKeyUsages(template) : null,
         }, Modified: subjectModified || Modifies(template, subjectAltName, request.Profile));
+    }
+
+    /// <summary>
+    /// A request for a server-generated key (RFC 9483 §4.1.6), checked before anything is generated or issued, with the
+    /// answers of EJBCA's CMP error table (all badRequest): the alias must allow it, the profile must leave one key choice
+    /// (<see cref="ServerKeySpec.Choose"/>), the request carries no proof of possession (there is no key to prove), and the
+    /// key must be deliverable: to the request's protection, or as EncryptedValue to its protocolEncrKey where the alias
+    /// keeps that legacy form.
+    /// </summary>
+    private static ServerKeyDelivery ServerKeyRequest(EnrollmentRequest request, CertReqMsg message)
+    {
+        if (!request.Alias.AllowServerGeneratedKeys)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the template has no public key; server-generated keys are not offered on this alias");
+        }
+        ServerKeySpec spec = ServerKeySpec.Choose(message.CertReq.CertTemplate.PublicKey, request.Profile);
+        if (message.Pop is { Type: not ProofOfPossession.TYPE_RA_VERIFIED })
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadPop, "a request for a server-generated key has no key to prove possession of; omit the POP");
+        }
+        if (request.Alias.ServerKeysAsEncryptedValue && ProtocolEncrKey(message) is { } legacy)
+        {
+            return new ServerKeyDelivery(spec, null, legacy);
+        }
+        return request.KeyRecipient switch
+        {
+            KeyRecipient.Certificate { Value: var certificate } when !CanReceiveKey(certificate) => throw new CmpFailureException(PkiFailureInfo.BadRequest,
+                "the protection certificate's key can neither transport nor agree a key (RSA or EC needed) for the server-generated key"),
+            { } recipient => new ServerKeyDelivery(spec, recipient, null),
+            null => throw new CmpFailureException(PkiFailureInfo.BadRequest,
+                "a server-generated key is delivered to a request's shared secret (MAC) or signer certificate, and this request has neither"),
+        };
+    }
+
+    private static bool CanReceiveKey(X509CertificateStructure certificate) =>
+        certificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption)
+        || certificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Equals(X9ObjectIdentifiers.IdECPublicKey);
+
+    /// <summary>The id-regCtrl-protocolEncrKey control (RFC 4211 §6.6): the key to encrypt a returned private key to.</summary>
+    private static SubjectPublicKeyInfo? ProtocolEncrKey(CertReqMsg message)
+    {
+        AttributeTypeAndValue? control = message.CertReq.Controls?.ToAttributeTypeAndValueArray()
+            .FirstOrDefault(c => c.Type.Equals(CrmfObjectIdentifiers.id_regCtrl_protocolEncrKey));
+        try
+        {
+            return control is null ? null : SubjectPublicKeyInfo.GetInstance(control.Value);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidCastException)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadRequest, "the protocolEncrKey control is not a SubjectPublicKeyInfo");
+        }
     }
 
     /// <summary>

@@ -15,6 +15,7 @@ public static partial class DevelopmentPki
 {
     public const string FolderName = "pki";
     private const string CmcCaEku = "1.3.6.1.5.5.7.3.27"; // id-kp-cmcCA, RFC 6402 §2.10
+    private const string CmKgaEku = "1.3.6.1.5.5.7.3.32"; // id-kp-cmKGA, RFC 9480 §2.10
     private const string OcspSigningEku = "1.3.6.1.5.5.7.3.9"; // id-kp-OCSPSigning, RFC 5280 §4.2.1.12
     private const string OcspNoCheck = "1.3.6.1.5.5.7.48.1.5"; // id-pkix-ocsp-nocheck, RFC 6960 §4.2.2.2.1
     private const string OcspSignerFile = "ocsp-signer";
@@ -112,12 +113,13 @@ public static partial class DevelopmentPki
         using X509Certificate2 ca = caRequest.Create(root, now, now.AddYears(options.IssuingValidityYears), NewSerial());
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
 
-        // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer.
+        // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and
+        // id-kp-cmKGA as the key generation authority that signs server-generated keys (RFC 9483 §4.1.6).
         using AsymmetricAlgorithm signerKey = NewKey(options.KeyAlgorithm);
         CertificateRequest signerRequest = NewRequest(options.CmpSignerSubject, signerKey);
         signerRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         signerRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        signerRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku)], false));
+        signerRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku), new Oid(CmKgaEku)], false));
         signerRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(signerRequest.PublicKey, false));
         signerRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         using X509Certificate2 signer = signerRequest.Create(caWithKey, now, now.AddYears(options.CmpSignerValidityYears), NewSerial());

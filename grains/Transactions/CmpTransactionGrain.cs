@@ -10,6 +10,7 @@ using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Protocol.Messages;
 using CmpCluster.Protocol.Policy;
+using CmpCluster.Protocol.ServerKeys;
 using CmpCluster.Protocol.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -33,6 +34,7 @@ public sealed partial class CmpTransactionGrain(
     [PersistentState(CmpTransactionGrain.StateName, GrainNames.Transactions)] IPersistentState<TransactionState> state,
     IOptionsMonitor<CmpOptions> options,
     PkiKeyRing keys,
+    IOptions<PkiOptions> pki,
     ResponseProtectors protectors,
     RequestAuthenticator authenticator,
     EnrollmentHandler enrollment,
@@ -101,6 +103,11 @@ public sealed partial class CmpTransactionGrain(
         bool record = await ConcludeAsync(exchange, decision);
         PkiBody body = DecisionResponses.Render(decision, diagnosticId, options.CurrentValue.PollCheckAfter);
         ResponseContext context = exchange.Decoded is { } decoded ? ResponseContext.For(decoded) : ResponseContext.Undecoded(KeyTransactionId());
+        if (decision is Issuance { PrivateKey.IsEncryptedValue: false })
+        {
+            // RFC 9480 §2.20, RFC 9483 §3.1: a message carrying EnvelopedData is cmp2021 (pvno 3).
+            context = context with { Pvno = 3 };
+        }
         BuiltResponse response = await CmpResponseBuilder.BuildAsync(context, body, protectors.For(alias, exchange.Ca, exchange.Authenticated),
             time.GetUtcNow(), implicitConfirmGranted: decision is Issuance { ImplicitConfirm: true });
         if (record)
@@ -292,6 +299,7 @@ public sealed partial class CmpTransactionGrain(
             PopContext = new PopContext(request.Header.Sender,
                 alias.Mode == AliasMode.Ra && !string.IsNullOrEmpty(alias.Secret) ? System.Text.Encoding.UTF8.GetBytes(alias.Secret) : null,
                 settings.Limits.For(alias)),
+            KeyRecipient = alias.AllowServerGeneratedKeys ? KeyRecipientOf(request, authenticated, alias) : null,
         };
         // Every check of the request and its POP, once: what can never be granted is refused before any wait.
         PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
@@ -360,6 +368,20 @@ public sealed partial class CmpTransactionGrain(
         }
         return issued;
     }
+
+    /// <summary>
+    /// Who can receive a server-generated key (RFC 9483 §4.1.6): an RA-mode MAC's shared secret (the alias's, else the
+    /// CA's RA secret), or the certificate whose signature protected the request. A client-mode MAC's secret is the end
+    /// entity's one-time code, which the end entity grain never hands out: such a request can use the EncryptedValue form.
+    /// </summary>
+    private KeyRecipient? KeyRecipientOf(DecodedRequest request, Authenticated authenticated, CmpAliasOptions alias) => authenticated.Kind switch
+    {
+        ProtectionKind.PasswordBasedMac when alias.Mode == AliasMode.Ra
+            && (string.IsNullOrEmpty(alias.Secret) ? pki.Value.CmpRaSecret : alias.Secret) is { Length: > 0 } secret =>
+            new KeyRecipient.SharedSecret(System.Text.Encoding.UTF8.GetBytes(secret)),
+        ProtectionKind.Signature when request.Message.GetExtraCerts() is [{ X509v3PKCert: { } signer }, ..] => new KeyRecipient.Certificate(signer),
+        _ => null,
+    };
 
     /// <summary>certConf (RFC 9810 §5.3.18): the handler confirms or revokes; the transaction closes either way.</summary>
     private async Task<Decision> ConfirmAsync(Exchange exchange, DecodedRequest request)

@@ -17,7 +17,7 @@ public static class DecisionResponses
         Refusal refusal => CmpResponseBuilder.Error(refusal.Failure, diagnosticId),
         Fault fault => CmpResponseBuilder.Error(fault.Failure, diagnosticId),
         Issuance issued => CmpResponseBuilder.CertResponse(issued.ResponseType, DerInteger.ValueOf(issued.CertReqId), issued.Parsed, issued.CaPubs,
-            issued.GrantedWithMods),
+            issued.GrantedWithMods, issued.PrivateKey),
         // A pollRep changes nothing stored but the nonce chain: the client's next pollReq must answer this pollRep.
         Deferral { ResponseType: PkiBodyType.PollRep } deferred => CmpResponseBuilder.PollRep(deferred.CertReqId, Math.Max(1, (int)Math.Ceiling(pollCheckAfter.TotalSeconds)),
             deferred.Reason switch

@@ -173,6 +173,31 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
         return Protect(new PkiBody(PkiBody.TYPE_INIT_REQ, new CertReqMessages(message)), implicitConfirm: false, overrides: null);
     }
 
+    /// <summary>
+    /// ir / cr asking the CA to generate the key pair (RFC 9483 §4.1.6): no publicKey in the template, or
+    /// <paramref name="algorithmOnly"/> (an algorithm with an empty key); no POP unless <paramref name="pop"/> adds one by
+    /// <paramref name="popKey"/>; <paramref name="controls"/> such as id-regCtrl-protocolEncrKey for the legacy EncryptedValue form.
+    /// </summary>
+    public byte[] BuildServerKeyEnrollment(
+        bool initial, X509Name subject, SubjectPublicKeyInfo? algorithmOnly = null, bool implicitConfirm = false, Controls? controls = null,
+        PopKind pop = PopKind.None, AsymmetricAlgorithm? popKey = null)
+    {
+        var template = new CertTemplateBuilder().SetSubject(subject);
+        if (algorithmOnly is not null)
+        {
+            template.SetSubjectPublicKeyInfo(algorithmOnly);
+        }
+        var request = new CertRequest(0, template.Build(), controls);
+        ProofOfPossession? proof = pop switch
+        {
+            PopKind.RaVerified => new ProofOfPossession(),
+            PopKind.Signature => SignaturePop(request, popKey ?? throw new ArgumentNullException(nameof(popKey))),
+            _ => null,
+        };
+        var body = new PkiBody(initial ? PkiBody.TYPE_INIT_REQ : PkiBody.TYPE_CERT_REQ, new CertReqMessages(new CertReqMsg(request, proof, null)));
+        return Protect(body, implicitConfirm, overrides: null);
+    }
+
     /// <summary>p10cr (RFC 9483 §4.1.4) carrying a PKCS#10 request (DER, RFC 2986) as it is.</summary>
     public byte[] BuildP10(byte[] certificationRequestDer, bool implicitConfirm = false, RequestOverrides? overrides = null) =>
         Protect(new PkiBody(PkiBody.TYPE_P10_CERT_REQ, Org.BouncyCastle.Asn1.Pkcs.CertificationRequest.GetInstance(Asn1Object.FromByteArray(certificationRequestDer))),

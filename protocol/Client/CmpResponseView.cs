@@ -37,6 +37,7 @@ public sealed class CmpResponseView
                 CertResponse response = rep.GetResponse()[0];
                 Status = response.Status;
                 CertificateDer = response.CertifiedKeyPair?.CertOrEncCert.Certificate?.X509v3PKCert?.GetEncoded(Asn1Encodable.Der);
+                PrivateKey = response.CertifiedKeyPair?.PrivateKey;
                 CaPubs = rep.GetCAPubs()?.Select(c => c.X509v3PKCert.GetEncoded(Asn1Encodable.Der)).ToArray() ?? [];
                 break;
         }
@@ -51,6 +52,12 @@ public sealed class CmpResponseView
     public PkiStatusInfo? Status { get; }
     public byte[]? CertificateDer { get; }
     public byte[][] CaPubs { get; } = [];
+
+    /// <summary>A server-generated private key (RFC 9483 §4.1.6), encrypted to this client: EnvelopedData, or the legacy EncryptedValue.</summary>
+    public Org.BouncyCastle.Asn1.Crmf.EncryptedKey? PrivateKey { get; }
+
+    /// <summary>pvno of the response header (RFC 9810 §5.1.1): 3 when it carries EnvelopedData (RFC 9480 §2.20).</summary>
+    public int Pvno => Message.Header.Pvno.IntValueExact;
 
     /// <summary>nested: the inner responses, in order.</summary>
     public IReadOnlyList<CmpResponseView> Inner { get; } = [];

@@ -274,6 +274,21 @@ public sealed class CmpAliasOptions
     /// <summary>Accept the raVerified POP (RFC 4211 §4.1); off by default as the RFC advises.</summary>
     public bool AllowRaVerifiedPop { get; set; }
 
+    /// <summary>
+    /// Generate the key pair for a request whose template has no public key, or one with an empty subjectPublicKey
+    /// (RFC 9483 §4.1.6; EJBCA's CMP documentation: "Server Generated Keys"), per the certificate profile's key rules. The
+    /// private key is returned in the response only, encrypted to the requester: to the shared secret of a MAC-protected
+    /// request, or to the key of the certificate that signed it. Off by default: such requests are badRequest.
+    /// </summary>
+    public bool AllowServerGeneratedKeys { get; set; }
+
+    /// <summary>
+    /// Legacy clients (EJBCA's CMP documentation, "Server Generated Keys"): a request with the id-regCtrl-protocolEncrKey control
+    /// (RFC 4211 §6.6, an RSA key) gets its generated key as an EncryptedValue (RFC 4211 §2.1) to that key instead of the
+    /// signed EnvelopedData of RFC 9483 §4.1.6.
+    /// </summary>
+    public bool ServerKeysAsEncryptedValue { get; set; }
+
     /// <summary>Grant implicitConfirm when the client asks for it (RFC 9810 §5.1.1.1).</summary>
     public bool AllowImplicitConfirm { get; set; } = true;
 

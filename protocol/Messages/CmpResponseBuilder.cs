@@ -137,14 +137,17 @@ public static class CmpResponseBuilder
     /// <summary>pkiConf, RFC 9810 §5.3.17: the body is NULL.</summary>
     public static PkiBody PkiConf() => new(PkiBody.TYPE_CONFIRM, DerNull.Instance);
 
-    /// <summary>ip / cp / kup with one accepted certificate (RFC 9810 §5.3.4) and the CA certificates for caPubs.</summary>
+    /// <summary>
+    /// ip / cp / kup with one accepted certificate (RFC 9810 §5.3.4), the CA certificates for caPubs, and a
+    /// server-generated <paramref name="privateKey"/> if there is one (RFC 9810 §5.2.2 EncryptedKey).
+    /// </summary>
     public static PkiBody CertResponse(PkiBodyType type, DerInteger certReqId, X509CertificateStructure certificate, X509CertificateStructure[] caPubs,
-        bool grantedWithMods = false)
+        bool grantedWithMods = false, Org.BouncyCastle.Asn1.Crmf.EncryptedKey? privateKey = null)
     {
         var response = new CertResponse(
             certReqId,
             new PkiStatusInfo((int)(grantedWithMods ? PkiStatus.GrantedWithMods : PkiStatus.Granted)),
-            new CertifiedKeyPair(new CertOrEncCert(new CmpCertificate(certificate))),
+            new CertifiedKeyPair(new CertOrEncCert(new CmpCertificate(certificate)), privateKey, null),
             rspInfo: null);
         CmpCertificate[]? pubs = caPubs.Length == 0 ? null : caPubs.Select(c => new CmpCertificate(c)).ToArray();
         return new PkiBody((int)type, new CertRepMessage(pubs, [response]));

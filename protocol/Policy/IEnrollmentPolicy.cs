@@ -17,6 +17,7 @@ public interface IEnrollmentPolicy
 }
 
 /// <summary>What the plug-in sees of an enrollment: who asked, for what, through which alias and profile. No secret.</summary>
+/// <param name="PublicKey">the key to certify; for a key the CA generates (RFC 9483 §4.1.6), its algorithm with an empty key, since it is generated after the plug-ins agree.</param>
 /// <param name="VendorCertificateSerial">vendor mode: the serial number (hex) of the vendor certificate that signed the request.</param>
 public sealed record EnrollmentContext(
     string Alias,

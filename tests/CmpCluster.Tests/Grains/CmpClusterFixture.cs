@@ -96,6 +96,16 @@ public static class Aliases
 
     /// <summary>RA mode HMAC issuing under the profile "hold", which allows certificateHold.</summary>
     public const string Hold = "ra-hold";
+
+    /// <summary>RA mode HMAC with server-generated keys (the senderKID names the profile) and the legacy EncryptedValue form.</summary>
+    public const string ServerKeys = "ra-serverkeys";
+
+    /// <summary>RA mode by RA administrator certificates (<see cref="RaAdministrator"/>, <see cref="RaAdministratorRsa"/>) with server-generated keys (profile "ec-p256").</summary>
+    public const string ServerKeysSigned = "ra-serverkeys-sig";
+    public const string RaAdministratorRsa = "ra-administrator-rsa";
+
+    /// <summary>Client mode HMAC with server-generated keys and the legacy EncryptedValue form.</summary>
+    public const string ClientServerKeys = "client-serverkeys";
 }
 
 /// <summary>
@@ -252,6 +262,24 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Profiles["usage-override"] = new CertificateProfileOptions { AllowKeyUsageOverride = true, AllowExtendedKeyUsageOverride = true };
         options.Profiles["validity-30"] = new CertificateProfileOptions { ValidityDays = 10, AllowValidityOverride = true, MaxValidityDays = 30 };
         options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
+        options.Profiles["ec-p256"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-256"] };
+        options.Profiles["ec-any"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"] };
+        options.Profiles["rsa-2048"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["RSA"], MinRsaBits = 2048, MaxRsaBits = 2048 };
+        options.Aliases[Aliases.ServerKeys] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, CertificateProfile = CmpAliasOptions.KeyId,
+            AllowServerGeneratedKeys = true, ServerKeysAsEncryptedValue = true,
+        };
+        options.Aliases[Aliases.ServerKeysSigned] = new CmpAliasOptions
+        {
+            AuthenticationModules = ["EndEntityCertificate"], RaAdministrators = [Aliases.RaAdministrator, Aliases.RaAdministratorRsa],
+            CertificateProfile = "ec-p256", AllowServerGeneratedKeys = true,
+        };
+        options.Aliases[Aliases.ClientServerKeys] = new CmpAliasOptions
+        {
+            Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Cn, AuthenticationModules = ["HMAC"],
+            AllowServerGeneratedKeys = true, ServerKeysAsEncryptedValue = true,
+        };
         if (!File.Exists(InventoryFile))
         {
             File.WriteAllText(InventoryFile, "# devices allowed to enroll\n");
