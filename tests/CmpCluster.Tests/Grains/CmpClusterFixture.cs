@@ -263,6 +263,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Profiles["validity-30"] = new CertificateProfileOptions { ValidityDays = 10, AllowValidityOverride = true, MaxValidityDays = 30 };
         options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
         options.Profiles["ec-p256"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-256"] };
+        options.Profiles["approval-p256"] = new CertificateProfileOptions { RequireApproval = true, AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-256"] };
         options.Profiles["ec-any"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"] };
         options.Profiles["rsa-2048"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["RSA"], MinRsaBits = 2048, MaxRsaBits = 2048 };
         options.Aliases[Aliases.ServerKeys] = new CmpAliasOptions

@@ -171,6 +171,26 @@ public sealed class ServerKeyTests(CmpClusterFixture cluster)
     }
 
     [Fact]
+    public async Task A_request_that_waits_for_approval_gets_its_key_generated_in_the_answer_to_the_poll()
+    {
+        CmpClientSession session = Ra("approval-p256");
+        X509Name subject = NewSubject();
+        Exchange waiting = await cluster.SendAsync(Aliases.ServerKeys, session, session.BuildServerKeyEnrollment(true, subject));
+        Assert.Equal((int)Org.BouncyCastle.Asn1.Cmp.PkiStatus.Waiting, waiting.View.Status!.Status.IntValueExact);
+        Assert.Null(waiting.View.PrivateKey);
+
+        Assert.True(await cluster.Control(Aliases.ServerKeys, session).DecideApprovalAsync(true, "test operator"));
+        Exchange ip = await cluster.SendAsync(Aliases.ServerKeys, session, session.BuildPollReq());
+
+        byte[] certificate = ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        EnvelopedData envelope = EnvelopeOf(ip.View);
+        var password = PasswordRecipientInfo.GetInstance(((Asn1TaggedObject)envelope.RecipientInfos[0].ToAsn1Object()).GetBaseObject());
+        using ECDsa key = ECDsa.Create();
+        key.ImportPkcs8PrivateKey(PrivateKeyInfoOf(SignedContent(OpenPasswordEnvelope(envelope, password, Aliases.Secret))), out _);
+        ProtocolAssert.Certifies(ProtocolAssert.IssuedBy(certificate, cluster.Ca), subject, key.ExportSubjectPublicKeyInfo());
+    }
+
+    [Fact]
     public async Task A_retransmitted_request_gets_the_same_answer_and_no_second_key()
     {
         CmpClientSession session = Ra("ec-p384");
