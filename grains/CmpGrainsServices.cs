@@ -111,6 +111,11 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             {
                 errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not allowed by end-entity profile '{settings.EndEntityProfile}'");
             }
+            if (options.EndEntityProfiles.GetValueOrDefault(settings.EndEntityProfile) is { AllowedCas: { } allowedCas }
+                && settings.Ca != CmpAliasOptions.KeyId && !allowedCas.Contains(settings.Ca))
+            {
+                errors.Add($"{key}:Ca '{settings.Ca}' is not allowed by end-entity profile '{settings.EndEntityProfile}'");
+            }
             foreach (string policy in (settings.EnrollmentPolicies ?? []).Where(p => !options.Policies.ContainsKey(p)))
             {
                 errors.Add($"{key}:EnrollmentPolicies: '{policy}' is not defined under Cmp:Policies");
@@ -164,6 +169,10 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             if (settings.Curves.Count == 0 || settings.Curves.Any(c => !Protocol.Validation.PublicKeyRules.NamedCurves.ContainsKey(c)))
             {
                 errors.Add($"{key}:AllowedCurves must list one or more of P-256, P-384, P-521");
+            }
+            if (settings.AllowedSubjectAltNameTypes?.FirstOrDefault(t => !SubjectAltNameTypeNames.All.Contains(t, StringComparer.OrdinalIgnoreCase)) is { } type)
+            {
+                errors.Add($"{key}:AllowedSubjectAltNameTypes: '{type}' is not one of {string.Join(", ", SubjectAltNameTypeNames.All)}");
             }
             if (settings.MinRsaBits > settings.MaxRsaBits)
             {

@@ -5,6 +5,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using CmpCluster.Contracts;
+using CmpCluster.Protocol;
+using CmpCluster.Protocol.Validation;
 
 namespace CmpCluster.Grains.Admin;
 
@@ -91,6 +93,38 @@ public static partial class AdminValidation
         {
             errors["endEntityProfile"] = "must be 1-64 characters of A-Z a-z 0-9 . _ -";
         }
+        else if (catalog.EndEntityProfile(endEntityProfile) is { } rules)
+        {
+            // The end-entity profile's rules hold for registrations as for RA-created end entities: its DN field rules
+            // (a fixed or default value is filled in and stored), its certificate profiles and CAs.
+            if (!errors.ContainsKey("subjectDn"))
+            {
+                try
+                {
+                    dn = EndEntityProfileRules.Apply(new Org.BouncyCastle.Asn1.X509.X509Name(dn), rules, endEntityProfile).Subject.ToString();
+                }
+                catch (CmpFailureException e)
+                {
+                    errors["subjectDn"] = e.Failure.ClientText;
+                }
+                catch (ArgumentException)
+                {
+                    errors["subjectDn"] = "is not a distinguished name the end-entity profile's rules can read";
+                }
+            }
+            if (rules.AllowedCertificateProfiles is { } profiles && !profiles.Contains(certificateProfile))
+            {
+                errors["certificateProfile"] = $"is not allowed by end-entity profile '{endEntityProfile}' ({string.Join(", ", profiles)})";
+            }
+            if (rules.AllowedCas is { } cas && !cas.Contains(ca))
+            {
+                errors["ca"] = $"is not allowed by end-entity profile '{endEntityProfile}' ({string.Join(", ", cas)})";
+            }
+        }
+        else if (endEntityProfile != DefaultProfile)
+        {
+            errors["endEntityProfile"] = "must name a configured end-entity profile (Cmp:EndEntityProfiles) or default";
+        }
         if (enrollmentCode is null ? requireCode : !IsValidCode(enrollmentCode))
         {
             errors["enrollmentCode"] = "must be 8-256 characters";
@@ -161,8 +195,13 @@ public static partial class AdminValidation
 }
 
 /// <summary>What a registration may name: the CAs of the silo's key ring and the configured certificate profiles.</summary>
-public sealed class AdminCatalog(IEnumerable<string> cas, IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.CertificateProfileOptions> profiles)
+public sealed class AdminCatalog(
+    IEnumerable<string> cas, IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.CertificateProfileOptions> profiles,
+    IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.EndEntityProfileOptions>? endEntityProfiles = null)
 {
+    /// <summary>The configured end-entity profile of this name; null for none (and for "default" unless configured).</summary>
+    public CmpCluster.Protocol.Configuration.EndEntityProfileOptions? EndEntityProfile(string name) => endEntityProfiles?.GetValueOrDefault(name);
+
     private readonly HashSet<string> _cas = new(cas, StringComparer.Ordinal);
 
     public bool IsKnownCa(string name) => _cas.Contains(name);

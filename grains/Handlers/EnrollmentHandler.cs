@@ -215,7 +215,12 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         X509Extension? subjectAltName = updated is not null ? updated.TbsCertificate.Extensions?.GetExtension(X509Extensions.SubjectAlternativeName)
             : request.EndEntity is { SubjectAltNames.Count: > 0 } registeredNames
             ? new X509Extension(false, new DerOctetString(AltNames(registeredNames.SubjectAltNames)))
-            : request.Profile.AllowSubjectAltNameFromRequest ? RequestedAltNames(template) : null;
+            : request.Profile.AllowSubjectAltNameFromRequest ? AcceptedAltNames(template, request.Profile) : null;
+        if (request.Profile.UnacceptedRequestContent == UnacceptedRequestContent.Refuse
+            && UnacceptedExtension(template, request.Profile, namesDecidedElsewhere: updated is not null || request.EndEntity is { SubjectAltNames.Count: > 0 }) is { } refused)
+        {
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, $"the certificate profile does not take the extension {refused} from a request");
+        }
         return new PreparedEnrollment(message.CertReq.CertReqID, new IssuanceRequest(
             request.Ca, request.Profile, subject, publicKey, subjectAltName,
             request.Owner, request.TransactionKey, Confirmed: request.ImplicitConfirm, request.Username ?? request.EndEntity?.Username, request.ProfileName)
@@ -292,6 +297,43 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         bool validityIgnored = template.Validity is not null && !profile.AllowValidityOverride;
         return namesChanged || otherExtensions || validityIgnored;
     }
+
+    /// <summary>
+    /// The template's subjectAltName with the names of the types the profile takes (<see cref="CertificateProfileOptions.AllowedSubjectAltNameTypes"/>);
+    /// a name of another type is dropped (grantedWithMods follows) or, where the profile says so, refused with badCertTemplate.
+    /// </summary>
+    private static X509Extension? AcceptedAltNames(CertTemplate template, CertificateProfileOptions profile)
+    {
+        if (RequestedAltNames(template) is not { } requested)
+        {
+            return null;
+        }
+        GeneralName[] names = GeneralNames.GetInstance(requested.GetParsedValue()).GetNames();
+        GeneralName[] kept = names.Where(name => SubjectAltNameTypeNames.Of(name.TagNo) is { } type
+            && profile.SubjectAltNameTypes.Contains(type, StringComparer.OrdinalIgnoreCase)).ToArray();
+        if (kept.Length == names.Length)
+        {
+            return requested;
+        }
+        if (profile.UnacceptedRequestContent == UnacceptedRequestContent.Refuse)
+        {
+            string type = names.Except(kept).Select(name => SubjectAltNameTypeNames.Of(name.TagNo) ?? $"[{name.TagNo}]").First();
+            throw new CmpFailureException(PkiFailureInfo.BadCertTemplate, $"the certificate profile does not take subjectAltName names of type {type}");
+        }
+        return kept.Length == 0 ? null : new X509Extension(requested.IsCritical, new DerOctetString(new GeneralNames(kept)));
+    }
+
+    /// <summary>
+    /// The first template extension this profile never takes from a request, by OID: a subjectAltName where the profile
+    /// copies none (unless the names come from the registration or the updated certificate, which win anyway), key usage
+    /// and extended key usage without their override, anything else.
+    /// </summary>
+    private static string? UnacceptedExtension(CertTemplate template, CertificateProfileOptions profile, bool namesDecidedElsewhere) =>
+        template.Extensions?.GetExtensionOids().FirstOrDefault(oid =>
+            oid.Equals(X509Extensions.SubjectAlternativeName) ? !profile.AllowSubjectAltNameFromRequest && !namesDecidedElsewhere
+            : oid.Equals(X509Extensions.KeyUsage) ? !profile.AllowKeyUsageOverride
+            : oid.Equals(X509Extensions.ExtendedKeyUsage) ? !profile.AllowExtendedKeyUsageOverride
+            : true)?.Id;
 
     /// <summary>
     /// kur (RFC 9483 §4.1.3): the new certificate comes from the same CA and keeps the subject of the one it updates; a

@@ -281,6 +281,12 @@ public sealed partial class CmpTransactionGrain(
             ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.CertificateProfile);
         CertificateProfileOptions profile = settings.Profiles.GetValueOrDefault(profileName)
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
+        // RA mode: the end-entity profile limits the certificate profiles and CAs (checked at start unless KeyID names them).
+        if (authenticated.EndEntity is null && settings.EndEntityProfiles.GetValueOrDefault(alias.EndEntityProfile) is { } endEntityProfile
+            && (endEntityProfile.AllowedCertificateProfiles?.Contains(profileName) == false || endEntityProfile.AllowedCas?.Contains(ca.Name) == false))
+        {
+            throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"end-entity profile '{alias.EndEntityProfile}' does not allow this certificate profile or CA");
+        }
         // RFC 9810 §5.1.1.1: implicitConfirm is granted only when asked for and allowed.
         bool implicitConfirm = request.ImplicitConfirmRequested && alias.AllowImplicitConfirm;
         // RA mode: the end entity is named before anything is issued, so a name that cannot be made refuses the request.

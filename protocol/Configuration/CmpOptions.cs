@@ -431,6 +431,24 @@ public sealed class CertificateProfileOptions
     /// <summary>Copy a subjectAltName extension from the CertTemplate.</summary>
     public bool AllowSubjectAltNameFromRequest { get; set; } = true;
 
+    /// <summary>
+    /// The subjectAltName name types taken from a request (RFC 5280 §4.2.1.6): <c>dns</c>, <c>ip</c>, <c>email</c>,
+    /// <c>uri</c>, <c>dirName</c>, <c>rid</c>, <c>otherName</c>. Default: all. A name of another type is dropped or refused
+    /// per <see cref="UnacceptedRequestContent"/>.
+    /// </summary>
+    public string[]? AllowedSubjectAltNameTypes { get; set; }
+
+    /// <summary>
+    /// What becomes of what a request asks for that this profile does not take from requests: a subjectAltName name of a
+    /// type not in <see cref="AllowedSubjectAltNameTypes"/>, a subjectAltName where <see cref="AllowSubjectAltNameFromRequest"/>
+    /// is off, any other template extension (key usage and extended key usage unless their override is allowed).
+    /// <c>Drop</c>: the certificate goes without it, the answer is grantedWithMods (RFC 9810 §5.2.3). <c>Refuse</c>:
+    /// <c>badCertTemplate</c> naming it, nothing issued.
+    /// </summary>
+    public UnacceptedRequestContent UnacceptedRequestContent { get; set; } = UnacceptedRequestContent.Drop;
+
+    public IReadOnlyList<string> SubjectAltNameTypes => AllowedSubjectAltNameTypes ?? SubjectAltNameTypeNames.All;
+
     /// <summary>Back-date notBefore by this much, for device clocks that run a little slow.</summary>
     public TimeSpan NotBeforeSkew { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -483,6 +501,9 @@ public sealed class EndEntityProfileOptions
 
     /// <summary>Certificate profiles an alias with this end-entity profile may issue with; unset: any.</summary>
     public string[]? AllowedCertificateProfiles { get; set; }
+
+    /// <summary>CAs an alias or a registered end entity with this end-entity profile may issue from; unset: any.</summary>
+    public string[]? AllowedCas { get; set; }
 }
 
 /// <summary>How one subject DN field is used.</summary>
@@ -502,4 +523,30 @@ public enum DnFieldUse
     Required = 1,
     Fixed = 2,
     Default = 3,
+}
+
+/// <summary>See <see cref="CertificateProfileOptions.UnacceptedRequestContent"/>.</summary>
+public enum UnacceptedRequestContent
+{
+    Drop = 0,
+    Refuse = 1,
+}
+
+/// <summary>The configuration names of RFC 5280 §4.2.1.6 GeneralName types, by their context tag.</summary>
+public static class SubjectAltNameTypeNames
+{
+    public static readonly IReadOnlyList<string> All = ["otherName", "email", "dns", "dirName", "uri", "ip", "rid"];
+
+    /// <summary>The name of GeneralName tag <paramref name="tag"/> (x400Address and ediPartyName have none: never taken).</summary>
+    public static string? Of(int tag) => tag switch
+    {
+        0 => "otherName",
+        1 => "email",
+        2 => "dns",
+        4 => "dirName",
+        6 => "uri",
+        7 => "ip",
+        8 => "rid",
+        _ => null,
+    };
 }

@@ -18,7 +18,14 @@ public sealed class AdminNodeFixture : IAsyncLifetime
     /// <summary>A client that sends the configured token (or <paramref name="token"/>; null: no Authorization header).</summary>
     public HttpClient Client(string? token = Token, TimeSpan? timeout = null) => Admin.Client(Node, token, timeout);
 
-    public async Task InitializeAsync() => _node = await NodeProcess.StartAsync([$"--Admin:Tokens:0={Token}"]);
+    public async Task InitializeAsync() => _node = await NodeProcess.StartAsync([$"--Admin:Tokens:0={Token}",
+        // An end-entity profile with rules for registrations: CN required, O fixed, C defaulting, OU optional; the default
+        // certificate profile and the issuing CA only ("other" is a certificate profile it does not allow).
+        "--Cmp:EndEntityProfiles:gnb:Fields:CN:Use=Required", "--Cmp:EndEntityProfiles:gnb:Fields:O:Use=Fixed",
+        "--Cmp:EndEntityProfiles:gnb:Fields:O:Value=Operator", "--Cmp:EndEntityProfiles:gnb:Fields:C:Use=Default",
+        "--Cmp:EndEntityProfiles:gnb:Fields:C:Value=SE", "--Cmp:EndEntityProfiles:gnb:Fields:OU:Use=Optional",
+        "--Cmp:EndEntityProfiles:gnb:AllowedCertificateProfiles:0=default", "--Cmp:EndEntityProfiles:gnb:AllowedCas:0=issuing",
+        "--Cmp:Profiles:other:ValidityDays=30"]);
 
     public async Task DisposeAsync()
     {

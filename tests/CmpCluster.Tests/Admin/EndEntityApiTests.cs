@@ -95,6 +95,7 @@ public sealed class EndEntityApiTests(AdminNodeFixture fixture) : IClassFixture<
     [InlineData("ca", "no-such-ca", "ca")]
     [InlineData("certificateProfile", "no-such-profile", "certificateProfile")]
     [InlineData("endEntityProfile", "bad profile!", "endEntityProfile")]
+    [InlineData("endEntityProfile", "no-such-ee-profile", "endEntityProfile")]
     public async Task Invalid_field_is_a_validation_problem_naming_it(string field, string? value, string errorKey)
     {
         using HttpClient client = fixture.Client();
@@ -126,5 +127,42 @@ public sealed class EndEntityApiTests(AdminNodeFixture fixture) : IClassFixture<
         JsonNode problem = await Admin.JsonAsync(client, HttpMethod.Post, "/api/v1/end-entities/anyone/reset",
             new JsonObject { ["enrollmentCode"] = "short" }, 400);
         Assert.True(problem["errors"]!.AsObject().ContainsKey("enrollmentCode"), problem.ToJsonString());
+    }
+
+    /// <summary>The end-entity profile's DN rules hold for registrations: a fixed field takes the profile's value, a
+    /// default one is added, and the stored subject is the result.</summary>
+    [Fact]
+    public async Task A_registration_under_an_end_entity_profile_gets_its_fixed_and_default_fields()
+    {
+        using HttpClient client = fixture.Client();
+        string user = "gnb-" + Guid.NewGuid().ToString("N")[..8];
+        JsonObject body = Admin.Body(user, subjectDn: $"CN={user},O=Someone Else");
+        body["endEntityProfile"] = "gnb";
+
+        JsonNode view = await Admin.JsonAsync(client, HttpMethod.Post, "/api/v1/end-entities", body, 201);
+
+        Assert.Equal($"CN={user},O=Operator,C=SE", (string?)view["subjectDn"]);
+        Assert.Equal("gnb", (string?)view["endEntityProfile"]);
+    }
+
+    [Theory]
+    [InlineData("subjectDn", "CN={0},OU=Radio,L=Berlin", "subjectDn")] // L is not a field of the profile
+    [InlineData("subjectDn", "OU=Radio,O=Operator", "subjectDn")]       // CN is required
+    [InlineData("certificateProfile", "other", "certificateProfile")]   // not among AllowedCertificateProfiles
+    public async Task A_registration_that_breaks_its_end_entity_profile_is_a_validation_problem(string field, string value, string errorKey)
+    {
+        using HttpClient client = fixture.Client();
+        string user = "gnb-" + Guid.NewGuid().ToString("N")[..8];
+        JsonObject body = Admin.Body(user);
+        body["endEntityProfile"] = "gnb";
+        body[field] = string.Format(System.Globalization.CultureInfo.InvariantCulture, value, user);
+
+        JsonNode problem = await Admin.JsonAsync(client, HttpMethod.Post, "/api/v1/end-entities", body, 400);
+
+        JsonObject errors = problem["errors"]!.AsObject();
+        Assert.True(errors.ContainsKey(errorKey), problem.ToJsonString());
+        Assert.Single(errors);
+        (HttpResponseMessage absent, _) = await Admin.SendAsync(client, HttpMethod.Get, "/api/v1/end-entities/" + user);
+        Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
     }
 }

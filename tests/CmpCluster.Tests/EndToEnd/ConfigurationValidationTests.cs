@@ -15,6 +15,7 @@ public sealed class ConfigurationValidationTests
     [InlineData("--Management:Urls=ftp://127.0.0.1:21", "Management:Urls")]
     [InlineData("--Cmp:Profiles:default:AllowedCurves:0=secp256k1", "Cmp:Profiles:default:AllowedCurves")]
     [InlineData("--Cmp:Profiles:default:MinRsaBits=9000", "Cmp:Profiles:default:MinRsaBits")]
+    [InlineData("--Cmp:Profiles:default:AllowedSubjectAltNameTypes:0=x400", "Cmp:Profiles:default:AllowedSubjectAltNameTypes")]
     [InlineData("--Cmp:EndEntityProfiles:gnb:Fields:Colour:Use=Optional", "Cmp:EndEntityProfiles:gnb:Fields:Colour")]
     [InlineData("--Cmp:Aliases:ra:EnrollmentPolicies:0=nowhere", "Cmp:Aliases:ra:EnrollmentPolicies")]
     public async Task Bad_setting_stops_the_node_with_a_message_naming_the_key(string argument, string key)

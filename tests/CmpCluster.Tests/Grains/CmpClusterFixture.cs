@@ -104,6 +104,9 @@ public static class Aliases
     public const string ServerKeysSigned = "ra-serverkeys-sig";
     public const string RaAdministratorRsa = "ra-administrator-rsa";
 
+    /// <summary>RA mode, the senderKID names the certificate profile, the end-entity profile "gnb" allows only "default".</summary>
+    public const string EndEntityProfileKeyId = "ra-eeprofile-keyid";
+
     /// <summary>Client mode HMAC with server-generated keys and the legacy EncryptedValue form.</summary>
     public const string ClientServerKeys = "client-serverkeys";
 }
@@ -264,6 +267,11 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         options.Profiles["approval"] = new CertificateProfileOptions { RequireApproval = true };
         options.Profiles["ec-p256"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-256"] };
         options.Profiles["approval-p256"] = new CertificateProfileOptions { RequireApproval = true, AllowedKeyAlgorithms = ["EC"], AllowedCurves = ["P-256"] };
+        options.Profiles["san-dns"] = new CertificateProfileOptions { AllowedSubjectAltNameTypes = ["dns"] };
+        options.Profiles["strict"] = new CertificateProfileOptions
+        {
+            AllowedSubjectAltNameTypes = ["dns", "ip"], UnacceptedRequestContent = UnacceptedRequestContent.Refuse,
+        };
         options.Profiles["ec-any"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["EC"] };
         options.Profiles["rsa-2048"] = new CertificateProfileOptions { AllowedKeyAlgorithms = ["RSA"], MinRsaBits = 2048, MaxRsaBits = 2048 };
         options.Aliases[Aliases.ServerKeys] = new CmpAliasOptions
@@ -312,6 +320,10 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             AllowedCertificateProfiles = ["default"],
         };
         options.Aliases[Aliases.EndEntityProfile] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EndEntityProfile = "gnb" };
+        options.Aliases[Aliases.EndEntityProfileKeyId] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EndEntityProfile = "gnb", CertificateProfile = CmpAliasOptions.KeyId,
+        };
         options.Aliases[Aliases.SlowPolicy] = new CmpAliasOptions { Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["slow"] };
         options.Aliases[Aliases.Approval] = new CmpAliasOptions
         {

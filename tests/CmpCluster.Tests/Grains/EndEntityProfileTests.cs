@@ -41,6 +41,28 @@ public sealed class EndEntityProfileTests(CmpClusterFixture cluster) : IDisposab
         Assert.True(SubjectOf(ip).Equivalent(new X509Name($"CN={cn},O=Operator,C=DE"), inOrder: false), SubjectOf(ip).ToString());
     }
 
+    /// <summary>With KeyID the certificate profile is known only per request: the end-entity profile's list is checked then.</summary>
+    [Theory]
+    [InlineData("default", true)]
+    [InlineData("hold", false)]
+    public async Task A_certificate_profile_named_by_KeyID_must_be_one_the_end_entity_profile_allows(string profile, bool allowed)
+    {
+        var session = new CmpClientSession(Aliases.Secret, profile);
+
+        Exchange answer = await cluster.SendAsync(Aliases.EndEntityProfileKeyId, session,
+            session.BuildEnrollment(initial: true, new X509Name($"CN=gnb-{Guid.NewGuid():N},O=Operator,C=DE"), _key));
+
+        if (allowed)
+        {
+            ProtocolAssert.Granted(answer.View, PkiBodyType.Ip);
+        }
+        else
+        {
+            ProtocolAssert.Rejected(answer.View, PkiFailureInfo.NotAuthorized);
+            Assert.Empty((await cluster.SnapshotAsync(Aliases.EndEntityProfileKeyId, session)).CertificateKeys);
+        }
+    }
+
     [Fact]
     public async Task A_subject_that_meets_the_rules_is_granted_as_asked_and_the_end_entity_has_the_profile()
     {

@@ -129,6 +129,71 @@ public sealed class ProfileRulesTests(CmpClusterFixture cluster)
         ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadCertTemplate);
     }
 
+    private static RequestOverrides Names(params GeneralName[] names)
+    {
+        var extensions = new X509ExtensionsGenerator();
+        extensions.AddExtension(X509Extensions.SubjectAlternativeName, false, new GeneralNames(names));
+        return new RequestOverrides { TemplateExtensions = extensions.Generate() };
+    }
+
+    private static GeneralName[] IssuedNames(Exchange exchange) => GeneralNames.GetInstance(X509CertificateStructure.GetInstance(exchange.View.CertificateDer!)
+        .TbsCertificate.Extensions.GetExtension(X509Extensions.SubjectAlternativeName).GetParsedValue()).GetNames();
+
+    [Fact]
+    public async Task Names_of_a_type_the_profile_does_not_take_are_dropped_with_mods_and_the_others_kept()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var dns = new GeneralName(GeneralName.DnsName, "gnb-1.example");
+
+        Exchange ip = await EnrollAsync("san-dns", key, Names(dns, new GeneralName(GeneralName.IPAddress, "192.0.2.1"),
+            new GeneralName(GeneralName.Rfc822Name, "ops@example.com")));
+
+        Assert.Equal((int)PkiStatus.GrantedWithMods, Status(ip));
+        Assert.Equal([dns], IssuedNames(ip));
+    }
+
+    [Fact]
+    public async Task Names_of_the_allowed_types_are_granted_as_asked_on_a_strict_profile()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        GeneralName[] names = [new GeneralName(GeneralName.DnsName, "gnb-2.example"), new GeneralName(GeneralName.IPAddress, "2001:db8::1")];
+
+        Exchange ip = await EnrollAsync("strict", key, Names(names));
+
+        ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        Assert.Equal(names, IssuedNames(ip));
+    }
+
+    [Fact]
+    public async Task A_strict_profile_refuses_a_name_type_it_does_not_take_and_issues_nothing()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CmpClientSession session = Session("strict");
+
+        Exchange error = await cluster.SendAsync(Aliases.KeyIdProfile, session, session.BuildEnrollment(true, new X509Name($"CN=profile-{Guid.NewGuid():N}"), key,
+            overrides: Names(new GeneralName(GeneralName.DnsName, "gnb-3.example"), new GeneralName(GeneralName.UniformResourceIdentifier, "urn:gnb:3"))));
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadCertTemplate);
+        Assert.Contains("uri", error.View.Status!.StatusString?[0].GetString() ?? "");
+        Assert.Empty((await cluster.SnapshotAsync(Aliases.KeyIdProfile, session)).CertificateKeys);
+    }
+
+    [Theory]
+    [InlineData("2.5.29.15")]           // keyUsage: the profile decides it (no override)
+    [InlineData("1.3.6.1.4.1.99999.1")] // an extension nobody takes from a request
+    public async Task A_strict_profile_refuses_an_extension_it_does_not_take(string oid)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var extensions = new X509ExtensionsGenerator();
+        extensions.AddExtension(new DerObjectIdentifier(oid), false,
+            oid == "2.5.29.15" ? new KeyUsage(KeyUsage.DigitalSignature) : new DerUtf8String("asked for"));
+
+        Exchange error = await EnrollAsync("strict", key, new RequestOverrides { TemplateExtensions = extensions.Generate() });
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadCertTemplate);
+        Assert.Contains(oid, error.View.Status!.StatusString?[0].GetString() ?? "");
+    }
+
     [Fact]
     public async Task A_plain_request_is_granted_without_mods()
     {
