@@ -44,6 +44,8 @@ public sealed class SoftHsm : IDisposable
         {
             throw new InvalidOperationException("setenv SOFTHSM2_CONF failed");
         }
+        Environment.SetEnvironmentVariable("SOFTHSM2_CONF", hsm.ConfigFile); // and the node processes this test starts
+
         return hsm;
     });
 
