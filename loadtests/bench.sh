@@ -7,6 +7,8 @@
 #
 # usage: loadtests/bench.sh [--write] [--cluster]
 #        loadtests/bench.sh --soak MINUTES [--write]      (runs loadtests/soak.sh: see there)
+#        loadtests/bench.sh --signing    (CA key signing, file key vs SoftHSM2 token, P-256 and RSA-2048: the BenchmarkDotNet
+#                                         KeyBackendBenchmarks; needs softhsm2 and opensc; figures in docs/BENCHMARKS.md)
 #
 # Settings (environment): DEVICES=16 WARMUP=5 DURATION=20 RATE=150 (open-model row) REVOKE_POOL=8000
 #   JIT_WARMUP=120 (seconds of device-lifecycle load before the first measured row: the JIT is still tiering up after
@@ -18,6 +20,11 @@
 #   --cluster: deploy/local/cluster.sh (Redis, silos, gateways, HAProxy, cluster TLS) instead of the single node, all of
 #   it pinned to NODE_CPUS; CLUSTER_SILOS=1 CLUSTER_GATEWAYS=1. Server CPU is summed over every process of the cluster.
 set -euo pipefail
+
+if [ "${1:-}" = "--signing" ]; then
+  cd "$(dirname "$0")/.."
+  exec dotnet run -c Release --project benchmarks/CmpCluster.Benchmarks -- --filter '*KeyBackendBenchmarks*'
+fi
 
 DEVICES=${DEVICES:-16}
 WARMUP=${WARMUP:-5}

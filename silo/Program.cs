@@ -45,7 +45,7 @@ builder.Services.AddCmpGrains();
 builder.Services.AddCmpAudit().AddAuditStore(node, builder.Configuration, dataDirectory);
 builder.Services.AddGatewayServices(builder.Configuration);
 builder.WebHost.UseGatewayTls(builder.Configuration);
-builder.Services.AddSingleton(sp => DevelopmentPki.LoadOrCreate(
+builder.Services.AddSingleton(sp => PkiKeys.Load(
     sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
 // Grain state in Orleans' own binary format: compact, and version-tolerant through the [Id] attributes.
 foreach (string provider in new[] { GrainNames.Storage, GrainNames.Transactions })

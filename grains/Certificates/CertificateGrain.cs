@@ -68,6 +68,12 @@ public sealed partial class CertificateGrain(
             LogRefused(logger, this.GetPrimaryKeyString(), mismatch);
             throw new InvalidOperationException($"certificate {this.GetPrimaryKeyString()}: the TBSCertificate does not match the intent ({mismatch})");
         }
+        // A CA whose token is known to be away refuses before anything is recorded (systemUnavail); one that fails while
+        // signing throws the same from Sign below, before the record is written.
+        if (ca.Ca.Fault is not null)
+        {
+            throw new KeyUnavailableException(ca.Ca.Name, $"key '{ca.Ca.Name}' cannot sign: {ca.Ca.Fault}");
+        }
         // No signature without its audit record: the trail holds it durably first, or nothing is signed
         // (AuditUnavailableException). One record carries the intent and the signature.
         await audit.AppendAsync(new AuditEvent(AuditEventType.CertificateSigned, intent.Owner, this.GetPrimaryKeyString(),

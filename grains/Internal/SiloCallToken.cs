@@ -14,7 +14,9 @@ namespace CmpCluster.Grains.Internal;
 /// <remarks>
 /// Carried in the call's RequestContext under <see cref="Key"/>, set by <see cref="SiloCallMarker"/> inside the outgoing
 /// call only (an async filter's change to the ambient context does not flow back to the grain), so a grain's answer to a
-/// gateway never carries it. Keys that cannot be exported (an HSM) need a configured cluster secret instead: not built yet.
+/// gateway never carries it. A CA key on a PKCS#11 token cannot be read: the token derives the secret with its silo secret
+/// key instead (<see cref="Pkcs11Key.DeriveSecret"/>); a token that is away then fails the derivation, which is tried
+/// again at the next call rather than remembered.
 /// </remarks>
 public sealed class SiloCallToken
 {
@@ -30,7 +32,7 @@ public sealed class SiloCallToken
             // Every silo has the same key ring; the first CA by name gives every silo the same token.
             CertificateAuthorityKeys ca = keys.Authorities.OrderBy(a => a.Name, StringComparer.Ordinal).First();
             return Convert.ToBase64String(ca.Ca.DeriveSecret(Label));
-        });
+        }, LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Value => _value.Value;

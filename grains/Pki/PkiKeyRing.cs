@@ -5,16 +5,69 @@ using Org.BouncyCastle.Asn1.X509;
 
 namespace CmpCluster.Grains.Pki;
 
+/// <summary>
+/// Where a private key lives: an encrypted file loaded into this process (<see cref="FileKey"/>) or a PKCS#11 token that
+/// signs and never lets the key out (<see cref="Pkcs11Key"/>). <see cref="KeyHolder"/> is the same for both.
+/// </summary>
+public interface IPrivateKey
+{
+    KeySigner Signer { get; }
+
+    /// <summary>Why the key cannot sign now (its token is gone, logged out, failing), or null when it can.</summary>
+    string? Fault { get; }
+
+    /// <summary>A secret every process holding this key derives alike, and nobody without it can (see <see cref="KeyHolder.DeriveSecret"/>).</summary>
+    byte[] DeriveSecret(string name, string label);
+
+    /// <summary>Asks the key's store whether it can sign now (a faulted token is looked for again); for health checks.</summary>
+    bool Probe();
+}
+
+/// <summary>A key decrypted from its file into this process (grains/Pki/DevelopmentPki.cs); it never fails after loading.</summary>
+public sealed class FileKey(AsymmetricAlgorithm key) : IPrivateKey
+{
+    public KeySigner Signer { get; } = new(key);
+
+    public string? Fault => null;
+
+    public bool Probe() => true;
+
+    /// <summary>HMAC-SHA256 keyed with the private scalar or exponent over <paramref name="label"/>; the key itself never
+    /// leaves this method.</summary>
+    public byte[] DeriveSecret(string name, string label)
+    {
+        byte[] secret = key switch
+        {
+            ECDsa ec => ec.ExportParameters(includePrivateParameters: true).D!,
+            RSA rsa => rsa.ExportParameters(includePrivateParameters: true).D!,
+            _ => throw new InvalidOperationException($"key '{name}': cannot derive a secret from a {key.GetType().Name}"),
+        };
+        try
+        {
+            return HMACSHA256.HashData(secret, System.Text.Encoding.UTF8.GetBytes(label));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
+    }
+}
+
 /// <summary>A private key with its certificate, parsed once per process.</summary>
 public sealed class KeyHolder
 {
-    private readonly AsymmetricAlgorithm _key;
+    private readonly IPrivateKey _key;
 
     public KeyHolder(string name, AsymmetricAlgorithm key, byte[] certificateDer)
+        : this(name, new FileKey(key), certificateDer)
+    {
+    }
+
+    public KeyHolder(string name, IPrivateKey key, byte[] certificateDer)
     {
         _key = key;
         Name = name;
-        Signer = new KeySigner(key);
+        Signer = key.Signer;
         CertificateDer = certificateDer;
         Certificate = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(certificateDer));
         SubjectKeyIdentifier = ReadSubjectKeyIdentifier(Certificate);
@@ -26,9 +79,16 @@ public sealed class KeyHolder
     public X509CertificateStructure Certificate { get; }
     public byte[]? SubjectKeyIdentifier { get; }
 
+    /// <summary>Why this key cannot sign now, or null when it can (a file key always can; a token key while its token answers).</summary>
+    public string? Fault => _key.Fault;
+
+    /// <summary>Whether the key can sign now, asking its token (which reconnects a faulted one); for health checks.</summary>
+    public bool Probe() => _key.Probe();
+
     /// <summary>
     /// Signs with this key and records how long it took (cmp.signing.duration, by key and operation). Only silo code that
-    /// built the structure itself calls this: there is no grain method that signs bytes a caller chose.
+    /// built the structure itself calls this: there is no grain method that signs bytes a caller chose. A key whose token
+    /// is gone throws <see cref="KeyUnavailableException"/>.
     /// </summary>
     public byte[] Sign(ReadOnlySpan<byte> data, string operation)
     {
@@ -40,27 +100,12 @@ public sealed class KeyHolder
     }
 
     /// <summary>
-    /// A secret every process holding this private key derives alike (HMAC-SHA256 keyed with the private scalar or exponent,
-    /// over <paramref name="label"/>), and nobody without the key can: the silos' proof to each other
-    /// (<see cref="Internal.SiloCallToken"/>). The private key itself never leaves this method.
+    /// A secret every process holding this private key derives alike, and nobody without the key can: the silos' proof to
+    /// each other (<see cref="Internal.SiloCallToken"/>). A file key: HMAC-SHA256 keyed with the private scalar or exponent
+    /// over <paramref name="label"/>. A token key, which cannot be read: CKM_SHA256_HMAC (PKCS#11 v2.40 mechanisms §4.20)
+    /// with the CA's secret key object on the same token (Pki:CaKeys:{ca}:SiloSecretLabel). The key itself never leaves.
     /// </summary>
-    internal byte[] DeriveSecret(string label)
-    {
-        byte[] secret = _key switch
-        {
-            ECDsa ec => ec.ExportParameters(includePrivateParameters: true).D!,
-            RSA rsa => rsa.ExportParameters(includePrivateParameters: true).D!,
-            _ => throw new InvalidOperationException($"key '{Name}': cannot derive a secret from a {_key.GetType().Name}"),
-        };
-        try
-        {
-            return HMACSHA256.HashData(secret, System.Text.Encoding.UTF8.GetBytes(label));
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(secret);
-        }
-    }
+    internal byte[] DeriveSecret(string label) => _key.DeriveSecret(Name, label);
 
     private static byte[]? ReadSubjectKeyIdentifier(X509CertificateStructure certificate)
     {
@@ -85,6 +130,19 @@ public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, 
 
     /// <summary>The CA chain without the CMP signer: issuing CA, then root.</summary>
     public X509CertificateStructure[] CaChain { get; } = [ca.Certificate, root];
+
+    /// <summary>Why this CA cannot sign now (one of its keys is unavailable), or null when all three can.</summary>
+    public string? Fault => Ca.Fault ?? CmpSigner.Fault ?? OcspSigner.Fault;
+
+    /// <summary>Asks each key's store (a token that failed is looked for again) and returns <see cref="Fault"/> after.</summary>
+    public string? Probe()
+    {
+        foreach (KeyHolder key in new[] { Ca, CmpSigner, OcspSigner })
+        {
+            key.Probe();
+        }
+        return Fault;
+    }
 }
 
 /// <summary>

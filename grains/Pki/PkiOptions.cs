@@ -89,6 +89,19 @@ public sealed class PkiOptions
     /// <summary>A root rollover announced through genm id-it-rootCaCert (RFC 9483 §4.3.2); empty: none.</summary>
     public RootCaUpdateOptions RootCaUpdate { get; set; } = new();
 
+    /// <summary>
+    /// PKCS#11 tokens (HSMs) that hold CA keys, by a name of your choice that <c>Pki:CaKeys:{ca}:Token</c> refers to;
+    /// empty: none. README.md, "Keys in an HSM (PKCS#11)", shows a SoftHSM2 token set up for a CA.
+    /// </summary>
+    public Dictionary<string, Pkcs11TokenOptions> Tokens { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Where a CA's keys live, by CA name. A CA without an entry keeps its keys in the development PKI folder (encrypted
+    /// files under the data directory, made at first start); a CA with one signs on a PKCS#11 token, its certificates read
+    /// from the files named here, and nothing is created.
+    /// </summary>
+    public Dictionary<string, CaKeyOptions> CaKeys { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
     public string BaseUrl => PublicBaseUrl.TrimEnd('/');
 
@@ -129,4 +142,70 @@ public sealed class OcspOptions
     /// <summary>Most CertIDs in one request; more → malformedRequest.</summary>
     [Range(1, 1000)]
     public int MaxRequestEntries { get; set; } = 20;
+}
+
+/// <summary><c>Pki:Tokens:{name}</c>: a PKCS#11 token (PKCS#11 v2.40 base specification §2), found by its label.</summary>
+public sealed class Pkcs11TokenOptions
+{
+    /// <summary>Path of the PKCS#11 library (the module), e.g. <c>/usr/lib/softhsm/libsofthsm2.so</c>.</summary>
+    [Required]
+    public string Library { get; set; } = "";
+
+    /// <summary>The token's label (CK_TOKEN_INFO.label), as given to <c>softhsm2-util --init-token --label</c>.</summary>
+    [Required]
+    public string TokenLabel { get; set; } = "";
+
+    /// <summary>
+    /// The user PIN (CKU_USER). Set it through the environment, <c>Pki__Tokens__{name}__Pin</c>, rather than a settings
+    /// file. Never logged, never in a message.
+    /// </summary>
+    public string? Pin { get; set; }
+
+    /// <summary>
+    /// Sessions kept open to the token, each signing one thing at a time (PKCS#11 v2.40 §5.6: a session runs one
+    /// operation at a time), so one CA is not serialized; unset: the number of processors of this silo.
+    /// </summary>
+    [Range(1, 256)]
+    public int? Sessions { get; set; }
+}
+
+/// <summary><c>Pki:CaKeys:{ca}</c>: a CA whose keys are on a PKCS#11 token, with the certificates that go with them.</summary>
+public sealed class CaKeyOptions
+{
+    /// <summary>Name of the token in <c>Pki:Tokens</c> that holds the three keys.</summary>
+    [Required]
+    public string Token { get; set; } = "";
+
+    /// <summary>PEM file of the root CA certificate; the CA certificate must verify under it.</summary>
+    [Required]
+    public string RootCertificate { get; set; } = "";
+
+    /// <summary>The CA key: signs certificates and CRLs; its certificate must be issued by the root.</summary>
+    public TokenKeyOptions Ca { get; set; } = new();
+
+    /// <summary>The CMP signer key: signs CMP responses (RFC 9483 §3.3); its certificate must be issued by the CA.</summary>
+    public TokenKeyOptions CmpSigner { get; set; } = new();
+
+    /// <summary>The delegated OCSP signer key (RFC 6960 §4.2.2.2); its certificate must be issued by the CA.</summary>
+    public TokenKeyOptions OcspSigner { get; set; } = new();
+
+    /// <summary>
+    /// Label of a generic secret key on the same token (CKK_GENERIC_SECRET, CKA_SIGN true) that the silos' proof to each
+    /// other is derived from with CKM_SHA256_HMAC, since the CA key cannot be read (grains/Internal/SiloCallToken.cs).
+    /// Every silo of a cluster must see the same key.
+    /// </summary>
+    [Required]
+    public string SiloSecretLabel { get; set; } = "";
+}
+
+/// <summary>One private key on the token and its certificate.</summary>
+public sealed class TokenKeyOptions
+{
+    /// <summary>CKA_LABEL of the private key on the token (<c>pkcs11-tool --keypairgen --label</c>).</summary>
+    [Required]
+    public string KeyLabel { get; set; } = "";
+
+    /// <summary>PEM file of the key's certificate; its public key must be the key's.</summary>
+    [Required]
+    public string Certificate { get; set; } = "";
 }

@@ -189,9 +189,13 @@ public sealed partial class CmpTransactionGrain(
             // Internal detail stays in the log; the client learns only that the system failed.
             LogFailure(logger, e, exchange.Request.Alias, TransactionKey, exchange.DiagnosticId);
             // The CA refuses to sign what it cannot record: a client may retry later (systemUnavail, RFC 9810 §5.2.3).
-            return new Fault(e is Audit.AuditUnavailableException
-                ? new CmpFailure(PkiFailureInfo.SystemUnavail, "the CA cannot record this operation now; retry later")
-                : new CmpFailure(PkiFailureInfo.SystemFailure, "internal error"));
+            return new Fault(e switch
+            {
+                Audit.AuditUnavailableException => new CmpFailure(PkiFailureInfo.SystemUnavail, "the CA cannot record this operation now; retry later"),
+                // A CA key on a PKCS#11 token that is away: nothing was signed (grains/Pki/Pkcs11Token.cs).
+                KeyUnavailableException => new CmpFailure(PkiFailureInfo.SystemUnavail, "the CA cannot sign now: its key is unavailable; retry later"),
+                _ => new CmpFailure(PkiFailureInfo.SystemFailure, "internal error"),
+            });
         }
     }
 

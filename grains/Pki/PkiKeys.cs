@@ -1,0 +1,165 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+using BcCertificate = Org.BouncyCastle.X509.X509Certificate;
+
+namespace CmpCluster.Grains.Pki;
+
+/// <summary>
+/// The CA keys of the silo: a CA named in <c>Pki:CaKeys</c> signs on its PKCS#11 token, any other keeps its keys in the
+/// development PKI folder (<see cref="DevelopmentPki"/>). Every check of a token CA runs here, before the silo starts, and
+/// each failure names the setting to fix (never the PIN): the token, each key (present, not extractable, the
+/// certificate's key), the chain (CA under the root, CMP and OCSP signers under the CA) and the silo secret key.
+/// </summary>
+public static partial class PkiKeys
+{
+    public static PkiKeyRing Load(PkiOptions options, string dataDirectory, ILogger logger)
+    {
+        foreach (string name in options.CaKeys.Keys.Where(n => n != options.CaName))
+        {
+            throw new InvalidOperationException($"{PkiOptions.Section}:CaKeys:{name}: this node runs one CA, '{options.CaName}' ({PkiOptions.Section}:CaName)");
+        }
+        if (!options.CaKeys.TryGetValue(options.CaName, out CaKeyOptions? keys))
+        {
+            return DevelopmentPki.LoadOrCreate(options, dataDirectory, logger);
+        }
+        var tokens = new Dictionary<string, Pkcs11Token>(StringComparer.Ordinal);
+        return new PkiKeyRing([LoadTokenAuthority(options, options.CaName, keys, tokens, logger)]);
+    }
+
+    private static CertificateAuthorityKeys LoadTokenAuthority(PkiOptions options, string caName, CaKeyOptions keys,
+        Dictionary<string, Pkcs11Token> tokens, ILogger logger)
+    {
+        string prefix = $"{PkiOptions.Section}:CaKeys:{caName}";
+        if (!options.Tokens.TryGetValue(keys.Token, out Pkcs11TokenOptions? tokenOptions))
+        {
+            throw new InvalidOperationException($"{prefix}:Token: no token '{keys.Token}' in {PkiOptions.Section}:Tokens");
+        }
+        if (!tokens.TryGetValue(keys.Token, out Pkcs11Token? token))
+        {
+            token = Pkcs11Token.Open(keys.Token, tokenOptions, logger);
+            tokens[keys.Token] = token;
+        }
+        byte[] root = ReadCertificate($"{prefix}:RootCertificate", keys.RootCertificate);
+        KeyHolder ca = LoadKey(token, caName, $"{prefix}:Ca", keys.Ca, keys.SiloSecretLabel);
+        KeyHolder cmp = LoadKey(token, caName + "/cmp", $"{prefix}:CmpSigner", keys.CmpSigner, null);
+        KeyHolder ocsp = LoadKey(token, caName + "/ocsp", $"{prefix}:OcspSigner", keys.OcspSigner, null);
+        CheckIssuedBy(ca.CertificateDer, root, $"{prefix}:Ca:Certificate", $"the root certificate ({prefix}:RootCertificate)");
+        CheckIssuedBy(cmp.CertificateDer, ca.CertificateDer, $"{prefix}:CmpSigner:Certificate", $"the CA certificate ({prefix}:Ca:Certificate)");
+        CheckIssuedBy(ocsp.CertificateDer, ca.CertificateDer, $"{prefix}:OcspSigner:Certificate", $"the CA certificate ({prefix}:Ca:Certificate)");
+        try
+        {
+            ca.DeriveSecret("CmpCluster start-up check");
+        }
+        catch (KeyUnavailableException e)
+        {
+            throw new InvalidOperationException($"{prefix}:SiloSecretLabel: {e.InnerException?.Message ?? e.Message}; it must be a generic secret key with CKA_SIGN on token '{token.Label}'");
+        }
+        LogTokenCa(logger, caName, token.Label, token.Sessions);
+        return new CertificateAuthorityKeys(ca, cmp, ocsp,
+            Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root)));
+    }
+
+    private static KeyHolder LoadKey(Pkcs11Token token, string name, string setting, TokenKeyOptions key, string? siloSecretLabel)
+    {
+        byte[] der = ReadCertificate($"{setting}:Certificate", key.Certificate);
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(der);
+        using ECDsa? ecPublic = certificate.GetECDsaPublicKey();
+        using RSA? rsaPublic = ecPublic is null ? certificate.GetRSAPublicKey() : null;
+        if (ecPublic is null && rsaPublic is null)
+        {
+            throw new InvalidOperationException($"{setting}:Certificate: only EC and RSA keys are supported");
+        }
+        List<IObjectAttribute> attributes;
+        try
+        {
+            attributes = token.Use(name, session => Pkcs11Token.Read(session, token.Find(session, CKO.CKO_PRIVATE_KEY, key.KeyLabel),
+                CKA.CKA_KEY_TYPE, CKA.CKA_SENSITIVE, CKA.CKA_EXTRACTABLE, CKA.CKA_SIGN));
+        }
+        catch (KeyUnavailableException e)
+        {
+            throw new InvalidOperationException($"{setting}:KeyLabel: {e.InnerException?.Message ?? e.Message}");
+        }
+        var keyType = (CKK)attributes[0].GetValueAsUlong();
+        if (attributes[1].GetValueAsBool() != true || attributes[2].GetValueAsBool() != false)
+        {
+            throw new InvalidOperationException($"{setting}:KeyLabel: key '{key.KeyLabel}' on token '{token.Label}' can be extracted "
+                + "(CKA_SENSITIVE false or CKA_EXTRACTABLE true): a CA key must never leave the token");
+        }
+        if (attributes[3].GetValueAsBool() != true)
+        {
+            throw new InvalidOperationException($"{setting}:KeyLabel: key '{key.KeyLabel}' on token '{token.Label}' may not sign (CKA_SIGN false)");
+        }
+        if ((keyType == CKK.CKK_EC) != (ecPublic is not null) || keyType is not (CKK.CKK_EC or CKK.CKK_RSA))
+        {
+            throw new InvalidOperationException($"{setting}:Certificate: the certificate's key is {(ecPublic is null ? "RSA" : "EC")}, key '{key.KeyLabel}' on token '{token.Label}' is {keyType}");
+        }
+        int keySize = ecPublic?.KeySize ?? rsaPublic!.KeySize;
+        var holder = new KeyHolder(name, new Pkcs11Key(token, name, key.KeyLabel, ecPublic is not null, keySize, siloSecretLabel), der);
+        // The certificate must be this key's: a test signature verifies under the certificate's public key.
+        byte[] probe = RandomNumberGenerator.GetBytes(32);
+        byte[] signature;
+        try
+        {
+            signature = holder.Signer.Sign(probe);
+        }
+        catch (KeyUnavailableException e)
+        {
+            throw new InvalidOperationException($"{setting}:KeyLabel: key '{key.KeyLabel}' does not sign: {e.Message}");
+        }
+        (_, HashAlgorithmName hash) = Protocol.Protection.KeySigner.ForKey((ecPublic is not null, keySize));
+        bool matches = ecPublic?.VerifyData(probe, signature, hash, DSASignatureFormat.Rfc3279DerSequence)
+            ?? rsaPublic!.VerifyData(probe, signature, hash, RSASignaturePadding.Pkcs1);
+        if (!matches)
+        {
+            throw new InvalidOperationException($"{setting}:Certificate: the certificate's public key is not the key '{key.KeyLabel}' on token '{token.Label}'");
+        }
+        return holder;
+    }
+
+    private static byte[] ReadCertificate(string setting, string path)
+    {
+        if (string.IsNullOrEmpty(path) || !File.Exists(path))
+        {
+            throw new InvalidOperationException($"{setting}: file '{path}' does not exist");
+        }
+        try
+        {
+            return X509Certificate2.CreateFromPem(File.ReadAllText(path)).RawData;
+        }
+        catch (CryptographicException)
+        {
+            throw new InvalidOperationException($"{setting}: '{path}' holds no PEM certificate");
+        }
+    }
+
+    /// <summary>RFC 5280 §6.1.3 (a)(1)-(4), the parts that link two certificates: the issuer's signature verifies and the
+    /// names chain.</summary>
+    private static void CheckIssuedBy(byte[] subjectDer, byte[] issuerDer, string setting, string issuerDescription)
+    {
+        var subject = new BcCertificate(subjectDer);
+        var issuer = new BcCertificate(issuerDer);
+        bool linked = subject.IssuerDN.Equivalent(issuer.SubjectDN, inOrder: true);
+        if (linked)
+        {
+            try
+            {
+                subject.Verify(issuer.GetPublicKey());
+            }
+            catch (Exception e) when (e is Org.BouncyCastle.Security.InvalidKeyException or Org.BouncyCastle.Security.SignatureException
+                or Org.BouncyCastle.Security.Certificates.CertificateException)
+            {
+                linked = false;
+            }
+        }
+        if (!linked)
+        {
+            throw new InvalidOperationException($"{setting}: the certificate is not issued by {issuerDescription}");
+        }
+    }
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "CA {Ca}: keys on PKCS#11 token '{Token}', {Sessions} sessions")]
+    private static partial void LogTokenCa(ILogger logger, string ca, string token, int sessions);
+}
