@@ -5,6 +5,7 @@ using CmpCluster.Grains.EndEntities;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol;
 using CmpCluster.Protocol.Configuration;
+using CmpCluster.Protocol.Policy;
 using CmpCluster.Protocol.ServerKeys;
 using CmpCluster.Protocol.Validation;
 using Org.BouncyCastle.Asn1;
@@ -229,6 +230,39 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             RequestedKeyUsage = request.Profile.AllowKeyUsageOverride ? RequestedKeyUsage(template) : null,
             RequestedExtendedKeyUsages = request.Profile.AllowExtendedKeyUsageOverride ? RequestedExtendedKeyUsages(template) : null,
         }, Modified: subjectModified || Modifies(template, subjectAltName, request.Profile));
+    }
+
+    /// <summary>
+    /// A request-handler plug-in's changes (protocol/Policy/IEnrollmentPolicy.cs), each held to what the profile allows:
+    /// a subject only in RA mode and through the end-entity profile's DN rules, names of the types the profile takes, a
+    /// notAfter within the profile's longest validity (the issuer shortens a longer one). The answer is grantedWithMods.
+    /// </summary>
+    public static PreparedEnrollment Adjust(EnrollmentRequest request, PreparedEnrollment prepared, TemplateAdjustment changes)
+    {
+        IssuanceRequest issuance = prepared.Issuance;
+        if (changes.Subject is { } subject)
+        {
+            if (request.EndEntity is not null || request.Updated is not null)
+            {
+                throw new CmpFailureException(PkiFailureInfo.SystemFailure, "the enrollment policy may not change the subject of a registered end entity or a key update");
+            }
+            issuance = issuance with { Subject = EndEntityProfileRules.Apply(subject, request.EndEntityProfile, request.EndEntityProfileName).Subject };
+        }
+        if (changes.SubjectAltNames is { } names)
+        {
+            if (names.GetNames().FirstOrDefault(name => SubjectAltNameTypeNames.Of(name.TagNo) is not { } type
+                || !request.Profile.SubjectAltNameTypes.Contains(type, StringComparer.OrdinalIgnoreCase)) is { } refused)
+            {
+                throw new CmpFailureException(PkiFailureInfo.BadCertTemplate,
+                    $"the enrollment policy asks for a subjectAltName name of type {SubjectAltNameTypeNames.Of(refused.TagNo) ?? refused.TagNo.ToString()}, which the profile does not take");
+            }
+            issuance = issuance with { SubjectAltName = names.GetNames().Length == 0 ? null : new X509Extension(false, new DerOctetString(names)) };
+        }
+        if (changes.NotAfter is { } notAfter)
+        {
+            issuance = issuance with { RequestedValidity = new OptionalValidity(null, new Time(notAfter.UtcDateTime)) };
+        }
+        return prepared with { Issuance = issuance, Modified = true };
     }
 
     /// <summary>

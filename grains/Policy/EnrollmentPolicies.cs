@@ -17,12 +17,14 @@ public sealed class EnrollmentPolicies(IOptionsMonitor<CmpOptions> options)
     private readonly ConcurrentDictionary<string, IEnrollmentPolicy> _created = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Asks the alias's plug-ins in order; the first verdict that is not Allow decides. A plug-in that does not decide within
+    /// Asks the alias's plug-ins in order; the first verdict that refuses or defers decides, and adjustments add up (a later
+    /// one's field wins). A plug-in that does not decide within
     /// Cmp:PolicyTimeout makes the answer systemUnavail (the client may retry); nothing is issued either way.
     /// </summary>
     public async Task<PolicyVerdict> EvaluateAsync(CmpAliasOptions alias, EnrollmentContext context)
     {
         CmpOptions settings = options.CurrentValue;
+        TemplateAdjustment? adjustment = null;
         foreach (string name in alias.EnrollmentPolicies ?? [])
         {
             IEnrollmentPolicy policy = _created.GetOrAdd(name, n => Create(n, settings.Policies[n]));
@@ -36,12 +38,18 @@ public sealed class EnrollmentPolicies(IOptionsMonitor<CmpOptions> options)
             {
                 throw new CmpFailureException(PkiFailureInfo.SystemUnavail, $"the enrollment policy '{name}' did not decide in time; retry later");
             }
-            if (verdict is not PolicyVerdict.Allowed)
+            switch (verdict)
             {
-                return verdict;
+                case PolicyVerdict.Adjusted adjusted:
+                    adjustment = adjustment is null ? adjusted.Changes : adjustment.Then(adjusted.Changes);
+                    break;
+                case PolicyVerdict.Allowed:
+                    break;
+                default:
+                    return verdict;
             }
         }
-        return PolicyVerdict.Allow;
+        return adjustment is null ? PolicyVerdict.Allow : PolicyVerdict.Adjust(adjustment);
     }
 
     /// <summary>A plug-in from its settings; throws <see cref="InvalidOperationException"/> naming what is wrong (start-up validation calls it).</summary>

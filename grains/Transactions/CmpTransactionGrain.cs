@@ -322,6 +322,9 @@ public sealed partial class CmpTransactionGrain(
             {
                 case PolicyVerdict.Refused refused:
                     throw new CmpFailureException(refused.FailInfo, refused.Text);
+                case PolicyVerdict.Adjusted adjusted:
+                    prepared = EnrollmentHandler.Adjust(enrollmentRequest, prepared, adjusted.Changes);
+                    break;
                 case PolicyVerdict.Deferred:
                     return await DeferAsync(request, enrollmentRequest, prepared, WaitReason.Policy, authenticated);
             }

@@ -48,9 +48,42 @@ public abstract record PolicyVerdict
     /// </summary>
     public static PolicyVerdict Defer(string reason) => new Deferred(reason);
 
+    /// <summary>
+    /// Allowed, with changes to what is issued, within what the certificate profile allows (the answer is then
+    /// grantedWithMods, RFC 9810 §5.2.3). With several plug-ins on an alias, a later one's change of the same field wins.
+    /// </summary>
+    public static PolicyVerdict Adjust(TemplateAdjustment changes) => new Adjusted(changes);
+
     public sealed record Allowed : PolicyVerdict;
+
+    public sealed record Adjusted(TemplateAdjustment Changes) : PolicyVerdict;
 
     public sealed record Refused(PkiFailureInfo FailInfo, string Text) : PolicyVerdict;
 
     public sealed record Deferred(string Reason) : PolicyVerdict;
+}
+
+/// <summary>
+/// What a plug-in may change in an enrollment (<see cref="PolicyVerdict.Adjust"/>); a field left null keeps what the
+/// request and profile gave. Each change is held to the profile: a subject to the alias's end-entity profile rules (RA
+/// mode only: a registered end entity and a key update keep their subject), subjectAltName names to the profile's
+/// <c>AllowedSubjectAltNameTypes</c>, notAfter to the profile's longest validity. A change outside them refuses the request.
+/// </summary>
+public sealed record TemplateAdjustment
+{
+    public X509Name? Subject { get; init; }
+
+    /// <summary>The subjectAltName to issue instead of the requested one (RFC 5280 §4.2.1.6).</summary>
+    public GeneralNames? SubjectAltNames { get; init; }
+
+    /// <summary>A notAfter (shorter validity); one beyond the profile's longest validity is shortened to it.</summary>
+    public DateTimeOffset? NotAfter { get; init; }
+
+    /// <summary>This adjustment with <paramref name="later"/>'s fields over it.</summary>
+    public TemplateAdjustment Then(TemplateAdjustment later) => new()
+    {
+        Subject = later.Subject ?? Subject,
+        SubjectAltNames = later.SubjectAltNames ?? SubjectAltNames,
+        NotAfter = later.NotAfter ?? NotAfter,
+    };
 }

@@ -87,6 +87,8 @@ public static class Aliases
     /// <summary>RA alias with a plug-in loaded from an assembly (this test assembly), and one that never answers in time.</summary>
     public const string CustomPolicy = "ra-custom-policy";
     public const string SlowPolicy = "ra-slow-policy";
+    /// <summary>RA alias whose plug-in adjusts subject, names and validity (profile "san-dns": DNS names only).</summary>
+    public const string AdjustingPolicy = "ra-adjusting-policy";
     /// <summary>RA alias whose created end entities have the "gnb" end-entity profile (DN rules: CN required, O fixed, C default, OU optional).</summary>
     public const string EndEntityProfile = "ra-eeprofile";
 
@@ -300,6 +302,14 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         {
             Kind = "Assembly", AssemblyPath = typeof(CmpClusterFixture).Assembly.Location, TypeName = typeof(CommonNameSuffixPolicy).FullName,
             Settings = { ["Suffix"] = "-allowed" },
+        };
+        options.Policies["adjust"] = new EnrollmentPolicyOptions
+        {
+            Kind = "Assembly", AssemblyPath = typeof(CmpClusterFixture).Assembly.Location, TypeName = typeof(AdjustingPolicy).FullName,
+        };
+        options.Aliases[Aliases.AdjustingPolicy] = new CmpAliasOptions
+        {
+            Secret = Aliases.Secret, ResponseProtection = ResponseProtection.Pbe, EnrollmentPolicies = ["adjust"], CertificateProfile = "san-dns",
         };
         options.Policies["slow"] = new EnrollmentPolicyOptions
         {

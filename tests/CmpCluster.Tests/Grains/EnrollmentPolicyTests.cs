@@ -21,6 +21,33 @@ public sealed class CommonNameSuffixPolicy(IReadOnlyDictionary<string, string?> 
             : PolicyVerdict.Refuse(PkiFailureInfo.BadCertTemplate, $"the common name must end with {_suffix}"));
 }
 
+/// <summary>
+/// A plug-in that adjusts by the requested common name's suffix: "-adjust" gets the operator's O, a DNS name and a
+/// two-day validity; "-email" an e-mail name (which the alias's profile does not take); "-long" a ten-year notAfter.
+/// </summary>
+public sealed class AdjustingPolicy : IEnrollmentPolicy
+{
+    public Task<PolicyVerdict> EvaluateAsync(EnrollmentContext context, CancellationToken cancellationToken)
+    {
+        string cn = context.Subject.GetValueList(X509Name.CN).Single();
+        return Task.FromResult(cn switch
+        {
+            _ when cn.EndsWith("-adjust", StringComparison.Ordinal) => PolicyVerdict.Adjust(new TemplateAdjustment
+            {
+                Subject = new X509Name($"CN={cn},O=Operator"),
+                SubjectAltNames = new GeneralNames(new GeneralName(GeneralName.DnsName, cn + ".gnb.example")),
+                NotAfter = DateTimeOffset.UtcNow.AddDays(2),
+            }),
+            _ when cn.EndsWith("-email", StringComparison.Ordinal) => PolicyVerdict.Adjust(new TemplateAdjustment
+            {
+                SubjectAltNames = new GeneralNames(new GeneralName(GeneralName.Rfc822Name, "ops@example.com")),
+            }),
+            _ when cn.EndsWith("-long", StringComparison.Ordinal) => PolicyVerdict.Adjust(new TemplateAdjustment { NotAfter = DateTimeOffset.UtcNow.AddYears(10) }),
+            _ => PolicyVerdict.Allow,
+        });
+    }
+}
+
 /// <summary>A plug-in that never decides: the engine's timeout answers for it.</summary>
 public sealed class NeverDecidingPolicy : IEnrollmentPolicy
 {
@@ -132,5 +159,38 @@ public sealed class EnrollmentPolicyTests(CmpClusterFixture cluster) : IDisposab
         {
             File.Delete(file);
         }
+    }
+
+    private static X509CertificateStructure Issued(Exchange exchange) => X509CertificateStructure.GetInstance(exchange.View.CertificateDer!);
+
+    [Fact]
+    public async Task A_plug_in_adjusts_subject_names_and_validity_within_the_profile_and_the_answer_is_grantedWithMods()
+    {
+        string cn = NewDevice() + "-adjust";
+        CmpClientSession session = CmpClusterFixture.NewSession();
+
+        Exchange ip = await cluster.SendAsync(Aliases.AdjustingPolicy, session,
+            session.BuildEnrollment(initial: true, new X509Name($"CN={cn},O=Someone"), _key));
+
+        Assert.Equal(PkiBodyType.Ip, ip.View.BodyType);
+        Assert.Equal((int)Org.BouncyCastle.Asn1.Cmp.PkiStatus.GrantedWithMods, ip.View.Status!.Status.IntValueExact);
+        X509CertificateStructure certificate = Issued(ip);
+        Assert.True(certificate.Subject.Equivalent(new X509Name($"CN={cn},O=Operator")), certificate.Subject.ToString());
+        Assert.Equal([new GeneralName(GeneralName.DnsName, cn + ".gnb.example")],
+            GeneralNames.GetInstance(certificate.TbsCertificate.Extensions.GetExtension(X509Extensions.SubjectAlternativeName).GetParsedValue()).GetNames());
+        Assert.InRange(certificate.EndDate.ToDateTime().ToUniversalTime(), DateTime.UtcNow.AddDays(2).AddMinutes(-5), DateTime.UtcNow.AddDays(2).AddMinutes(1));
+    }
+
+    [Fact]
+    public async Task A_plug_in_adjustment_outside_the_profile_refuses_the_request_and_a_long_validity_is_shortened()
+    {
+        (CmpClientSession emailSession, Exchange refused) = await EnrollAsync(Aliases.AdjustingPolicy, NewDevice() + "-email");
+        (_, Exchange shortened) = await EnrollAsync(Aliases.AdjustingPolicy, NewDevice() + "-long");
+
+        ProtocolAssert.Rejected(refused.View, PkiFailureInfo.BadCertTemplate);
+        Assert.Empty((await cluster.SnapshotAsync(Aliases.AdjustingPolicy, emailSession)).CertificateKeys);
+        Assert.Equal((int)Org.BouncyCastle.Asn1.Cmp.PkiStatus.GrantedWithMods, shortened.View.Status!.Status.IntValueExact);
+        // The profile's validity (365 days by default) is the longest a plug-in may give.
+        Assert.InRange(Issued(shortened).EndDate.ToDateTime().ToUniversalTime(), DateTime.UtcNow.AddDays(365).AddMinutes(-5), DateTime.UtcNow.AddDays(365).AddMinutes(1));
     }
 }
