@@ -58,11 +58,22 @@ public sealed class PublicKeyRulesTests(CmpClusterFixture cluster)
     }
 
     [Fact]
-    public async Task An_empty_or_truncated_ec_point_is_badCertTemplate()
+    public async Task A_truncated_ec_point_is_badCertTemplate()
     {
-        await AssertRefusedAsync(Ec([]));
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         await AssertRefusedAsync(Ec(key.ExportSubjectPublicKeyInfo()[^40..]));
+    }
+
+    /// <summary>RFC 9483 §4.1.6: a key with an empty BIT STRING asks the CA to generate the key; this alias does not.</summary>
+    [Fact]
+    public async Task An_empty_ec_point_asks_for_a_server_generated_key_and_is_badRequest_here()
+    {
+        CmpClientSession session = CmpClusterFixture.NewSession();
+        Exchange error = await cluster.SendAsync(Aliases.RaVerified, session,
+            session.BuildRaVerifiedEnrollment(new X509Name($"CN=key-empty-{Guid.NewGuid():N}"), Ec([])));
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadRequest);
+        Assert.Empty((await cluster.SnapshotAsync(Aliases.RaVerified, session)).CertificateKeys);
     }
 
     [Fact]

@@ -15,6 +15,8 @@ public sealed class ContractBoundaryTests
     [
         nameof(ICmpTransactionGrain), nameof(ICmpRejectionGrain), nameof(ICrlGrain), nameof(IOcspResponderGrain),
         nameof(ICaDirectoryGrain), nameof(IAdminGrain), nameof(IAuditExportGrain),
+        // Read-only: whether a CA's keys answer now (/health/ca/{name}); it signs nothing a caller gives.
+        nameof(ICaHealthGrain),
     ];
 
     [Fact]
