@@ -38,6 +38,8 @@ public static class CmpGrainsServices
         services.AddSingleton<IValidateOptions<CmpOptions>, CmpOptionsValidator>();
         services.AddSingleton<IValidateOptions<PkiOptions>, PkiOptionsValidator>();
         services.AddSingleton<Revocation.OcspIssuerIndex>();
+        services.AddSingleton<CaExpiryMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<CaExpiryMonitor>());
         return services;
     }
 }

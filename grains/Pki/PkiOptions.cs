@@ -44,6 +44,13 @@ public sealed class PkiOptions
     /// </summary>
     public string? CmpRaSecret { get; set; }
 
+    /// <summary>
+    /// Warn in the log when a CA, root, CMP-signer or OCSP-signer certificate ends within this many days (checked at start
+    /// and twice a day; the metric <c>cmp.ca.certificate.expiry</c> carries the time left all along).
+    /// </summary>
+    [Range(1, 3650)]
+    public int ExpiryWarningDays { get; set; } = 90;
+
     /// <summary>Encrypts the key files (PKCS#8, AES-256-CBC, PBKDF2-SHA256) and seals stored enrollment codes. Set it through
     /// <c>Pki__Passphrase</c>; unset, a development passphrase is used and the log warns loudly.</summary>
     public string? Passphrase { get; set; }

@@ -41,6 +41,18 @@ public static class GrainTelemetry
         "cmp.certificates.revoked", "{certificate}", "Certificates revoked (by rr, rejection, failed certConf or confirm timeout)");
 
     /// <summary>
+    /// Seconds until each certificate of each CA ends (tags ca, certificate: ca, root, cmp-signer, ocsp-signer), read from
+    /// whatever <see cref="ObserveCertificateExpiry"/> was last given; negative once expired.
+    /// </summary>
+    private static readonly ObservableGauge<double> CertificateExpiry = Meter.CreateObservableGauge(
+        "cmp.ca.certificate.expiry", () => s_expiry?.Invoke() ?? [], "s", "Time until a CA, root or signer certificate ends");
+
+    private static Func<IEnumerable<Measurement<double>>>? s_expiry;
+
+    /// <summary>What <c>cmp.ca.certificate.expiry</c> reports (the silo's key ring, set at start).</summary>
+    public static void ObserveCertificateExpiry(Func<IEnumerable<Measurement<double>>> observe) => s_expiry = observe;
+
+    /// <summary>
     /// The id that ties a client's error to the server's log and trace: the trace id when tracing is on, else 16 random
     /// hex digits. It is put in the CMP error's freeText, so an operator can find why a device was refused.
     /// </summary>
