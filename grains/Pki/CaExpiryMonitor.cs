@@ -55,10 +55,16 @@ public sealed partial class CaExpiryMonitor(PkiKeyRing keys, IOptions<PkiOptions
         return logged;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The metric reads this silo's key ring from start (ExecuteAsync itself runs later, on the thread pool).</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         Telemetry.GrainTelemetry.ObserveCertificateExpiry(() => Remaining()
             .Select(r => new Measurement<double>(r.Left.TotalSeconds, new("ca", r.Ca), new("certificate", r.Certificate))).ToArray());
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
         using var timer = new PeriodicTimer(CheckPeriod, time);
         do
         {
