@@ -20,6 +20,10 @@ if (AuditCommand.Handles(args))
 {
     return AuditCommand.Run(args, Console.Out); // `audit verify ...`: reads the audit trail, starts no node
 }
+if (PkiCommand.Handles(args))
+{
+    return PkiCommand.Run(args, Console.Out); // `pki rollover-root | renew-ca`: the CA's lifecycle on its files, starts no node
+}
 // Settings ship next to the binary: the content root is the build output unless --contentRoot says otherwise, so the
 // node finds appsettings.json whatever folder it is started from (its data still goes to ./data of that folder).
 bool contentRootGiven = args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase));

@@ -64,7 +64,7 @@ public sealed class FuzzEnvironment
         Dispatcher = new CmpDispatcher(Grains, Options);
         Authenticator = new RequestAuthenticator(Grains, pki, Keys, new VendorCertificates(TimeProvider.System), TimeProvider.System);
         // Prepare (the checks and POP of an enrollment) never touches the issuer; issuing is a grain call.
-        Enrollment = new EnrollmentHandler(null!, new AliasCertificates());
+        Enrollment = new EnrollmentHandler(null!, new AliasCertificates(new RootCaUpdates(pki)));
         CertConf = new CertConfHandler(Grains);
         Revocation = new RevocationHandler(Grains, Keys, Options);
         Genm = new GenmHandler(Grains, new RootCaUpdates(pki), pki, Options);

@@ -10,12 +10,13 @@ namespace CmpCluster.Grains.Pki;
 /// documentation, "CMP Response Additional CA Certificates" and "PKI Message Response Additional CA Certificates"). Files are
 /// read once per list and kept; the start-up validator reads them first (<see cref="Load"/>), so a bad file stops the node.
 /// </summary>
-public sealed class AliasCertificates
+public sealed class AliasCertificates(RootCaUpdates rootUpdates)
 {
     private readonly ConcurrentDictionary<string, X509CertificateStructure[]> _files = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// caPubs for <paramref name="ca"/>: the signing CA first where the alias says so, the root where it says so, then the
+    /// caPubs for <paramref name="ca"/>: the signing CA first where the alias says so, the root where it says so, during a
+    /// root rollover the new root where it says so (RFC 4210 §4.4: clients that install caPubs then trust both), then the
     /// additional certificates, each once.
     /// </summary>
     public X509CertificateStructure[] CaPubs(CmpAliasOptions alias, CertificateAuthorityKeys ca)
@@ -28,6 +29,10 @@ public sealed class AliasCertificates
         if (alias.IncludeRootInCaPubs)
         {
             pubs.Add(ca.Root);
+        }
+        if (alias.IncludeNewRootInCaPubs && rootUpdates.Current is { } update)
+        {
+            pubs.Add(update.NewWithNew);
         }
         pubs.AddRange(Files(alias.AdditionalCaPubs));
         return [.. pubs.Distinct()];

@@ -319,6 +319,12 @@ public sealed class CmpAliasOptions
     public bool IncludeRootInCaPubs { get; set; } = true;
 
     /// <summary>
+    /// During a root rollover (<c>Pki:RootCaUpdate</c>), put the new root (newWithNew) into caPubs too, after the current
+    /// one, so clients that install caPubs as trust anchors trust both before the switch (RFC 4210 §4.4).
+    /// </summary>
+    public bool IncludeNewRootInCaPubs { get; set; }
+
+    /// <summary>
     /// Put the issuing (signing) CA's certificate at index 0 of caPubs, as EJBCA does (EJBCA's CMP documentation, "CMP Response
     /// Additional CA Certificates"); then the root, if <see cref="IncludeRootInCaPubs"/>, then <see cref="AdditionalCaPubs"/>.
     /// </summary>

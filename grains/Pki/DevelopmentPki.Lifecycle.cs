@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace CmpCluster.Grains.Pki;
+
+/// <summary>The files a root rollover wrote (RFC 4210 §4.4), and the settings that announce it.</summary>
+public sealed record RootRolloverFiles(string NewWithNew, string NewWithNewKey, string NewWithOld, string OldWithNew);
+
+/// <summary>
+/// The CA's lifecycle on the development PKI's files, run offline by the <c>pki</c> command (silo/PkiCommand.cs) while the
+/// nodes keep running on the current files: a renewed issuing-CA certificate for the same key, and a root rollover
+/// made with the root's own key. Both take effect when the nodes next start (a rolling restart).
+/// </summary>
+public static partial class DevelopmentPki
+{
+    /// <summary>File names in the PKI folder of a rollover in progress.</summary>
+    public const string NextRootFile = "root-ca-next", NewWithOldFile = "root-new-with-old", OldWithNewFile = "root-old-with-new";
+
+    /// <summary>
+    /// Root CA key rollover (RFC 4210 §4.4): a new root key of <see cref="PkiOptions.KeyAlgorithm"/> under the same name,
+    /// self-signed (newWithNew, <see cref="PkiOptions.RootValidityYears"/>), its key certified by the old root (newWithOld)
+    /// and the old root's key certified by the new one (oldWithNew), both link certificates valid until the old root
+    /// ends, so relying parties that trust either root reach the other meanwhile. Nothing existing is replaced: the new
+    /// files sit next to the current ones; announce them through <c>Pki:RootCaUpdate</c> (genm rootCaKeyUpdate, RFC
+    /// 9483 §4.3.2) and, per alias, in caPubs (<c>IncludeNewRootInCaPubs</c>). A rollover already prepared is refused.
+    /// </summary>
+    public static RootRolloverFiles RollOverRoot(PkiOptions options, string dataDirectory)
+    {
+        (string folder, string passphrase) = Existing(options, dataDirectory);
+        if (File.Exists(Path.Combine(folder, NextRootFile + ".pem")))
+        {
+            throw new InvalidOperationException($"a root rollover is already prepared in {folder} ({NextRootFile}.pem)");
+        }
+        using AsymmetricAlgorithm oldKey = LoadKey(folder, "root-ca", passphrase);
+        using X509Certificate2 oldRoot = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
+        using X509Certificate2 oldWithKey = CopyWithKey(oldRoot, oldKey);
+        using AsymmetricAlgorithm newKey = NewKey(options.KeyAlgorithm);
+        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
+
+        CertificateRequest selfSigned = RootRequest(oldRoot.Subject, newKey);
+        // Self-signed: the certificate comes with its private key, the issuer of oldWithNew below.
+        using X509Certificate2 newWithNew = selfSigned.CreateSelfSigned(now, now.AddYears(options.RootValidityYears));
+
+        // newWithOld: the new key, under the old root's signature (issuer: the old root).
+        CertificateRequest newLink = RootRequest(oldRoot.Subject, newKey);
+        newLink.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(oldRoot, true, false));
+        using X509Certificate2 newWithOld = newLink.Create(oldWithKey, now, oldRoot.NotAfter, NewSerial());
+
+        // oldWithNew: the old key, under the new root's signature.
+        CertificateRequest oldLink = RootRequest(oldRoot.Subject, oldKey);
+        oldLink.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(newWithNew, true, false));
+        using X509Certificate2 oldWithNew = oldLink.Create(newWithNew, now, oldRoot.NotAfter, NewSerial());
+
+        // Written under temporary names and renamed, certificates last: a crash leaves no announced rollover without its key.
+        string staging = Path.Combine(folder, ".root-rollover.tmp");
+        Directory.CreateDirectory(staging);
+        WriteKey(staging, NextRootFile, newKey, passphrase);
+        WriteCertificate(staging, NewWithOldFile, newWithOld);
+        WriteCertificate(staging, OldWithNewFile, oldWithNew);
+        WriteCertificate(staging, NextRootFile, newWithNew);
+        foreach (string name in new[] { NextRootFile + ".key.pem", NewWithOldFile + ".pem", OldWithNewFile + ".pem", NextRootFile + ".pem" })
+        {
+            File.Move(Path.Combine(staging, name), Path.Combine(folder, name));
+        }
+        Directory.Delete(staging);
+        return new RootRolloverFiles(Path.Combine(folder, NextRootFile + ".pem"), Path.Combine(folder, NextRootFile + ".key.pem"),
+            Path.Combine(folder, NewWithOldFile + ".pem"), Path.Combine(folder, OldWithNewFile + ".pem"));
+    }
+
+    /// <summary>
+    /// A new issuing-CA certificate for the same key and name, signed by the root, valid <see cref="PkiOptions.IssuingValidityYears"/>
+    /// from now and never beyond the root (RFC 5280 §6.1). Certificates issued before keep verifying: same key, same
+    /// name, same key identifier. The previous certificate is kept as <c>issuing-ca.previous-SERIAL.pem</c>; the chain
+    /// file is rewritten. Returns the new certificate's path.
+    /// </summary>
+    public static string RenewIssuingCa(PkiOptions options, string dataDirectory)
+    {
+        (string folder, string passphrase) = Existing(options, dataDirectory);
+        using AsymmetricAlgorithm rootKey = LoadKey(folder, "root-ca", passphrase);
+        using X509Certificate2 root = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
+        using X509Certificate2 rootWithKey = CopyWithKey(root, rootKey);
+        using AsymmetricAlgorithm caKey = LoadKey(folder, "issuing-ca", passphrase);
+        using X509Certificate2 previous = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
+
+        CertificateRequest request = NewRequest(previous.Subject, caKey);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
+        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
+        DateTimeOffset notAfter = now.AddYears(options.IssuingValidityYears) is var wanted && wanted > root.NotAfter ? root.NotAfter : wanted;
+        using X509Certificate2 renewed = request.Create(rootWithKey, now, notAfter, NewSerial());
+
+        File.Copy(Path.Combine(folder, "issuing-ca.pem"), Path.Combine(folder, $"issuing-ca.previous-{previous.SerialNumber}.pem"), overwrite: true);
+        string staging = Path.Combine(folder, ".issuing-renewal.tmp");
+        Directory.CreateDirectory(staging);
+        WriteCertificate(staging, "issuing-ca", renewed);
+        File.WriteAllText(Path.Combine(staging, "ca-chain.pem"), renewed.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n");
+        File.Move(Path.Combine(staging, "issuing-ca.pem"), Path.Combine(folder, "issuing-ca.pem"), overwrite: true);
+        File.Move(Path.Combine(staging, "ca-chain.pem"), Path.Combine(folder, "ca-chain.pem"), overwrite: true);
+        Directory.Delete(staging);
+        return Path.Combine(folder, "issuing-ca.pem");
+    }
+
+    /// <summary>The PKI folder under <paramref name="dataDirectory"/> and the passphrase of its keys; it must exist.</summary>
+    private static (string Folder, string Passphrase) Existing(PkiOptions options, string dataDirectory)
+    {
+        string folder = Path.Combine(Path.GetFullPath(dataDirectory), FolderName);
+        if (!File.Exists(Path.Combine(folder, "root-ca.key.pem")))
+        {
+            throw new InvalidOperationException($"no development PKI with a root key in {folder}");
+        }
+        return (folder, string.IsNullOrEmpty(options.Passphrase) ? PkiOptions.DevelopmentPassphrase : options.Passphrase);
+    }
+
+    /// <summary>A root CA certificate request (RFC 5280 §4.2.1.9, §4.2.1.3): CA, keyCertSign and cRLSign, its key identifier.</summary>
+    private static CertificateRequest RootRequest(string subject, AsymmetricAlgorithm subjectKey)
+    {
+        CertificateRequest request = NewRequest(subject, subjectKey);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return request;
+    }
+}

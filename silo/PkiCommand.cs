@@ -1,0 +1,70 @@
+using CmpCluster.Grains.Pki;
+using Microsoft.Extensions.Configuration;
+
+namespace CmpCluster.Silo;
+
+/// <summary>
+/// <c>pki rollover-root</c> and <c>pki renew-ca</c>: the CA's lifecycle on the development PKI's files
+/// (grains/Pki/DevelopmentPki.Lifecycle.cs), run next to a node with the same settings (<c>Pki__Passphrase</c>, and
+/// <c>--data</c> as <c>Node:DataDirectory</c>, default <c>./data</c>). Starts no node; the nodes take the new files at
+/// their next start. Exit 0 done, 1 refused (e.g. a rollover already prepared), 2 usage.
+/// </summary>
+public static class PkiCommand
+{
+    public const string Usage = """
+        usage: pki rollover-root [--data <dir>]   new root key and certificates (RFC 4210 §4.4), announced after a restart
+               pki renew-ca [--data <dir>]        new issuing-CA certificate for the same key, used after a restart
+          --data  data directory of the node (default ./data); the keys' passphrase comes from Pki__Passphrase
+        """;
+
+    public static bool Handles(string[] args) => args.Length > 0 && args[0] == "pki";
+
+    public static int Run(string[] args, TextWriter output)
+    {
+        string? data = "data";
+        for (int i = 2; i < args.Length; i++)
+        {
+            if (args[i] == "--data" && i + 1 < args.Length)
+            {
+                data = args[++i];
+            }
+            else
+            {
+                output.WriteLine($"unknown argument '{args[i]}'\n{Usage}");
+                return 2;
+            }
+        }
+        PkiOptions options = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection(PkiOptions.Section).Get<PkiOptions>() ?? new PkiOptions();
+        try
+        {
+            switch (args.Length > 1 ? args[1] : "")
+            {
+                case "rollover-root":
+                    RootRolloverFiles files = DevelopmentPki.RollOverRoot(options, data);
+                    output.WriteLine($"""
+                        new root (newWithNew): {files.NewWithNew}
+                        new root key:          {files.NewWithNewKey}
+                        newWithOld:            {files.NewWithOld}
+                        oldWithNew:            {files.OldWithNew}
+                        Announce it (genm rootCaKeyUpdate, RFC 9483 §4.3.2) by starting the nodes with
+                          Pki__RootCaUpdate__NewWithNew={files.NewWithNew}
+                          Pki__RootCaUpdate__NewWithOld={files.NewWithOld}
+                          Pki__RootCaUpdate__OldWithNew={files.OldWithNew}
+                        and, on aliases whose clients install caPubs, Cmp__Aliases__<alias>__IncludeNewRootInCaPubs=true.
+                        """);
+                    return 0;
+                case "renew-ca":
+                    output.WriteLine($"renewed issuing-CA certificate: {DevelopmentPki.RenewIssuingCa(options, data)}\nThe nodes use it from their next start.");
+                    return 0;
+                default:
+                    output.WriteLine(Usage);
+                    return 2;
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            output.WriteLine("refused: " + e.Message);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using CmpCluster.Grains.Pki;
+using CmpCluster.Protocol.Client;
+using CmpCluster.Silo;
+using Microsoft.Extensions.Logging.Abstractions;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.Cmp;
+using Org.BouncyCastle.Asn1.X509;
+using Xunit;
+using PkiBodyType = CmpCluster.Contracts.PkiBodyType;
+
+namespace CmpCluster.Tests.EndToEnd;
+
+/// <summary>
+/// The CA's lifecycle made by the CA itself (`pki rollover-root`, `pki renew-ca`, silo/PkiCommand.cs): a root rollover
+/// (RFC 4210 §4.4) whose link certificates the system <c>openssl verify</c> accepts, served to a client through genm
+/// rootCaKeyUpdate (RFC 9483 §4.3.2) and caPubs; a renewed issuing-CA certificate under which earlier certificates still verify.
+/// </summary>
+public sealed class CaLifecycleTests
+{
+    /// <summary>A data directory with a development PKI, as a node's first start makes it.</summary>
+    private static string NewDataDirectory(TempDirectory dir)
+    {
+        string data = dir.File("data");
+        DevelopmentPki.LoadOrCreate(new PkiOptions(), data, NullLogger.Instance);
+        return data;
+    }
+
+    private static string Pki(string data, string file) => Path.Combine(data, DevelopmentPki.FolderName, file);
+
+    private static async Task<OpenSslResult> VerifyAsync(TempDirectory dir, string trusted, string certificate, string? untrusted = null) =>
+        await OpenSsl.RunAsync(dir.Path, ["verify", "-CAfile", trusted, .. untrusted is null ? Array.Empty<string>() : ["-untrusted", untrusted], certificate]);
+
+    [Fact]
+    public async Task A_root_rollover_made_by_the_CA_has_link_certificates_that_verify_and_is_served_by_genm_and_caPubs()
+    {
+        using var dir = new TempDirectory("rollover");
+        string data = NewDataDirectory(dir);
+        var output = new StringWriter();
+
+        Assert.True(PkiCommand.Run(["pki", "rollover-root", "--data", data], output) == 0, output.ToString());
+
+        string oldRoot = Pki(data, "root-ca.pem"), newRoot = Pki(data, "root-ca-next.pem");
+        string newWithOld = Pki(data, "root-new-with-old.pem"), oldWithNew = Pki(data, "root-old-with-new.pem");
+        // newWithOld: the new key, certified by the old root; oldWithNew: the old key, certified by the new root.
+        Assert.True((await VerifyAsync(dir, oldRoot, newWithOld)).Succeeded);
+        Assert.True((await VerifyAsync(dir, newRoot, oldWithNew)).Succeeded);
+        Assert.False((await VerifyAsync(dir, newRoot, newWithOld)).Succeeded);
+        // A relying party that already trusts only the new root reaches the current issuing CA through oldWithNew.
+        Assert.True((await VerifyAsync(dir, newRoot, Pki(data, "issuing-ca.pem"), untrusted: oldWithNew)).Succeeded);
+        Assert.False((await VerifyAsync(dir, newRoot, Pki(data, "issuing-ca.pem"))).Succeeded);
+        // One rollover at a time.
+        Assert.Equal(1, PkiCommand.Run(["pki", "rollover-root", "--data", data], new StringWriter()));
+
+        await using NodeProcess node = await NodeProcess.StartAsync([
+            $"--Pki:RootCaUpdate:NewWithNew={newRoot}", $"--Pki:RootCaUpdate:NewWithOld={newWithOld}", $"--Pki:RootCaUpdate:OldWithNew={oldWithNew}",
+            "--Cmp:Aliases:ra:IncludeNewRootInCaPubs=true"], dataDirectory: data);
+        using var http = new HttpClient { BaseAddress = node.BaseAddress };
+
+        var genm = new CmpClientSession("changeit", "ra");
+        CmpResponseView genp = genm.Read(await PostAsync(http, genm.BuildGeneralMessage(
+            new InfoTypeAndValue(CmpObjectIdentifiers.id_it_rootCaCert, new CmpCertificate(Certificate(oldRoot))))));
+        var update = RootCaKeyUpdateContent.GetInstance(Assert.Single(genp.GeneralInfo, i => i.InfoType.Equals(CmpObjectIdentifiers.id_it_rootCaKeyUpdate)).InfoValue);
+        Assert.Equal(E2e.DerOfPem(newRoot), update.NewWithNew.GetEncoded(Asn1Encodable.Der));
+        Assert.Equal(E2e.DerOfPem(newWithOld), update.NewWithOld.GetEncoded(Asn1Encodable.Der));
+        Assert.Equal(E2e.DerOfPem(oldWithNew), update.OldWithNew.GetEncoded(Asn1Encodable.Der));
+
+        var enroll = new CmpClientSession("changeit", "ra");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CmpResponseView ip = enroll.Read(await PostAsync(http, enroll.BuildEnrollment(true, new X509Name("CN=rollover-device,O=Example"), key, implicitConfirm: true)));
+        Assert.Equal(PkiBodyType.Ip, ip.BodyType);
+        Assert.Contains(ip.CaPubs, c => c.AsSpan().SequenceEqual(E2e.DerOfPem(oldRoot)));
+        Assert.Contains(ip.CaPubs, c => c.AsSpan().SequenceEqual(E2e.DerOfPem(newRoot)));
+    }
+
+    [Fact]
+    public async Task A_renewed_issuing_CA_certificate_keeps_earlier_certificates_verifying_and_issues_from_the_next_start()
+    {
+        using var dir = new TempDirectory("renew-ca");
+        string data = NewDataDirectory(dir);
+        string root = Pki(data, "root-ca.pem");
+        await File.WriteAllTextAsync(dir.File("issuing-before.pem"), await File.ReadAllTextAsync(Pki(data, "issuing-ca.pem")));
+        byte[] before;
+        await using (NodeProcess node = await NodeProcess.StartAsync(dataDirectory: data))
+        {
+            before = await EnrollAsync(node, "CN=before-renewal,O=Example");
+        }
+
+        Assert.Equal(0, PkiCommand.Run(["pki", "renew-ca", "--data", data], new StringWriter()));
+
+        var previous = Certificate(dir.File("issuing-before.pem"));
+        var renewed = Certificate(Pki(data, "issuing-ca.pem"));
+        Assert.NotEqual(previous.SerialNumber, renewed.SerialNumber);
+        Assert.Equal(previous.SubjectPublicKeyInfo, renewed.SubjectPublicKeyInfo);
+        Assert.True(renewed.StartDate.ToDateTime() > previous.StartDate.ToDateTime());
+        // The certificate issued before the renewal verifies under the renewed CA certificate (same key, same name).
+        Assert.True(await PemVerifiesAsync(dir, root, Pki(data, "issuing-ca.pem"), before));
+
+        await using (NodeProcess node = await NodeProcess.StartAsync(dataDirectory: data))
+        {
+            byte[] after = await EnrollAsync(node, "CN=after-renewal,O=Example");
+            Assert.True(await PemVerifiesAsync(dir, root, Pki(data, "issuing-ca.pem"), after));
+            Assert.Equal(renewed.Subject, X509CertificateStructure.GetInstance(after).Issuer);
+        }
+    }
+
+    private static async Task<bool> PemVerifiesAsync(TempDirectory dir, string root, string issuing, byte[] certificate)
+    {
+        string path = dir.File($"cert-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(path, PemEncoding.WriteString("CERTIFICATE", certificate) + "\n");
+        OpenSslResult result = await OpenSsl.RunAsync(dir.Path, "verify", "-CAfile", root, "-untrusted", issuing, path);
+        return result.Succeeded;
+    }
+
+    private static async Task<byte[]> EnrollAsync(NodeProcess node, string subject)
+    {
+        using var http = new HttpClient { BaseAddress = node.BaseAddress };
+        var session = new CmpClientSession("changeit", "ra");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CmpResponseView ip = session.Read(await PostAsync(http, session.BuildEnrollment(true, new X509Name(subject), key, implicitConfirm: true)));
+        Assert.Equal(PkiBodyType.Ip, ip.BodyType);
+        return ip.CertificateDer!;
+    }
+
+    private static X509CertificateStructure Certificate(string pemPath) => X509CertificateStructure.GetInstance(E2e.DerOfPem(pemPath));
+
+    private static async Task<byte[]> PostAsync(HttpClient http, byte[] request)
+    {
+        using var content = new ByteArrayContent(request);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/pkixcmp");
+        using HttpResponseMessage response = await http.PostAsync(".well-known/cmp/p/ra", content);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+}
