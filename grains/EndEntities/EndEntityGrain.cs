@@ -152,6 +152,17 @@ public sealed partial class EndEntityGrain(
         return Task.FromResult(refusal == EnrollmentRefusal.None ? new EnrollmentGrant(refusal, View(), macKey) : Refuse(refusal));
     }
 
+    public Task<byte[]?> DeriveKeyEncryptionKeyAsync(string transactionKey, byte[] salt, int iterations)
+    {
+        if (state.State.OpenTransaction != transactionKey || state.State.Status != EndEntityStatus.New
+            || state.State.Registration is not { EnrollmentCode: { } sealedCode } || sealer.Unseal(sealedCode, Username) is not { } code
+            || iterations is < 1000 or > 1_000_000 || salt.Length is < 8 or > 64)
+        {
+            return Task.FromResult<byte[]?>(null);
+        }
+        return Task.FromResult<byte[]?>(Protocol.ServerKeys.KeyRecipient.Password.DeriveKey(Encoding.UTF8.GetBytes(code), salt, iterations));
+    }
+
     public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null)
     {
         if (state.State.OpenTransaction != transactionKey || state.State.Registration is null)

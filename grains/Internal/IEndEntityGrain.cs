@@ -43,6 +43,14 @@ public interface IEndEntityGrain : IGrainWithStringKey
     Task<EnrollmentGrant> VerifyFollowUpAsync(string transactionKey, EnrollmentProof proof);
 
     /// <summary>
+    /// A server-generated key for the enrollment <paramref name="transactionKey"/> holds open, delivered to the one-time
+    /// code (RFC 9483 §4.1.6.3): the key-encryption key PBKDF2-HMAC-SHA256 derives from the code with
+    /// <paramref name="salt"/>, so the code itself never leaves this grain. Null unless that enrollment is open and its code unused.
+    /// </summary>
+    [Alias("DeriveKeyEncryptionKey")]
+    Task<byte[]?> DeriveKeyEncryptionKeyAsync(string transactionKey, byte[] salt, int iterations);
+
+    /// <summary>
     /// The certificate was issued: link it, status GENERATED (the code no longer works), enrollment closed — or, with
     /// <paramref name="holdUntil"/> (a key update awaiting certConf), kept open for this transaction until then or until
     /// <see cref="AbortEnrollmentAsync"/> releases it, so no second update can start meanwhile.

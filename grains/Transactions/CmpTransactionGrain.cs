@@ -309,7 +309,9 @@ public sealed partial class CmpTransactionGrain(
             PopContext = new PopContext(request.Header.Sender,
                 alias.Mode == AliasMode.Ra && !string.IsNullOrEmpty(alias.Secret) ? System.Text.Encoding.UTF8.GetBytes(alias.Secret) : null,
                 settings.Limits.For(alias)),
-            KeyRecipient = alias.AllowServerGeneratedKeys ? KeyRecipientOf(request, authenticated, alias) : null,
+            KeyRecipient = alias.AllowServerGeneratedKeys && request.CertRequests is [{ CertReq.CertTemplate: var template }] && ServerKeySpec.IsRequested(template)
+                ? await KeyRecipientAsync(request, authenticated, alias)
+                : null,
         };
         // Every check of the request and its POP, once: what can never be granted is refused before any wait.
         PreparedEnrollment prepared = enrollment.Prepare(enrollmentRequest);
@@ -383,18 +385,30 @@ public sealed partial class CmpTransactionGrain(
     }
 
     /// <summary>
-    /// Who can receive a server-generated key (RFC 9483 §4.1.6): an RA-mode MAC's shared secret (the alias's, else the
-    /// CA's RA secret), or the certificate whose signature protected the request. A client-mode MAC's secret is the end
-    /// entity's one-time code, which the end entity grain never hands out: such a request can use the EncryptedValue form.
+    /// Who can receive a server-generated key (RFC 9483 §4.1.6): the shared secret of an RA-mode MAC (the alias's, else
+    /// the CA's RA secret); in client mode the end entity's one-time code (MAC or a code in the request), through a
+    /// key-encryption key its grain derives so the code stays there; or the certificate whose signature protected the request.
     /// </summary>
-    private KeyRecipient? KeyRecipientOf(DecodedRequest request, Authenticated authenticated, CmpAliasOptions alias) => authenticated.Kind switch
+    private async Task<KeyRecipient?> KeyRecipientAsync(DecodedRequest request, Authenticated authenticated, CmpAliasOptions alias)
     {
-        ProtectionKind.PasswordBasedMac when alias.Mode == AliasMode.Ra
-            && (string.IsNullOrEmpty(alias.Secret) ? pki.Value.CmpRaSecret : alias.Secret) is { Length: > 0 } secret =>
-            new KeyRecipient.SharedSecret(System.Text.Encoding.UTF8.GetBytes(secret)),
-        ProtectionKind.Signature when request.Message.GetExtraCerts() is [{ X509v3PKCert: { } signer }, ..] => new KeyRecipient.Certificate(signer),
-        _ => null,
-    };
+        switch (authenticated.Kind)
+        {
+            case ProtectionKind.PasswordBasedMac when alias.Mode == AliasMode.Ra:
+                return (string.IsNullOrEmpty(alias.Secret) ? pki.Value.CmpRaSecret : alias.Secret) is { Length: > 0 } secret
+                    ? KeyRecipient.Password.FromSecret(System.Text.Encoding.UTF8.GetBytes(secret))
+                    : null;
+            case ProtectionKind.PasswordBasedMac or ProtectionKind.PasswordInRequest when authenticated.EndEntity is { } endEntity:
+                byte[] salt = KeyRecipient.Password.NewSalt();
+                return await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username))
+                    .DeriveKeyEncryptionKeyAsync(TransactionKey, salt, Protocol.ServerKeys.KeyPackage.PasswordIterations) is { } kek
+                    ? new KeyRecipient.Password(salt, Protocol.ServerKeys.KeyPackage.PasswordIterations, kek)
+                    : null;
+            case ProtectionKind.Signature when request.Message.GetExtraCerts() is [{ X509v3PKCert: { } signer }, ..]:
+                return new KeyRecipient.Certificate(signer);
+            default:
+                return null;
+        }
+    }
 
     /// <summary>certConf (RFC 9810 §5.3.18): the handler confirms or revokes; the transaction closes either way.</summary>
     private async Task<Decision> ConfirmAsync(Exchange exchange, DecodedRequest request)

@@ -23,8 +23,26 @@ public abstract record KeyRecipient
     {
     }
 
-    /// <summary>A MAC-protected request: PasswordRecipientInfo keyed with the same shared secret (RFC 9483 §4.1.6.3).</summary>
-    public sealed record SharedSecret(byte[] Secret) : KeyRecipient;
+    /// <summary>
+    /// A MAC-protected request: PasswordRecipientInfo keyed with the same shared secret (RFC 9483 §4.1.6.3), as the
+    /// key-encryption key PBKDF2-HMAC-SHA256 derived from it with <paramref name="Salt"/> and <paramref name="Iterations"/>
+    /// (RFC 9481 §4.4.1): whoever holds the secret derives it, so a client-mode end entity's code never leaves its grain.
+    /// </summary>
+    public sealed record Password(byte[] Salt, int Iterations, byte[] KeyEncryptionKey) : KeyRecipient
+    {
+        /// <summary>A fresh salt for deriving the key-encryption key from the secret.</summary>
+        public static byte[] NewSalt() => RandomNumberGenerator.GetBytes(16);
+
+        /// <summary>The key-encryption key for <paramref name="secret"/> (PBKDF2-HMAC-SHA256, 32 bytes for AES-256).</summary>
+        public static byte[] DeriveKey(byte[] secret, byte[] salt, int iterations = KeyPackage.PasswordIterations) =>
+            Rfc2898DeriveBytes.Pbkdf2(secret, salt, iterations, HashAlgorithmName.SHA256, 32);
+
+        public static Password FromSecret(byte[] secret)
+        {
+            byte[] salt = NewSalt();
+            return new Password(salt, KeyPackage.PasswordIterations, DeriveKey(secret, salt));
+        }
+    }
 
     /// <summary>
     /// A signature-protected request: the key of its protection certificate, by key transport for RSA (§4.1.6.2) or
@@ -76,7 +94,7 @@ public static class KeyPackage
             CryptographicOperations.ZeroMemory(signedData);
             RecipientInfo info = recipient switch
             {
-                KeyRecipient.SharedSecret shared => PasswordRecipient(contentKey, shared.Secret),
+                KeyRecipient.Password password => PasswordRecipient(contentKey, password),
                 KeyRecipient.Certificate { Value: var certificate } => CertificateRecipient(contentKey, certificate),
                 _ => throw new ArgumentException("unknown recipient", nameof(recipient)),
             };
@@ -135,25 +153,16 @@ public static class KeyPackage
     /// pwri (RFC 5652 §6.2.4): the key-encryption key is PBKDF2-HMAC-SHA256 of the shared secret (RFC 9481 §4.4.1); the
     /// content key is wrapped with id-alg-PWRI-KEK over AES-256-CBC (RFC 3211 §2.3).
     /// </summary>
-    private static RecipientInfo PasswordRecipient(byte[] contentKey, byte[] secret)
+    private static RecipientInfo PasswordRecipient(byte[] contentKey, KeyRecipient.Password password)
     {
-        byte[] salt = RandomNumberGenerator.GetBytes(16);
         byte[] iv = RandomNumberGenerator.GetBytes(16);
-        byte[] kek = Rfc2898DeriveBytes.Pbkdf2(secret, salt, PasswordIterations, HashAlgorithmName.SHA256, 32);
-        try
-        {
-            var wrapper = new Rfc3211WrapEngine(new AesEngine());
-            wrapper.Init(true, new ParametersWithRandom(new ParametersWithIV(new KeyParameter(kek), iv), new SecureRandom()));
-            byte[] wrapped = wrapper.Wrap(contentKey, 0, contentKey.Length);
-            var derivation = new AlgorithmIdentifier(PkcsObjectIdentifiers.IdPbkdf2,
-                new Pbkdf2Params(salt, PasswordIterations, new AlgorithmIdentifier(PkcsObjectIdentifiers.IdHmacWithSha256, DerNull.Instance)));
-            var keyEncryption = new AlgorithmIdentifier(PasswordKeyWrap, new AlgorithmIdentifier(NistObjectIdentifiers.IdAes256Cbc, new DerOctetString(iv)));
-            return new RecipientInfo(new PasswordRecipientInfo(derivation, keyEncryption, new DerOctetString(wrapped)));
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(kek);
-        }
+        var wrapper = new Rfc3211WrapEngine(new AesEngine());
+        wrapper.Init(true, new ParametersWithRandom(new ParametersWithIV(new KeyParameter(password.KeyEncryptionKey), iv), new SecureRandom()));
+        byte[] wrapped = wrapper.Wrap(contentKey, 0, contentKey.Length);
+        var derivation = new AlgorithmIdentifier(PkcsObjectIdentifiers.IdPbkdf2,
+            new Pbkdf2Params(password.Salt, password.Iterations, new AlgorithmIdentifier(PkcsObjectIdentifiers.IdHmacWithSha256, DerNull.Instance)));
+        var keyEncryption = new AlgorithmIdentifier(PasswordKeyWrap, new AlgorithmIdentifier(NistObjectIdentifiers.IdAes256Cbc, new DerOctetString(iv)));
+        return new RecipientInfo(new PasswordRecipientInfo(derivation, keyEncryption, new DerOctetString(wrapped)));
     }
 
     /// <summary>ktri for an RSA certificate, kari for an EC one; the recipient named by issuer and serial number.</summary>

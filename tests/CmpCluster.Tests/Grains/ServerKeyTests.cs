@@ -280,30 +280,61 @@ public sealed class ServerKeyTests(CmpClusterFixture cluster)
         Assert.Empty((await cluster.SnapshotAsync(Aliases.ServerKeys, session)).CertificateKeys);
     }
 
-    [Fact]
-    public async Task Client_mode_HMAC_has_no_secret_to_encrypt_to_without_protocolEncrKey_and_keeps_its_code()
+    /// <summary>Registers a client-mode end entity (username = CN) whose profile gives P-256 keys; returns its code.</summary>
+    private async Task<(string Username, X509Name Subject, IEndEntityGrain Grain)> RegisteredAsync()
     {
         string username = "kga-" + Guid.NewGuid().ToString("N")[..10];
         var subject = new X509Name($"CN={username},O=Example");
         IEndEntityGrain endEntity = cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
         await endEntity.RegisterAsync(new EndEntityRegistration(subject.ToString(), [], "issuing", "ec-p256", "default", "code-" + username), replace: false);
+        return (username, subject, endEntity);
+    }
+
+    [Fact]
+    public async Task Client_mode_HMAC_gets_its_key_in_a_password_envelope_that_opens_with_the_one_time_code()
+    {
+        (string username, X509Name subject, IEndEntityGrain endEntity) = await RegisteredAsync();
         var session = new CmpClientSession("code-" + username, username);
 
-        Exchange error = await cluster.SendAsync(Aliases.ClientServerKeys, session, session.BuildServerKeyEnrollment(true, subject));
+        Exchange ip = await cluster.SendAsync(Aliases.ClientServerKeys, session, session.BuildServerKeyEnrollment(true, subject, implicitConfirm: true));
 
-        ProtocolAssert.Rejected(error.View, PkiFailureInfo.BadRequest);
-        Assert.Equal(EndEntityStatus.New, (await endEntity.GetAsync())!.Status);
+        byte[] certificate = ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        byte[] package = await OpenWithOpenSslAsync(EnvelopeOf(ip.View), "-pwri_password", "code-" + username);
+        using ECDsa key = ECDsa.Create();
+        key.ImportPkcs8PrivateKey(PrivateKeyInfoOf(package), out _);
+        ProtocolAssert.Certifies(ProtocolAssert.IssuedBy(certificate, cluster.Ca), subject, key.ExportSubjectPublicKeyInfo());
+        Assert.Equal(EndEntityStatus.Generated, (await endEntity.GetAsync())!.Status);
+        // The code is used up: the end entity's grain derives no key from it any more.
+        Assert.Null(await endEntity.DeriveKeyEncryptionKeyAsync(GrainKeys.Transaction(Aliases.ClientServerKeys, session.TransactionId), new byte[16], 10_000));
+    }
 
-        // The same end entity with the legacy form: the key arrives as EncryptedValue and the code is used up.
+    [Fact]
+    public async Task Client_mode_with_protocolEncrKey_gets_the_legacy_EncryptedValue()
+    {
+        (string username, X509Name subject, IEndEntityGrain endEntity) = await RegisteredAsync();
         using RSA transportKey = RSA.Create(2048);
-        var retry = new CmpClientSession("code-" + username, username);
+        var session = new CmpClientSession("code-" + username, username);
         var controls = new Controls(new AttributeTypeAndValue(CrmfObjectIdentifiers.id_regCtrl_protocolEncrKey,
             SubjectPublicKeyInfo.GetInstance(transportKey.ExportSubjectPublicKeyInfo())));
-        Exchange ip = await cluster.SendAsync(Aliases.ClientServerKeys, retry, retry.BuildServerKeyEnrollment(true, subject, implicitConfirm: true, controls: controls));
+
+        Exchange ip = await cluster.SendAsync(Aliases.ClientServerKeys, session, session.BuildServerKeyEnrollment(true, subject, implicitConfirm: true, controls: controls));
 
         ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
         Assert.True(ip.View.PrivateKey!.IsEncryptedValue);
         Assert.Equal(EndEntityStatus.Generated, (await endEntity.GetAsync())!.Status);
+    }
+
+    [Fact]
+    public async Task A_wrong_code_gets_no_key_and_the_end_entity_keeps_its_code()
+    {
+        (string username, X509Name subject, IEndEntityGrain endEntity) = await RegisteredAsync();
+        var session = new CmpClientSession("not-the-code", username);
+
+        Exchange error = await cluster.SendAsync(Aliases.ClientServerKeys, session, session.BuildServerKeyEnrollment(true, subject));
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.NotAuthorized);
+        Assert.Null(error.View.PrivateKey);
+        Assert.Equal(EndEntityStatus.New, (await endEntity.GetAsync())!.Status);
     }
 
     /// <summary>An RA administrator end entity with an RSA certificate, enrolled through client mode.</summary>
