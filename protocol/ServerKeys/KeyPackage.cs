@@ -87,10 +87,7 @@ public static class KeyPackage
         byte[] contentKey = RandomNumberGenerator.GetBytes(32);
         try
         {
-            byte[] iv = RandomNumberGenerator.GetBytes(16);
-            using var aes = Aes.Create();
-            aes.Key = contentKey;
-            byte[] encrypted = aes.EncryptCbc(signedData, iv, PaddingMode.PKCS7);
+            (byte[] encrypted, AlgorithmIdentifier contentEncryption) = Aes256Cbc(contentKey, signedData);
             CryptographicOperations.ZeroMemory(signedData);
             RecipientInfo info = recipient switch
             {
@@ -98,14 +95,22 @@ public static class KeyPackage
                 KeyRecipient.Certificate { Value: var certificate } => CertificateRecipient(contentKey, certificate),
                 _ => throw new ArgumentException("unknown recipient", nameof(recipient)),
             };
-            var content = new EncryptedContentInfo(CmsObjectIdentifiers.SignedData,
-                new AlgorithmIdentifier(NistObjectIdentifiers.IdAes256Cbc, new DerOctetString(iv)), new BerOctetString(encrypted));
+            var content = new EncryptedContentInfo(CmsObjectIdentifiers.SignedData, contentEncryption, new BerOctetString(encrypted));
             return new EnvelopedData(null, new DerSet(info), content, (Asn1Set?)null);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(contentKey);
         }
+    }
+
+    /// <summary>AES-256-CBC with PKCS#7 padding and a fresh IV (RFC 9481 §5, RFC 3565 §2.3.1): the ciphertext and its algorithm identifier.</summary>
+    private static (byte[] Ciphertext, AlgorithmIdentifier Algorithm) Aes256Cbc(byte[] key, byte[] plaintext)
+    {
+        byte[] iv = RandomNumberGenerator.GetBytes(16);
+        using var aes = Aes.Create();
+        aes.Key = key;
+        return (aes.EncryptCbc(plaintext, iv, PaddingMode.PKCS7), new AlgorithmIdentifier(NistObjectIdentifiers.IdAes256Cbc, new DerOctetString(iv)));
     }
 
     /// <summary>
@@ -238,15 +243,11 @@ public static class KeyPackage
         byte[] symmetricKey = RandomNumberGenerator.GetBytes(32);
         try
         {
-            byte[] iv = RandomNumberGenerator.GetBytes(16);
-            using var aes = Aes.Create();
-            aes.Key = symmetricKey;
-            byte[] encrypted = aes.EncryptCbc(privateKeyInfo, iv, PaddingMode.PKCS7);
+            (byte[] encrypted, AlgorithmIdentifier symmetricAlgorithm) = Aes256Cbc(symmetricKey, privateKeyInfo);
             using var rsa = RSA.Create();
             rsa.ImportSubjectPublicKeyInfo(protocolEncrKey.GetEncoded(Asn1Encodable.Der), out _);
             byte[] encryptedKey = rsa.Encrypt(symmetricKey, RSAEncryptionPadding.Pkcs1);
-            return new Org.BouncyCastle.Asn1.Crmf.EncryptedValue(keyAlgorithm,
-                new AlgorithmIdentifier(NistObjectIdentifiers.IdAes256Cbc, new DerOctetString(iv)), new DerBitString(encryptedKey),
+            return new Org.BouncyCastle.Asn1.Crmf.EncryptedValue(keyAlgorithm, symmetricAlgorithm, new DerBitString(encryptedKey),
                 new AlgorithmIdentifier(PkcsObjectIdentifiers.RsaEncryption, DerNull.Instance), null, new DerBitString(encrypted));
         }
         catch (CryptographicException)

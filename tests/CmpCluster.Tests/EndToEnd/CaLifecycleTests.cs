@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using CmpCluster.Grains.Pki;
 using CmpCluster.Protocol.Client;
@@ -59,7 +58,7 @@ public sealed class CaLifecycleTests
         using var http = new HttpClient { BaseAddress = node.BaseAddress };
 
         var genm = new CmpClientSession("changeit", "ra");
-        CmpResponseView genp = genm.Read(await PostAsync(http, genm.BuildGeneralMessage(
+        CmpResponseView genp = genm.Read(await E2e.PostCmpAsync(http, genm.BuildGeneralMessage(
             new InfoTypeAndValue(CmpObjectIdentifiers.id_it_rootCaCert, new CmpCertificate(Certificate(oldRoot))))));
         var update = RootCaKeyUpdateContent.GetInstance(Assert.Single(genp.GeneralInfo, i => i.InfoType.Equals(CmpObjectIdentifiers.id_it_rootCaKeyUpdate)).InfoValue);
         Assert.Equal(E2e.DerOfPem(newRoot), update.NewWithNew.GetEncoded(Asn1Encodable.Der));
@@ -68,7 +67,7 @@ public sealed class CaLifecycleTests
 
         var enroll = new CmpClientSession("changeit", "ra");
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        CmpResponseView ip = enroll.Read(await PostAsync(http, enroll.BuildEnrollment(true, new X509Name("CN=rollover-device,O=Example"), key, implicitConfirm: true)));
+        CmpResponseView ip = enroll.Read(await E2e.PostCmpAsync(http, enroll.BuildEnrollment(true, new X509Name("CN=rollover-device,O=Example"), key, implicitConfirm: true)));
         Assert.Equal(PkiBodyType.Ip, ip.BodyType);
         Assert.Contains(ip.CaPubs, c => c.AsSpan().SequenceEqual(E2e.DerOfPem(oldRoot)));
         Assert.Contains(ip.CaPubs, c => c.AsSpan().SequenceEqual(E2e.DerOfPem(newRoot)));
@@ -118,19 +117,10 @@ public sealed class CaLifecycleTests
         using var http = new HttpClient { BaseAddress = node.BaseAddress };
         var session = new CmpClientSession("changeit", "ra");
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        CmpResponseView ip = session.Read(await PostAsync(http, session.BuildEnrollment(true, new X509Name(subject), key, implicitConfirm: true)));
+        CmpResponseView ip = session.Read(await E2e.PostCmpAsync(http, session.BuildEnrollment(true, new X509Name(subject), key, implicitConfirm: true)));
         Assert.Equal(PkiBodyType.Ip, ip.BodyType);
         return ip.CertificateDer!;
     }
 
     private static X509CertificateStructure Certificate(string pemPath) => X509CertificateStructure.GetInstance(E2e.DerOfPem(pemPath));
-
-    private static async Task<byte[]> PostAsync(HttpClient http, byte[] request)
-    {
-        using var content = new ByteArrayContent(request);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/pkixcmp");
-        using HttpResponseMessage response = await http.PostAsync(".well-known/cmp/p/ra", content);
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadAsByteArrayAsync();
-    }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using CmpCluster.Protocol.Client;
@@ -78,13 +77,13 @@ public sealed class DelayedDeliveryOpenSslTests
         {
             var session = new CmpClientSession("changeit", "ra");
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            CmpResponseView response = session.Read(await PostAsync(http, session.BuildEnrollment(true, new X509Name($"CN=storm-{device},O=Example"), key, implicitConfirm: true)));
+            CmpResponseView response = session.Read(await E2e.PostCmpAsync(http, session.BuildEnrollment(true, new X509Name($"CN=storm-{device},O=Example"), key, implicitConfirm: true)));
             for (int polls = 0; response.Status?.Status.IntValueExact == (int)PkiStatus.Waiting || response.BodyType == PkiBodyType.PollRep; polls++)
             {
                 Assert.True(polls < 60, "still waiting after 60 polls");
                 Interlocked.Increment(ref waited);
                 await Task.Delay(TimeSpan.FromSeconds(response.PollCheckAfter ?? 1));
-                response = session.Read(await PostAsync(http, session.BuildPollReq()));
+                response = session.Read(await E2e.PostCmpAsync(http, session.BuildPollReq()));
             }
             Assert.Equal(PkiBodyType.Ip, response.BodyType);
             return response.CertificateDer ?? throw new InvalidOperationException("ip without a certificate");
@@ -95,14 +94,5 @@ public sealed class DelayedDeliveryOpenSslTests
         Assert.Equal(12, certificates.Select(Convert.ToHexString).Distinct().Count());
         Assert.True(waited > 0, "twelve concurrent requests against one issuance slot: some should have waited");
         Assert.Contains("answered waiting: Capacity", node.Output);
-    }
-
-    private static async Task<byte[]> PostAsync(HttpClient http, byte[] request)
-    {
-        using var content = new ByteArrayContent(request);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/pkixcmp");
-        using HttpResponseMessage response = await http.PostAsync(".well-known/cmp/p/ra", content);
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadAsByteArrayAsync();
     }
 }

@@ -76,6 +76,16 @@ public static class E2e
         return CmpResponseView.Parse(File.ReadAllBytes(path));
     }
 
+    /// <summary>One CMP message over HTTP (RFC 6712) to the alias <paramref name="alias"/>; the response DER (HTTP 200 expected).</summary>
+    public static async Task<byte[]> PostCmpAsync(HttpClient http, byte[] request, string alias = "ra")
+    {
+        using var content = new ByteArrayContent(request);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/pkixcmp");
+        using HttpResponseMessage response = await http.PostAsync(".well-known/cmp/p/" + alias, content);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
     public static byte[] DerOfPem(string pemPath)
     {
         using X509Certificate2 certificate = LoadCertificate(pemPath);
