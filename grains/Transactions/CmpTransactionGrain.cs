@@ -108,8 +108,23 @@ public sealed partial class CmpTransactionGrain(
             // RFC 9480 §2.20, RFC 9483 §3.1: a message carrying EnvelopedData is cmp2021 (pvno 3).
             context = context with { Pvno = 3 };
         }
-        BuiltResponse response = await CmpResponseBuilder.BuildAsync(context, body, protectors.For(alias, exchange.Ca, exchange.Authenticated),
-            time.GetUtcNow(), implicitConfirmGranted: decision is Issuance { ImplicitConfirm: true });
+        BuiltResponse response;
+        try
+        {
+            response = await CmpResponseBuilder.BuildAsync(context, body, protectors.For(alias, exchange.Ca, exchange.Authenticated),
+                time.GetUtcNow(), implicitConfirmGranted: decision is Issuance { ImplicitConfirm: true });
+        }
+        catch (KeyUnavailableException e)
+        {
+            // The CMP signer's key is on a token that is away: nothing this request changed is kept (a retry finds the
+            // stored state, and an issuance it recorded resumes), and the client learns why, unprotected.
+            LogFailure(logger, e, request.Alias, TransactionKey, diagnosticId);
+            await state.ReadStateAsync();
+            decision = new Fault(new CmpFailure(PkiFailureInfo.SystemUnavail, "the CA cannot sign its response now: its CMP signer key is unavailable; retry later"));
+            response = CmpResponseBuilder.BuildUnprotected(context, DecisionResponses.Render(decision, diagnosticId, options.CurrentValue.PollCheckAfter),
+                new GeneralName(exchange.Ca.Ca.Certificate.Subject), time.GetUtcNow());
+            record = false;
+        }
         if (record)
         {
             await RecordAnswerAsync(exchange, response);

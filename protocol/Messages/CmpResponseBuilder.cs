@@ -67,6 +67,32 @@ public static class CmpResponseBuilder
     }
 
     /// <summary>
+    /// A response that cannot be protected because the key that would protect it is unavailable (a CMP signer on a
+    /// token that went away): sent without protection, as RFC 9810 §5.1.3 and RFC 9483 §3.6.4 allow for an error the
+    /// server cannot protect. Only for errors (<c>openssl cmp</c> reads them with <c>-unprotected_errors</c>).
+    /// </summary>
+    public static BuiltResponse BuildUnprotected(ResponseContext context, PkiBody body, GeneralName sender, DateTimeOffset now)
+    {
+        if (body.Type != PkiBody.TYPE_ERROR)
+        {
+            throw new ArgumentException("only an error message goes unprotected", nameof(body));
+        }
+        byte[] senderNonce = RandomNumberGenerator.GetBytes(16);
+        var builder = new PkiHeaderBuilder(context.Pvno, sender, context.Recipient)
+            .SetMessageTime(new Asn1GeneralizedTime(now.UtcDateTime))
+            .SetSenderNonce(senderNonce);
+        if (context.TransactionId.Length > 0)
+        {
+            builder.SetTransactionID(context.TransactionId);
+        }
+        if (context.RecipNonce is not null)
+        {
+            builder.SetRecipNonce(context.RecipNonce);
+        }
+        return new BuiltResponse(new PkiMessage(builder.Build(), body).GetEncoded(Asn1Encodable.Der), senderNonce);
+    }
+
+    /// <summary>
     /// The PKIMessage (RFC 9810 §5.1) from the bytes already encoded: header and body as they were protected, the
     /// protection, and the extraCerts (encoded once per certificate and kept). The same DER as encoding the structures
     /// again, without building and walking them a second time: the body carries whole certificates.

@@ -18,7 +18,9 @@ public sealed class HsmNodeTests
     public async Task A_SoftHSM_CA_issues_to_openssl_cmp_answers_systemUnavail_while_its_token_is_away_and_recovers()
     {
         var ca = new TokenCa(SoftHsm.Process, NewLabel("node"));
-        await using NodeProcess node = await NodeProcess.StartAsync(ca.Settings().Select(s => $"--{s.Key}={s.Value}"));
+        // "sig": an alias whose responses the CMP signer signs, which is on the token too.
+        await using NodeProcess node = await NodeProcess.StartAsync(ca.Settings().Select(s => $"--{s.Key}={s.Value}")
+            .Concat(["--Cmp:Aliases:sig:Secret=changeit", "--Cmp:Aliases:sig:ResponseProtection=Signature"]));
         using HttpClient http = node.CreateHttpClient();
         using var dir = new TempDirectory("hsm-ir");
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
@@ -34,6 +36,15 @@ public sealed class HsmNodeTests
         E2e.OutputContains(refused, "systemUnavail", node);
         E2e.OutputContains(refused, "the CA cannot sign now: its key is unavailable", node);
         Assert.False(File.Exists(dir.File("cert2.pem")));
+        // Signed responses cannot be signed either: the error comes unprotected (RFC 9483 §3.6.4), and says why.
+        OpenSslResult unprotected = await new CmpEnrollment
+        {
+            Trusted = ca.RootCertificate, CertOut = "cert-sig.pem", Path = ".well-known/cmp/p/sig", Extra = ["-unprotected_errors"],
+        }.RunAsync(node, dir.Path);
+        E2e.Failed(unprotected, node);
+        E2e.OutputContains(unprotected, "systemUnavail", node);
+        E2e.OutputContains(unprotected, "its CMP signer key is unavailable", node);
+        Assert.False(File.Exists(dir.File("cert-sig.pem")));
         using (HttpResponseMessage degraded = await http.GetAsync("/health/ca/issuing"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, degraded.StatusCode);
