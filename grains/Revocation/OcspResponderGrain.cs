@@ -45,7 +45,17 @@ public sealed partial class OcspResponderGrain(
         TimeSpan? validity = pki.Ocsp.ResponseValidity;
         SingleResponse[] responses = await Task.WhenAll(query.Ids.Select(id => StatusAsync(id, ca, now, validity)));
         bool delegated = pki.Ocsp.Signer == OcspSignerKind.Delegated;
-        byte[] response = OcspMessages.Successful(delegated ? ca.OcspSigner : ca.Ca, delegated, responses, query.Nonce, now);
+        byte[] response;
+        try
+        {
+            response = OcspMessages.Successful(delegated ? ca.OcspSigner : ca.Ca, delegated, responses, query.Nonce, now);
+        }
+        catch (KeyUnavailableException)
+        {
+            // RFC 6960 §2.3 tryLater: the signing key is on a token that is away; the client may ask again.
+            LogAnswered(logger, query.Ids.Count, "tryLater");
+            return OcspMessages.Error(OcspResponseStatus.TryLater);
+        }
         LogAnswered(logger, query.Ids.Count, "successful");
         return response;
     }

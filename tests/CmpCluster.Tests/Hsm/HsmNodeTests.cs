@@ -45,6 +45,10 @@ public sealed class HsmNodeTests
         E2e.OutputContains(unprotected, "systemUnavail", node);
         E2e.OutputContains(unprotected, "its CMP signer key is unavailable", node);
         Assert.False(File.Exists(dir.File("cert-sig.pem")));
+        // OCSP: the responder cannot sign, so it says tryLater (RFC 6960 §2.3).
+        OpenSslResult ocsp = await OpenSsl.RunAsync(dir.Path, "ocsp", "-issuer", ca.CaCertificate, "-cert", dir.File("cert.pem"),
+            "-url", $"http://{node.Server}/ocsp", "-CAfile", ca.RootCertificate);
+        Assert.Contains("trylater", ocsp.Output, StringComparison.OrdinalIgnoreCase);
         using (HttpResponseMessage degraded = await http.GetAsync("/health/ca/issuing"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, degraded.StatusCode);
