@@ -23,12 +23,17 @@ public sealed class RootCaUpdateOptions
     public string? OldWithNew { get; set; }
 }
 
-/// <summary>Loads the configured rollover once per process; the files are read at first use, and a bad one stops nothing but genm.</summary>
+/// <summary>
+/// Loads each CA's configured rollover (<c>Pki:RootCaUpdate</c>, <c>Pki:Cas:{name}:RootCaUpdate</c>) once per process; the
+/// files are read at first use, and a bad one stops nothing but genm.
+/// </summary>
 public sealed class RootCaUpdates(IOptions<PkiOptions> options)
 {
-    private readonly Lazy<RootCaUpdate?> _current = new(() => Load(options.Value.RootCaUpdate));
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<RootCaUpdate?>> _updates = new(StringComparer.Ordinal);
 
-    public RootCaUpdate? Current => _current.Value;
+    /// <summary>The rollover of CA <paramref name="ca"/>'s root, or null when none is configured.</summary>
+    public RootCaUpdate? For(string ca) => _updates.GetOrAdd(ca, name => new Lazy<RootCaUpdate?>(() =>
+        options.Value.Definition(name) is { } definition ? Load(definition.RootCaUpdate) : null)).Value;
 
     private static RootCaUpdate? Load(RootCaUpdateOptions files) => string.IsNullOrEmpty(files.NewWithNew)
         ? null
