@@ -238,6 +238,19 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         return AdminReply<CrlInfo>.Ok(crl);
     }
 
+    public async Task<AdminReply<CaInfo>> SetCaEnabledAsync(string ca, bool enabled, string actor)
+    {
+        if (keys.FindAuthority(ca) is null)
+        {
+            return AdminReply<CaInfo>.Problem(AdminStatus.NotFound, "CA not found", $"No CA '{ca}' in this cluster.");
+        }
+        await AuditAsync(actor, enabled ? "enable CA" : "disable CA", ca);
+        await GrainFactory.GetGrain<Internal.ICaStatusGrain>(ca).SetEnabledAsync(enabled, actor);
+        LogAction(logger, actor, enabled ? "enabled CA" : "disabled CA", ca);
+        IReadOnlyList<CaInfo> cas = await GrainFactory.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
+        return AdminReply<CaInfo>.Ok(cas.Single(c => c.Name == ca));
+    }
+
     public Task<IReadOnlyList<PendingApproval>> ListApprovalsAsync() =>
         GrainFactory.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync();
 

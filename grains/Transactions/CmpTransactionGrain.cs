@@ -285,6 +285,11 @@ public sealed partial class CmpTransactionGrain(
             ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.CertificateProfile);
         CertificateProfileOptions profile = settings.Profiles.GetValueOrDefault(profileName)
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
+        // An operator may have disabled the CA (admin API): it issues nothing new, and says so.
+        if (!await GrainFactory.GetGrain<ICaStatusGrain>(ca.Name).IsEnabledAsync())
+        {
+            throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"CA '{ca.Name}' is disabled");
+        }
         // The CA issues only with the profiles it allows (Pki:Cas:{name}:AllowedCertificateProfiles; checked at start unless KeyID names them).
         if (pki.Value.Definition(ca.Name) is { } definition && !definition.Allows(profileName))
         {

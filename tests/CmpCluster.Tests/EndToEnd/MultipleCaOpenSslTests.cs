@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
 using CmpCluster.Protocol.Client;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Cmp;
@@ -272,6 +273,39 @@ public sealed class MultipleCaOpenSslTests(MultipleCaNodeFixture fixture) : ICla
         Assert.Contains("CN=TLS Issuing CA", list);
         using X509Certificate2 first = X509Certificate2.CreateFromPem(tlsChain);
         Assert.Equal(E2e.DerOfPem(fixture.Issuing("tls")), first.RawData);
+    }
+
+    [Fact]
+    public async Task A_disabled_CA_issues_nothing_new_while_the_other_does_and_its_CRL_stays_published()
+    {
+        using var dir = new TempDirectory("multica-disable");
+        await OpenSsl.GenerateP256KeyAsync(dir.Path);
+        using HttpClient admin = Admin.Admin.Client(Node, MultipleCaNodeFixture.AdminToken);
+        try
+        {
+            JsonNode disabled = await Admin.Admin.JsonAsync(admin, HttpMethod.Post, "/api/v1/cas/tls/disable", null, 200);
+            Assert.False((bool)disabled["enabled"]!);
+            JsonArray list = (await Admin.Admin.JsonAsync(admin, HttpMethod.Get, "/api/v1/cas", null, 200)).AsArray();
+            Assert.False((bool)list.Single(c => (string?)c!["name"] == "tls")!["enabled"]!);
+            Assert.True((bool)list.Single(c => (string?)c!["name"] == "ipsec")!["enabled"]!);
+
+            OpenSslResult tls = await EnrollAsync(dir, "tls", MultipleCaNodeFixture.TlsSecret, "while-disabled.pem");
+            OpenSslResult ipsec = await EnrollAsync(dir, "ipsec", MultipleCaNodeFixture.IpsecSecret, "ipsec-meanwhile.pem");
+
+            E2e.Failed(tls, Node);
+            E2e.OutputContains(tls, "notAuthorized", Node);
+            Assert.False(File.Exists(dir.File("while-disabled.pem")));
+            E2e.Succeeded(ipsec, Node);
+            using HttpClient http = Node.CreateHttpClient();
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("crl/tls.crl")).StatusCode);
+        }
+        finally
+        {
+            JsonNode enabled = await Admin.Admin.JsonAsync(admin, HttpMethod.Post, "/api/v1/cas/tls/enable", null, 200);
+            Assert.True((bool)enabled["enabled"]!);
+        }
+        E2e.Succeeded(await EnrollAsync(dir, "tls", MultipleCaNodeFixture.TlsSecret, "enabled-again.pem"), Node);
+        await Admin.Admin.JsonAsync(admin, HttpMethod.Post, "/api/v1/cas/nowhere/disable", null, 404);
     }
 
     private static X509Name Subject(string pemPath)
