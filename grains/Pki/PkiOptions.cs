@@ -31,7 +31,10 @@ public sealed class PkiOptions
     /// <summary>Development passphrase; used when none is configured, with a loud warning.</summary>
     public const string DevelopmentPassphrase = "cmpcluster-development-only";
 
-    /// <summary>Name of the issuing CA as aliases refer to it.</summary>
+    /// <summary>
+    /// Name of the node's default CA as aliases refer to it: always there, made on first start (files in <c>pki</c> under
+    /// the data directory) and described by the subjects and settings below. Further CAs: <see cref="Cas"/>.
+    /// </summary>
     [Required, RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
     public string CaName { get; set; } = "issuing";
 

@@ -10,7 +10,8 @@ namespace CmpCluster.Grains.Pki;
 /// </summary>
 public sealed record RootCaUpdate(X509CertificateStructure NewWithNew, X509CertificateStructure? NewWithOld, X509CertificateStructure? OldWithNew);
 
-/// <summary><c>Pki:RootCaUpdate</c>: PEM files of a configured root rollover. All empty: no rollover.</summary>
+/// <summary><c>Pki:RootCaUpdate</c> (the default CA's) and <c>Pki:Cas:{name}:RootCaUpdate</c>: PEM files of a configured root
+/// rollover. All empty: no rollover.</summary>
 public sealed class RootCaUpdateOptions
 {
     /// <summary>PEM file of the new root certificate, self-signed; required when either of the others is set.</summary>
