@@ -123,12 +123,11 @@ public static partial class DevelopmentPki
         Directory.CreateDirectory(staging);
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
 
-        using AsymmetricAlgorithm rootKey = NewKey(definition.KeyAlgorithm);
-        CertificateRequest rootRequest = NewRequest(definition.RootSubject, rootKey);
-        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        rootRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootRequest.PublicKey, false));
-        using X509Certificate2 root = rootRequest.CreateSelfSigned(now, now.AddYears(options.RootValidityYears));
+        (X509Certificate2 root, AsymmetricAlgorithm rootKey) = definition.IssuedBy is { } parent
+            ? LoadParentRoot(options, definition, parent, Path.GetDirectoryName(folder)!, passphrase)
+            : NewRoot(options, definition, now);
+        using X509Certificate2 rootDisposer = root;
+        using AsymmetricAlgorithm rootKeyDisposer = rootKey;
 
         using AsymmetricAlgorithm caKey = NewKey(definition.KeyAlgorithm);
         CertificateRequest caRequest = NewRequest(definition.IssuingSubject, caKey);
@@ -136,7 +135,12 @@ public static partial class DevelopmentPki
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
         caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
         caRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
-        using X509Certificate2 ca = caRequest.Create(root, now, now.AddYears(options.IssuingValidityYears), NewSerial());
+        DateTimeOffset caNotAfter = now.AddYears(options.IssuingValidityYears);
+        if (caNotAfter > root.NotAfter)
+        {
+            caNotAfter = root.NotAfter; // RFC 5280 §6.1: never outlive the issuer (a borrowed root may be older).
+        }
+        using X509Certificate2 ca = caRequest.Create(root, now, caNotAfter, NewSerial());
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
 
         // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and
@@ -162,7 +166,10 @@ public static partial class DevelopmentPki
         WriteCertificate(staging, "issuing-ca", ca);
         WriteCertificate(staging, "cmp-signer", signer);
         File.WriteAllText(Path.Combine(staging, "ca-chain.pem"), ca.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n");
-        WriteKey(staging, "root-ca", rootKey, passphrase);
+        if (definition.IssuedBy is null)
+        {
+            WriteKey(staging, "root-ca", rootKey, passphrase); // a borrowed root's key stays in its own CA's folder only
+        }
         WriteKey(staging, "issuing-ca", caKey, passphrase);
         WriteKey(staging, "cmp-signer", signerKey, passphrase);
         try
@@ -174,6 +181,31 @@ public static partial class DevelopmentPki
             // Another silo sharing the folder finished first: its PKI is the cluster's; drop ours unused.
             Directory.Delete(staging, recursive: true);
         }
+    }
+
+    private static (X509Certificate2, AsymmetricAlgorithm) NewRoot(PkiOptions options, CaDefinition definition, DateTimeOffset now)
+    {
+        AsymmetricAlgorithm key = NewKey(definition.KeyAlgorithm);
+        CertificateRequest request = NewRequest(definition.RootSubject, key);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return (request.CreateSelfSigned(now, now.AddYears(options.RootValidityYears)), key);
+    }
+
+    /// <summary>The root of CA <paramref name="parent"/>, with its key, from that CA's development folder (IssuedBy).</summary>
+    private static (X509Certificate2, AsymmetricAlgorithm) LoadParentRoot(PkiOptions options, CaDefinition definition, string parent,
+        string dataDirectory, string passphrase)
+    {
+        string parentFolder = Path.Combine(dataDirectory, options.Definition(parent)!.Folder);
+        if (!File.Exists(Path.Combine(parentFolder, "root-ca.key.pem")))
+        {
+            throw new InvalidOperationException($"{definition.Setting}:IssuedBy: the root key of CA '{parent}' ({Path.Combine(parentFolder, "root-ca.key.pem")}) "
+                + "is not there (moved offline?); put it back for this first start, or make this CA's folder elsewhere");
+        }
+        AsymmetricAlgorithm key = LoadKey(parentFolder, "root-ca", passphrase);
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(LoadCertificateDer(parentFolder, "root-ca"));
+        return (CopyWithKey(certificate, key), key);
     }
 
     /// <summary>

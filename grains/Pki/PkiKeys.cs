@@ -25,7 +25,8 @@ public static partial class PkiKeys
         var tokens = new Dictionary<string, Pkcs11Token>(StringComparer.Ordinal);
         string? passphrase = null;
         var authorities = new List<CertificateAuthorityKeys>();
-        foreach (CaDefinition definition in definitions)
+        // A CA issued under another CA's root (IssuedBy) is made after that CA's folder exists.
+        foreach (CaDefinition definition in definitions.Where(d => d.IssuedBy is null).Concat(definitions.Where(d => d.IssuedBy is not null)))
         {
             CertificateAuthorityKeys authority = options.CaKeys.TryGetValue(definition.Name, out CaKeyOptions? keys)
                 ? LoadTokenAuthority(options, definition.Name, keys, tokens, logger)

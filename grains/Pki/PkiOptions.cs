@@ -128,7 +128,8 @@ public sealed class PkiOptions
                 ca.IssuingSubject ?? $"CN=CmpCluster {name} Issuing CA,O=CmpCluster",
                 ca.CmpSignerSubject ?? $"CN=CmpCluster {name} CMP Signer,O=CmpCluster",
                 ca.OcspSignerSubject ?? $"CN=CmpCluster {name} OCSP Signer,O=CmpCluster",
-                ca.KeyAlgorithm ?? KeyAlgorithm, ca.CmpRaSecret ?? CmpRaSecret, ca.RootCaUpdate, ca.AllowedCertificateProfiles);
+                ca.KeyAlgorithm ?? KeyAlgorithm, ca.CmpRaSecret ?? CmpRaSecret, ca.RootCaUpdate, ca.AllowedCertificateProfiles,
+                string.IsNullOrEmpty(ca.IssuedBy) ? null : ca.IssuedBy);
         }
     }
 
@@ -184,6 +185,13 @@ public sealed class CaDefinitionOptions
 
     /// <summary>Certificate profiles this CA issues with; unset: every profile.</summary>
     public string[]? AllowedCertificateProfiles { get; set; }
+
+    /// <summary>
+    /// Development bootstrap of an issuing CA under an existing root: the name of another CA of this node whose root key is
+    /// still in its development PKI folder (<c>root-ca.key.pem</c>); at first start that root certifies this CA instead of
+    /// a new root of its own (<see cref="RootSubject"/> is then unused). Unset: a new root.
+    /// </summary>
+    public string? IssuedBy { get; set; }
 }
 
 /// <summary>One CA of the node as its settings describe it, the default CA and each of <c>Pki:Cas</c> alike.</summary>
@@ -191,7 +199,7 @@ public sealed class CaDefinitionOptions
 /// <param name="Folder">Its development PKI folder under the data directory (when its keys are not on a token).</param>
 public sealed record CaDefinition(string Name, string Setting, string Folder, string RootSubject, string IssuingSubject,
     string CmpSignerSubject, string OcspSignerSubject, CaKeyAlgorithm KeyAlgorithm, string? CmpRaSecret,
-    RootCaUpdateOptions RootCaUpdate, string[]? AllowedCertificateProfiles)
+    RootCaUpdateOptions RootCaUpdate, string[]? AllowedCertificateProfiles, string? IssuedBy = null)
 {
     /// <summary>Whether this CA issues with the certificate profile <paramref name="profile"/>.</summary>
     public bool Allows(string profile) => AllowedCertificateProfiles is null || AllowedCertificateProfiles.Contains(profile, StringComparer.Ordinal);

@@ -37,6 +37,12 @@ public sealed class PkiOptionsValidator : IValidateOptions<PkiOptions>
         foreach (CaDefinition ca in options.Definitions())
         {
             RootCaUpdateProblems(ca.RootCaUpdate, $"{ca.Setting}:RootCaUpdate", errors);
+            // The parent's root key must be in a development folder this node makes: not a token's, not a borrowed root.
+            if (ca.IssuedBy is { } parent && (parent == ca.Name || options.Definition(parent) is not { IssuedBy: null }
+                || options.CaKeys.ContainsKey(parent) || options.CaKeys.ContainsKey(ca.Name)))
+            {
+                errors.Add($"{ca.Setting}:IssuedBy '{parent}' must name another CA of this node that has its own root in a development PKI folder (not Pki:CaKeys, not IssuedBy itself), and this CA's keys must not be on a token");
+            }
         }
         if (!Enum.IsDefined(options.Ocsp.Signer)) errors.Add("Pki:Ocsp:Signer must be Delegated or Ca");
         if (options.Ocsp.ResponseValidity is { } validity && validity <= TimeSpan.Zero) errors.Add("Pki:Ocsp:ResponseValidity must be positive (or unset)");

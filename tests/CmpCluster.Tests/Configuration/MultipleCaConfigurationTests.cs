@@ -132,6 +132,67 @@ public sealed class MultipleCaConfigurationTests : IDisposable
         Assert.Contains("Pki:Cas:tls:RootCaUpdate:NewWithNew: file '/nonexistent/new-root.pem' does not exist", result.Failures!);
     }
 
+    /// <summary>A child CA defined before its parent: the parent's folder is made first all the same.</summary>
+    private static PkiOptions ChildUnderTls() => new()
+    {
+        Cas =
+        {
+            ["child"] = new CaDefinitionOptions { IssuedBy = "tls", IssuingSubject = "CN=TLS Issuing CA 2,O=Example" },
+            ["tls"] = new CaDefinitionOptions { IssuingSubject = "CN=TLS Issuing CA,O=Example", RootSubject = "CN=TLS Root CA,O=Example" },
+        },
+    };
+
+    [Fact]
+    public void An_issuing_CA_under_an_existing_root_shares_that_root_and_not_its_key()
+    {
+        PkiKeyRing ring = Load(ChildUnderTls());
+
+        CertificateAuthorityKeys tls = ring.FindAuthority("tls")!;
+        CertificateAuthorityKeys child = ring.FindAuthority("child")!;
+        Assert.Equal(tls.Root.GetEncoded(), child.Root.GetEncoded());
+        Assert.False(child.Ca.Certificate.Subject.Equivalent(tls.Ca.Certificate.Subject));
+        var childCa = new Org.BouncyCastle.X509.X509Certificate(child.Ca.CertificateDer);
+        childCa.Verify(new Org.BouncyCastle.X509.X509Certificate(tls.Root.GetEncoded()).GetPublicKey());
+        Assert.True(childCa.IssuerDN.Equivalent(tls.Root.Subject));
+        Assert.False(File.Exists(Path.Combine(_data, "pki-child", "root-ca.key.pem")), "the root key stays in its own CA's folder");
+        Assert.Equal(File.ReadAllText(Path.Combine(_data, "pki-tls", "root-ca.pem")), File.ReadAllText(Path.Combine(_data, "pki-child", "root-ca.pem")));
+        Assert.Same(ring.FindAuthority("issuing"), ring.Default);
+    }
+
+    [Fact]
+    public void A_parent_root_key_moved_offline_stops_the_first_start_of_the_child_naming_IssuedBy()
+    {
+        PkiOptions parentOnly = ChildUnderTls();
+        parentOnly.Cas.Remove("child");
+        Load(parentOnly);
+        File.Move(Path.Combine(_data, "pki-tls", "root-ca.key.pem"), Path.Combine(_data, "offline-root.key.pem"));
+
+        var e = Assert.Throws<InvalidOperationException>(() => Load(ChildUnderTls()));
+
+        Assert.StartsWith("Pki:Cas:child:IssuedBy: the root key of CA 'tls'", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(_data, "pki-child")));
+    }
+
+    [Theory]
+    [InlineData("child", null)]
+    [InlineData("nowhere", null)]
+    [InlineData("tls", "tls")]
+    [InlineData("tls", "child")]
+    public void IssuedBy_must_name_another_CA_with_its_own_development_root(string parent, string? onToken)
+    {
+        PkiOptions options = ChildUnderTls();
+        options.Cas["child"].IssuedBy = parent;
+        if (onToken is not null)
+        {
+            options.CaKeys[onToken] = new CaKeyOptions { Token = "hsm" };
+        }
+
+        ValidateOptionsResult result = new PkiOptionsValidator().Validate(null, options);
+
+        Assert.Contains(result.Failures!, f => f.StartsWith($"Pki:Cas:child:IssuedBy '{parent}' must name another CA", StringComparison.Ordinal));
+        Assert.True(new PkiOptionsValidator().Validate(null, ChildUnderTls()).Succeeded);
+    }
+
     private static CmpOptions Aliases(string ca, string profile = "default") => new()
     {
         Aliases = { ["tls"] = new CmpAliasOptions { Secret = "s3cret-for-tests", Ca = ca, CertificateProfile = profile } },
