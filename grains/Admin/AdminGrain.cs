@@ -38,7 +38,8 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
 
     private const string UsernameRule = "must be 1-128 characters of A-Z a-z 0-9 . _ @ -";
 
-    private AdminCatalog Catalog => new(keys.Authorities.Select(a => a.Name), options.CurrentValue.Profiles, options.CurrentValue.EndEntityProfiles);
+    private AdminCatalog Catalog => new(keys.Authorities.Select(a => a.Name), options.CurrentValue.Profiles, options.CurrentValue.EndEntityProfiles,
+        keys.Default.Name);
 
     public async Task<AdminReply<EndEntityView>> RegisterEndEntityAsync(EndEntityInput input, bool replace, string actor)
     {
