@@ -49,6 +49,13 @@ public interface IAdminGrain : IGrainWithStringKey
     [Alias("IssueCrl")]
     Task<AdminReply<CrlInfo>> IssueCrlAsync(string ca, string actor);
 
+    /// <summary>
+    /// Enables or disables a CA for new certificates, on every silo at once and across restarts; CRLs, OCSP and revocation
+    /// go on either way. Unknown CA: NotFound.
+    /// </summary>
+    [Alias("SetCaEnabled")]
+    Task<AdminReply<CaInfo>> SetCaEnabledAsync(string ca, bool enabled, string actor);
+
     [Alias("ListApprovals")]
     Task<IReadOnlyList<PendingApproval>> ListApprovalsAsync();
 

@@ -8,7 +8,8 @@ public interface ICaDirectoryGrain : IGrainWithStringKey
     Task<IReadOnlyList<CaInfo>> ListAsync();
 }
 
-/// <summary>A CA's name, its certificate and its chain up to the root (DER, issuing CA first); never a key.</summary>
+/// <summary>A CA's name, its certificate and its chain up to the root (DER, issuing CA first), and whether it issues new
+/// certificates (an operator may disable it through the admin API); never a key.</summary>
 [GenerateSerializer, Immutable]
 [Alias("CmpCluster.CaInfo")]
 public sealed record CaInfo(
@@ -16,4 +17,5 @@ public sealed record CaInfo(
     [property: Id(1)] string SubjectDn,
     [property: Id(2)] byte[] CertificateDer,
     [property: Id(3)] IReadOnlyList<byte[]> ChainDer,
-    [property: Id(4)] DateTimeOffset NotAfter);
+    [property: Id(4)] DateTimeOffset NotAfter,
+    [property: Id(5)] bool Enabled = true);

@@ -73,7 +73,15 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
         {
             string key = $"Cmp:Aliases:{alias}";
             if (!System.Text.RegularExpressions.Regex.IsMatch(alias, "^[A-Za-z0-9_-]{1,64}$")) errors.Add($"{key}: alias names are 1-64 letters, digits, '-' or '_'");
-            if (settings.Ca != pki.Value.CaName && settings.Ca != CmpAliasOptions.KeyId) errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName is '{pki.Value.CaName}')");
+            CaDefinition? ca = pki.Value.Definition(settings.Ca);
+            if (ca is null && settings.Ca != CmpAliasOptions.KeyId)
+            {
+                errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName and Pki:Cas name them: {string.Join(", ", pki.Value.Definitions().Select(d => d.Name))})");
+            }
+            if (ca is not null && settings.CertificateProfile != CmpAliasOptions.KeyId && !ca.Allows(settings.CertificateProfile))
+            {
+                errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not allowed by CA '{ca.Name}' ({ca.Setting}:AllowedCertificateProfiles)");
+            }
             if (!options.Profiles.ContainsKey(settings.CertificateProfile) && settings.CertificateProfile != CmpAliasOptions.KeyId) errors.Add($"{key}:CertificateProfile '{settings.CertificateProfile}' is not defined under Cmp:Profiles");
             if (settings.Modules.Count == 0) errors.Add($"{key}:AuthenticationModules must name at least one module");
             foreach (string module in settings.Modules.Where(m => !AuthenticationModules.IsKnown(m, settings.Mode)))
@@ -81,9 +89,11 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 errors.Add($"{key}:AuthenticationModules: '{module}' is not available in {settings.Mode} mode (RA: HMAC; Client: HMAC, RegTokenPwd, DnPartPwd)");
             }
             if (settings.Mode == AliasMode.Ra && settings.Modules.Contains(AuthenticationModules.Hmac)
-                && string.IsNullOrEmpty(settings.Secret) && string.IsNullOrEmpty(pki.Value.CmpRaSecret))
+                && string.IsNullOrEmpty(settings.Secret) && !(ca is null
+                    ? pki.Value.Definitions().Any(d => !string.IsNullOrEmpty(d.CmpRaSecret)) // KeyID: the senderKID's CA's secret
+                    : !string.IsNullOrEmpty(ca.CmpRaSecret)))
             {
-                errors.Add($"{key}:Secret is required by the HMAC module in RA mode (or the CA's Pki:CmpRaSecret)");
+                errors.Add($"{key}:Secret is required by the HMAC module in RA mode (or the CA's Pki:CmpRaSecret, Pki:Cas:{{name}}:CmpRaSecret)");
             }
             if (settings.ConfirmWaitTime <= TimeSpan.Zero) errors.Add($"{key}:ConfirmWaitTime must be positive");
             if (settings.MessageTimeWindow is { } window && window <= TimeSpan.Zero) errors.Add($"{key}:MessageTimeWindow must be positive");

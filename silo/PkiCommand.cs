@@ -12,21 +12,33 @@ namespace CmpCluster.Silo;
 public static class PkiCommand
 {
     public const string Usage = """
-        usage: pki rollover-root [--data <dir>]   new root key and certificates (RFC 4210 §4.4), announced after a restart
-               pki renew-ca [--data <dir>]        new issuing-CA certificate for the same key, used after a restart
+        usage: pki rollover-root [--data <dir>] [--ca <name>]   new root key and certificates (RFC 4210 §4.4), announced after a restart
+               pki renew-ca [--data <dir>] [--ca <name>]        new issuing-CA certificate for the same key, used after a restart
           --data  data directory of the node (default ./data); the keys' passphrase comes from Pki__Passphrase
+          --ca    a CA of Pki:Cas (its settings given as to the node, e.g. Pki__Cas__tls__KeyAlgorithm); default: Pki:CaName
         """;
 
     public static bool Handles(string[] args) => args.Length > 0 && args[0] == "pki";
 
     public static int Run(string[] args, TextWriter output)
     {
+        PkiOptions options = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection(PkiOptions.Section).Get<PkiOptions>() ?? new PkiOptions();
         string? data = "data";
+        string? ca = null;
         for (int i = 2; i < args.Length; i++)
         {
             if (args[i] == "--data" && i + 1 < args.Length)
             {
                 data = args[++i];
+            }
+            else if (args[i] == "--ca" && i + 1 < args.Length)
+            {
+                ca = args[++i];
+                // A CA named only on the command line: its folder is found by name, its settings default.
+                if (ca != options.CaName)
+                {
+                    options.Cas.TryAdd(ca, new CaDefinitionOptions());
+                }
             }
             else
             {
@@ -34,27 +46,27 @@ public static class PkiCommand
                 return 2;
             }
         }
-        PkiOptions options = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection(PkiOptions.Section).Get<PkiOptions>() ?? new PkiOptions();
         try
         {
             switch (args.Length > 1 ? args[1] : "")
             {
                 case "rollover-root":
-                    RootRolloverFiles files = DevelopmentPki.RollOverRoot(options, data);
+                    RootRolloverFiles files = DevelopmentPki.RollOverRoot(options, data, ca);
+                    string setting = DevelopmentPki.DefinitionOf(options, ca).Setting.Replace(":", "__", StringComparison.Ordinal) + "__RootCaUpdate__";
                     output.WriteLine($"""
                         new root (newWithNew): {files.NewWithNew}
                         new root key:          {files.NewWithNewKey}
                         newWithOld:            {files.NewWithOld}
                         oldWithNew:            {files.OldWithNew}
                         Announce it (genm rootCaKeyUpdate, RFC 9483 §4.3.2) by starting the nodes with
-                          Pki__RootCaUpdate__NewWithNew={files.NewWithNew}
-                          Pki__RootCaUpdate__NewWithOld={files.NewWithOld}
-                          Pki__RootCaUpdate__OldWithNew={files.OldWithNew}
+                          {setting}NewWithNew={files.NewWithNew}
+                          {setting}NewWithOld={files.NewWithOld}
+                          {setting}OldWithNew={files.OldWithNew}
                         and, on aliases whose clients install caPubs, Cmp__Aliases__<alias>__IncludeNewRootInCaPubs=true.
                         """);
                     return 0;
                 case "renew-ca":
-                    output.WriteLine($"renewed issuing-CA certificate: {DevelopmentPki.RenewIssuingCa(options, data)}\nThe nodes use it from their next start.");
+                    output.WriteLine($"renewed issuing-CA certificate: {DevelopmentPki.RenewIssuingCa(options, data, ca)}\nThe nodes use it from their next start.");
                     return 0;
                 default:
                     output.WriteLine(Usage);

@@ -55,7 +55,8 @@ public sealed record EndEntityResponse(
 
 public sealed record CaLinks(string Certificate, string CertificateDer, string Chain);
 
-public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, CaLinks Links);
+/// <summary>A CA as the admin API shows it; <c>enabled</c> false: it issues no new certificates (POST /cas/{name}/enable).</summary>
+public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links);
 
 public sealed record CertificateResponse(
     string Ca,

@@ -29,6 +29,12 @@ internal static class PkiEndpoints
                 FileAsync(grains, name, ca => Pem(ca.ChainDer.Count > 0 ? ca.ChainDer : [ca.CertificateDer]), PemContentType, "chain.pem"))
             .WithName("GetCaChainPem").Produces(200, contentType: PemContentType).ProducesProblem(404);
 
+        // A disabled CA issues no new certificates; its CRLs, OCSP answers and revocations go on (grains/Internal/ICaStatusGrain.cs).
+        cas.MapPost("/{name}/disable", (string name, IGrainFactory grains, HttpContext http) => SetEnabledAsync(grains, name, false, http))
+            .WithName("DisableCa").ProducesProblem(404);
+        cas.MapPost("/{name}/enable", (string name, IGrainFactory grains, HttpContext http) => SetEnabledAsync(grains, name, true, http))
+            .WithName("EnableCa").ProducesProblem(404);
+
         api.MapGet("/certificates/{ca}/{serialHex}", GetCertificateAsync).WithTags("Certificates").WithName("GetCertificate")
             .ProducesProblem(404);
     }
@@ -36,12 +42,18 @@ internal static class PkiEndpoints
     private static async Task<Ok<CaResponse[]>> ListAsync(IGrainFactory grains)
     {
         IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
-        return TypedResults.Ok(cas.Select(ca =>
-        {
-            string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
-            return new CaResponse(ca.Name, SubjectDn(ca.CertificateDer) ?? ca.SubjectDn, ca.NotAfter,
-                new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"));
-        }).ToArray());
+        return TypedResults.Ok(cas.Select(View).ToArray());
+    }
+
+    private static async Task<Results<Ok<CaResponse>, ValidationProblem, ProblemHttpResult>> SetEnabledAsync(
+        IGrainFactory grains, string name, bool enabled, HttpContext http) =>
+        AdminReplies.Map(await grains.Admin().SetCaEnabledAsync(name, enabled, AdminReplies.Actor(http)), ca => TypedResults.Ok(View(ca!)));
+
+    private static CaResponse View(CaInfo ca)
+    {
+        string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
+        return new CaResponse(ca.Name, SubjectDn(ca.CertificateDer) ?? ca.SubjectDn, ca.NotAfter, ca.Enabled,
+            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"));
     }
 
     private static async Task<IResult> FileAsync(IGrainFactory grains, string name, Func<CaInfo, byte[]> content, string contentType, string extension)

@@ -38,7 +38,8 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
 
     private const string UsernameRule = "must be 1-128 characters of A-Z a-z 0-9 . _ @ -";
 
-    private AdminCatalog Catalog => new(keys.Authorities.Select(a => a.Name), options.CurrentValue.Profiles, options.CurrentValue.EndEntityProfiles);
+    private AdminCatalog Catalog => new(keys.Authorities.Select(a => a.Name), options.CurrentValue.Profiles, options.CurrentValue.EndEntityProfiles,
+        keys.Default.Name);
 
     public async Task<AdminReply<EndEntityView>> RegisterEndEntityAsync(EndEntityInput input, bool replace, string actor)
     {
@@ -236,6 +237,19 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         CrlInfo crl = await GrainFactory.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca)).IssueCrlAsync();
         LogAction(logger, actor, $"issued CRL {crl.Number}", ca);
         return AdminReply<CrlInfo>.Ok(crl);
+    }
+
+    public async Task<AdminReply<CaInfo>> SetCaEnabledAsync(string ca, bool enabled, string actor)
+    {
+        if (keys.FindAuthority(ca) is null)
+        {
+            return AdminReply<CaInfo>.Problem(AdminStatus.NotFound, "CA not found", $"No CA '{ca}' in this cluster.");
+        }
+        await AuditAsync(actor, enabled ? "enable CA" : "disable CA", ca);
+        await GrainFactory.GetGrain<Internal.ICaStatusGrain>(ca).SetEnabledAsync(enabled, actor);
+        LogAction(logger, actor, enabled ? "enabled CA" : "disabled CA", ca);
+        IReadOnlyList<CaInfo> cas = await GrainFactory.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
+        return AdminReply<CaInfo>.Ok(cas.Single(c => c.Name == ca));
     }
 
     public Task<IReadOnlyList<PendingApproval>> ListApprovalsAsync() =>

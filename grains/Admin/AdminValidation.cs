@@ -78,7 +78,7 @@ public static partial class AdminValidation
                 }
             }
         }
-        ca ??= DefaultCa;
+        ca ??= catalog.DefaultCa;
         certificateProfile ??= DefaultProfile;
         endEntityProfile ??= DefaultProfile;
         if (!NamePattern().IsMatch(ca) || !catalog.IsKnownCa(ca))
@@ -197,8 +197,12 @@ public static partial class AdminValidation
 /// <summary>What a registration may name: the CAs of the silo's key ring and the configured certificate profiles.</summary>
 public sealed class AdminCatalog(
     IEnumerable<string> cas, IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.CertificateProfileOptions> profiles,
-    IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.EndEntityProfileOptions>? endEntityProfiles = null)
+    IReadOnlyDictionary<string, CmpCluster.Protocol.Configuration.EndEntityProfileOptions>? endEntityProfiles = null,
+    string defaultCa = AdminValidation.DefaultCa)
 {
+    /// <summary>The CA of a registration that names none: the node's default CA (Pki:CaName).</summary>
+    public string DefaultCa => defaultCa;
+
     /// <summary>The configured end-entity profile of this name; null for none (and for "default" unless configured).</summary>
     public CmpCluster.Protocol.Configuration.EndEntityProfileOptions? EndEntityProfile(string name) => endEntityProfiles?.GetValueOrDefault(name);
 

@@ -102,7 +102,7 @@ public sealed partial class RequestAuthenticator(
             {
                 return (alias.Mode, module) switch
                 {
-                    (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits, pki.Value.CmpRaSecret),
+                    (AliasMode.Ra, AuthenticationModules.Hmac) => RaHmac(request, alias, limits, pki.Value.CmpRaSecretOf(alias.Ca, request.SenderKid)),
                     (AliasMode.Ra, AuthenticationModules.EndEntityCertificate) => await RaAdministratorAsync(request, alias),
                     (AliasMode.Client, _) => await ClientModuleAsync(module, request, alias, limits, transactionKey),
                     _ => throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, $"authentication module {module} is not available"),
@@ -135,7 +135,7 @@ public sealed partial class RequestAuthenticator(
         }
         if (alias.Mode == AliasMode.Ra)
         {
-            return first == ProtectionKind.Signature ? await RaAdministratorAsync(request, alias) : RaHmac(request, alias, limits, pki.Value.CmpRaSecret);
+            return first == ProtectionKind.Signature ? await RaAdministratorAsync(request, alias) : RaHmac(request, alias, limits, pki.Value.CmpRaSecretOf(alias.Ca, request.SenderKid));
         }
         if (username is null)
         {

@@ -67,7 +67,7 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
             // BouncyCastle throws InvalidOperationException for a wrongly tagged value (fuzz/regressions/request).
             throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "rootCaCert is not a certificate");
         }
-        RootCaUpdate? update = rootUpdates.Current;
+        RootCaUpdate? update = rootUpdates.For(ca.Name);
         bool applies = update is not null && (clientRoot is null || clientRoot.Equals(ca.Root)) && !ca.Root.Equals(update.NewWithNew);
         return applies
             ? new InfoTypeAndValue(CmpObjectIdentifiers.id_it_rootCaKeyUpdate, new RootCaKeyUpdateContent(

@@ -30,7 +30,7 @@ public sealed class AliasCertificates(RootCaUpdates rootUpdates)
         {
             pubs.Add(ca.Root);
         }
-        if (alias.IncludeNewRootInCaPubs && rootUpdates.Current is { } update)
+        if (alias.IncludeNewRootInCaPubs && rootUpdates.For(ca.Name) is { } update)
         {
             pubs.Add(update.NewWithNew);
         }

@@ -1,4 +1,5 @@
 using CmpCluster.Contracts;
+using CmpCluster.Grains.Internal;
 using Orleans.Concurrency;
 using Org.BouncyCastle.Asn1;
 
@@ -8,12 +9,12 @@ namespace CmpCluster.Grains.Pki;
 [StatelessWorker]
 public sealed class CaDirectoryGrain(PkiKeyRing keys) : Grain, ICaDirectoryGrain
 {
-    public Task<IReadOnlyList<CaInfo>> ListAsync() => Task.FromResult<IReadOnlyList<CaInfo>>(keys.Authorities
-        .Select(a => new CaInfo(
+    public async Task<IReadOnlyList<CaInfo>> ListAsync() =>
+        await Task.WhenAll(keys.Authorities.Select(async a => new CaInfo(
             a.Name,
             a.Ca.Certificate.Subject.ToString(),
             a.Ca.CertificateDer,
             a.CaChain.Select(c => c.GetEncoded(Asn1Encodable.Der)).ToArray(),
-            new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc))))
-        .ToArray());
+            new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)),
+            await GrainFactory.GetGrain<ICaStatusGrain>(a.Name).IsEnabledAsync())));
 }

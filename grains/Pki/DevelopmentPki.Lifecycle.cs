@@ -17,16 +17,17 @@ public static partial class DevelopmentPki
     public const string NextRootFile = "root-ca-next", NewWithOldFile = "root-new-with-old", OldWithNewFile = "root-old-with-new";
 
     /// <summary>
-    /// Root CA key rollover (RFC 4210 §4.4): a new root key of <see cref="PkiOptions.KeyAlgorithm"/> under the same name,
+    /// Root CA key rollover (RFC 4210 §4.4) of the CA <paramref name="ca"/> (null: the default one): a new root key of its key algorithm under the same name,
     /// self-signed (newWithNew, <see cref="PkiOptions.RootValidityYears"/>), its key certified by the old root (newWithOld)
     /// and the old root's key certified by the new one (oldWithNew), both link certificates valid until the old root
     /// ends, so relying parties that trust either root reach the other meanwhile. Nothing existing is replaced: the new
     /// files sit next to the current ones; announce them through <c>Pki:RootCaUpdate</c> (genm rootCaKeyUpdate, RFC
     /// 9483 §4.3.2) and, per alias, in caPubs (<c>IncludeNewRootInCaPubs</c>). A rollover already prepared is refused.
     /// </summary>
-    public static RootRolloverFiles RollOverRoot(PkiOptions options, string dataDirectory)
+    public static RootRolloverFiles RollOverRoot(PkiOptions options, string dataDirectory, string? ca = null)
     {
-        (string folder, string passphrase) = Existing(options, dataDirectory);
+        CaDefinition definition = DefinitionOf(options, ca);
+        (string folder, string passphrase) = Existing(options, dataDirectory, definition);
         if (File.Exists(Path.Combine(folder, NextRootFile + ".pem")))
         {
             throw new InvalidOperationException($"a root rollover is already prepared in {folder} ({NextRootFile}.pem)");
@@ -34,7 +35,7 @@ public static partial class DevelopmentPki
         using AsymmetricAlgorithm oldKey = LoadKey(folder, "root-ca", passphrase);
         using X509Certificate2 oldRoot = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
         using X509Certificate2 oldWithKey = CopyWithKey(oldRoot, oldKey);
-        using AsymmetricAlgorithm newKey = NewKey(options.KeyAlgorithm);
+        using AsymmetricAlgorithm newKey = NewKey(definition.KeyAlgorithm);
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
 
         CertificateRequest selfSigned = RootRequest(oldRoot.Subject, newKey);
@@ -73,9 +74,9 @@ public static partial class DevelopmentPki
     /// name, same key identifier. The previous certificate is kept as <c>issuing-ca.previous-SERIAL.pem</c>; the chain
     /// file is rewritten. Returns the new certificate's path.
     /// </summary>
-    public static string RenewIssuingCa(PkiOptions options, string dataDirectory)
+    public static string RenewIssuingCa(PkiOptions options, string dataDirectory, string? ca = null)
     {
-        (string folder, string passphrase) = Existing(options, dataDirectory);
+        (string folder, string passphrase) = Existing(options, dataDirectory, DefinitionOf(options, ca));
         using AsymmetricAlgorithm rootKey = LoadKey(folder, "root-ca", passphrase);
         using X509Certificate2 root = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
         using X509Certificate2 rootWithKey = CopyWithKey(root, rootKey);
@@ -102,10 +103,15 @@ public static partial class DevelopmentPki
         return Path.Combine(folder, "issuing-ca.pem");
     }
 
-    /// <summary>The PKI folder under <paramref name="dataDirectory"/> and the passphrase of its keys; it must exist.</summary>
-    private static (string Folder, string Passphrase) Existing(PkiOptions options, string dataDirectory)
+    /// <summary>The CA named <paramref name="ca"/> (<c>Pki:CaName</c> or one of <c>Pki:Cas</c>); null: the default CA.</summary>
+    public static CaDefinition DefinitionOf(PkiOptions options, string? ca) =>
+        options.Definitions().FirstOrDefault(d => ca is null || d.Name == ca)
+            ?? throw new InvalidOperationException($"no CA '{ca}' in Pki:CaName or Pki:Cas");
+
+    /// <summary>The CA's PKI folder under <paramref name="dataDirectory"/> and the passphrase of its keys; it must exist.</summary>
+    private static (string Folder, string Passphrase) Existing(PkiOptions options, string dataDirectory, CaDefinition definition)
     {
-        string folder = Path.Combine(Path.GetFullPath(dataDirectory), FolderName);
+        string folder = Path.Combine(Path.GetFullPath(dataDirectory), definition.Folder);
         if (!File.Exists(Path.Combine(folder, "root-ca.key.pem")))
         {
             throw new InvalidOperationException($"no development PKI with a root key in {folder}");

@@ -20,39 +20,65 @@ public static partial class DevelopmentPki
     private const string OcspNoCheck = "1.3.6.1.5.5.7.48.1.5"; // id-pkix-ocsp-nocheck, RFC 6960 §4.2.2.2.1
     private const string OcspSignerFile = "ocsp-signer";
 
+    /// <summary>Every CA of <paramref name="options"/> from its development PKI folder (made at first start); tests use it.</summary>
     public static PkiKeyRing LoadOrCreate(PkiOptions options, string dataDirectory, ILogger logger)
     {
-        string passphrase = options.Passphrase ?? string.Empty;
-        if (string.IsNullOrEmpty(passphrase))
+        string passphrase = Passphrase(options, logger);
+        return new PkiKeyRing(options.Definitions().Select(ca => LoadOrCreate(options, ca, dataDirectory, passphrase, logger)));
+    }
+
+    /// <summary>The passphrase of the key files: <c>Pki:Passphrase</c>, or the development one with a loud warning.</summary>
+    public static string Passphrase(PkiOptions options, ILogger logger)
+    {
+        if (string.IsNullOrEmpty(options.Passphrase))
         {
-            passphrase = PkiOptions.DevelopmentPassphrase;
             LogDevelopmentPassphrase(logger);
+            return PkiOptions.DevelopmentPassphrase;
         }
-        string folder = Path.Combine(Path.GetFullPath(dataDirectory), FolderName);
+        return options.Passphrase;
+    }
+
+    /// <summary>One CA from its folder (<see cref="CaDefinition.Folder"/> under the data directory), made first if there is none.</summary>
+    public static CertificateAuthorityKeys LoadOrCreate(PkiOptions options, CaDefinition definition, string dataDirectory, string passphrase, ILogger logger)
+    {
+        string folder = Path.Combine(Path.GetFullPath(dataDirectory), definition.Folder);
         if (!Directory.Exists(folder))
         {
-            Create(options, folder, passphrase);
-            LogCreated(logger, folder);
+            Create(options, definition, folder, passphrase);
+            LogCreated(logger, definition.Name, folder);
         }
         else if (!File.Exists(Path.Combine(folder, OcspSignerFile + ".pem")) || !File.Exists(Path.Combine(folder, OcspSignerFile + ".key.pem")))
         {
-            AddOcspSigner(options, folder, passphrase);
+            AddOcspSigner(options, definition, folder, passphrase);
             LogOcspSignerAdded(logger, Path.Combine(folder, OcspSignerFile + ".pem"));
         }
-        var ring = new PkiKeyRing([Load(options.CaName, folder, passphrase)]);
-        LogCertificates(logger, Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "issuing-ca.pem"),
+        CertificateAuthorityKeys keys = Load(definition, folder, passphrase);
+        LogCertificates(logger, definition.Name, Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "issuing-ca.pem"),
             Path.Combine(folder, "cmp-signer.pem"), Path.Combine(folder, "ca-chain.pem"));
-        return ring;
+        return keys;
     }
 
-    private static CertificateAuthorityKeys Load(string caName, string folder, string passphrase)
+    /// <summary>
+    /// Reads the folder and checks what a replaced or mixed-up file would break: each key is its certificate's, the CA
+    /// certificate is issued by the root and the two signers by the CA; a failure names the file and the CA's setting.
+    /// </summary>
+    private static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase)
     {
-        X509Certificate2 root = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(folder, "root-ca.pem")));
+        string caName = definition.Name;
+        byte[] root = LoadCertificateDer(folder, "root-ca");
         var ca = new KeyHolder(caName, LoadKey(folder, "issuing-ca", passphrase), LoadCertificateDer(folder, "issuing-ca"));
         var signer = new KeyHolder(caName + "/cmp", LoadKey(folder, "cmp-signer", passphrase), LoadCertificateDer(folder, "cmp-signer"));
         var ocsp = new KeyHolder(caName + "/ocsp", LoadKey(folder, OcspSignerFile, passphrase), LoadCertificateDer(folder, OcspSignerFile));
+        string where = $"CA '{caName}' ({definition.Setting}), folder {folder}";
+        foreach ((KeyHolder key, string file) in new[] { (ca, "issuing-ca"), (signer, "cmp-signer"), (ocsp, OcspSignerFile) })
+        {
+            PkiKeys.CheckKeyMatches(key, $"{where}: {file}.pem", $"{file}.key.pem");
+        }
+        PkiKeys.CheckIssuedBy(ca.CertificateDer, root, $"{where}: issuing-ca.pem", "root-ca.pem");
+        PkiKeys.CheckIssuedBy(signer.CertificateDer, ca.CertificateDer, $"{where}: cmp-signer.pem", "issuing-ca.pem");
+        PkiKeys.CheckIssuedBy(ocsp.CertificateDer, ca.CertificateDer, $"{where}: {OcspSignerFile}.pem", "issuing-ca.pem");
         return new CertificateAuthorityKeys(ca, signer, ocsp,
-            Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root.RawData)));
+            Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root)));
     }
 
     private static byte[] LoadCertificateDer(string folder, string name) =>
@@ -83,7 +109,7 @@ public static partial class DevelopmentPki
         return rsa;
     }
 
-    private static void Create(PkiOptions options, string folder, string passphrase)
+    private static void Create(PkiOptions options, CaDefinition definition, string folder, string passphrase)
     {
         // A crash during an earlier creation leaves only a staging folder behind: start over from nothing. The staging
         // folder is this process's own: silos of a cluster that share the folder may all start at once, and the first
@@ -97,26 +123,30 @@ public static partial class DevelopmentPki
         Directory.CreateDirectory(staging);
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
 
-        using AsymmetricAlgorithm rootKey = NewKey(options.KeyAlgorithm);
-        CertificateRequest rootRequest = NewRequest(options.RootSubject, rootKey);
-        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        rootRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(rootRequest.PublicKey, false));
-        using X509Certificate2 root = rootRequest.CreateSelfSigned(now, now.AddYears(options.RootValidityYears));
+        (X509Certificate2 root, AsymmetricAlgorithm rootKey) = definition.IssuedBy is { } parent
+            ? LoadParentRoot(options, definition, parent, Path.GetDirectoryName(folder)!, passphrase)
+            : NewRoot(options, definition, now);
+        using X509Certificate2 rootDisposer = root;
+        using AsymmetricAlgorithm rootKeyDisposer = rootKey;
 
-        using AsymmetricAlgorithm caKey = NewKey(options.KeyAlgorithm);
-        CertificateRequest caRequest = NewRequest(options.IssuingSubject, caKey);
+        using AsymmetricAlgorithm caKey = NewKey(definition.KeyAlgorithm);
+        CertificateRequest caRequest = NewRequest(definition.IssuingSubject, caKey);
         caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
         caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
         caRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
-        using X509Certificate2 ca = caRequest.Create(root, now, now.AddYears(options.IssuingValidityYears), NewSerial());
+        DateTimeOffset caNotAfter = now.AddYears(options.IssuingValidityYears);
+        if (caNotAfter > root.NotAfter)
+        {
+            caNotAfter = root.NotAfter; // RFC 5280 §6.1: never outlive the issuer (a borrowed root may be older).
+        }
+        using X509Certificate2 ca = caRequest.Create(root, now, caNotAfter, NewSerial());
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
 
         // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and
         // id-kp-cmKGA as the key generation authority that signs server-generated keys (RFC 9483 §4.1.6).
-        using AsymmetricAlgorithm signerKey = NewKey(options.KeyAlgorithm);
-        CertificateRequest signerRequest = NewRequest(options.CmpSignerSubject, signerKey);
+        using AsymmetricAlgorithm signerKey = NewKey(definition.KeyAlgorithm);
+        CertificateRequest signerRequest = NewRequest(definition.CmpSignerSubject, signerKey);
         signerRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         signerRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         signerRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku), new Oid(CmKgaEku)], false));
@@ -124,7 +154,7 @@ public static partial class DevelopmentPki
         signerRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         using X509Certificate2 signer = signerRequest.Create(caWithKey, now, now.AddYears(options.CmpSignerValidityYears), NewSerial());
 
-        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, caWithKey, caKey, now);
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, now);
         using (ocsp)
         using (ocspKey)
         {
@@ -136,7 +166,10 @@ public static partial class DevelopmentPki
         WriteCertificate(staging, "issuing-ca", ca);
         WriteCertificate(staging, "cmp-signer", signer);
         File.WriteAllText(Path.Combine(staging, "ca-chain.pem"), ca.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n");
-        WriteKey(staging, "root-ca", rootKey, passphrase);
+        if (definition.IssuedBy is null)
+        {
+            WriteKey(staging, "root-ca", rootKey, passphrase); // a borrowed root's key stays in its own CA's folder only
+        }
         WriteKey(staging, "issuing-ca", caKey, passphrase);
         WriteKey(staging, "cmp-signer", signerKey, passphrase);
         try
@@ -150,11 +183,36 @@ public static partial class DevelopmentPki
         }
     }
 
+    private static (X509Certificate2, AsymmetricAlgorithm) NewRoot(PkiOptions options, CaDefinition definition, DateTimeOffset now)
+    {
+        AsymmetricAlgorithm key = NewKey(definition.KeyAlgorithm);
+        CertificateRequest request = NewRequest(definition.RootSubject, key);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return (request.CreateSelfSigned(now, now.AddYears(options.RootValidityYears)), key);
+    }
+
+    /// <summary>The root of CA <paramref name="parent"/>, with its key, from that CA's development folder (IssuedBy).</summary>
+    private static (X509Certificate2, AsymmetricAlgorithm) LoadParentRoot(PkiOptions options, CaDefinition definition, string parent,
+        string dataDirectory, string passphrase)
+    {
+        string parentFolder = Path.Combine(dataDirectory, options.Definition(parent)!.Folder);
+        if (!File.Exists(Path.Combine(parentFolder, "root-ca.key.pem")))
+        {
+            throw new InvalidOperationException($"{definition.Setting}:IssuedBy: the root key of CA '{parent}' ({Path.Combine(parentFolder, "root-ca.key.pem")}) "
+                + "is not there (moved offline?); put it back for this first start, or make this CA's folder elsewhere");
+        }
+        AsymmetricAlgorithm key = LoadKey(parentFolder, "root-ca", passphrase);
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(LoadCertificateDer(parentFolder, "root-ca"));
+        return (CopyWithKey(certificate, key), key);
+    }
+
     /// <summary>
     /// RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by the CA, carries id-kp-OCSPSigning,
     /// and (§4.2.2.2.1) id-pkix-ocsp-nocheck so clients do not ask about the responder itself. Same key type as the CA.
     /// </summary>
-    private static (X509Certificate2, AsymmetricAlgorithm) IssueOcspSigner(PkiOptions options, X509Certificate2 caWithKey, AsymmetricAlgorithm caKey, DateTimeOffset notBefore)
+    private static (X509Certificate2, AsymmetricAlgorithm) IssueOcspSigner(PkiOptions options, CaDefinition definition, X509Certificate2 caWithKey, AsymmetricAlgorithm caKey, DateTimeOffset notBefore)
     {
         AsymmetricAlgorithm key = caKey switch
         {
@@ -162,7 +220,7 @@ public static partial class DevelopmentPki
             RSA rsa => RSA.Create(rsa.KeySize),
             _ => throw new NotSupportedException(),
         };
-        CertificateRequest request = NewRequest(options.OcspSignerSubject, key);
+        CertificateRequest request = NewRequest(definition.OcspSignerSubject, key);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OcspSigningEku)], false));
@@ -182,12 +240,12 @@ public static partial class DevelopmentPki
     /// written under temporary names and renamed, key first: a crash leaves at worst a key without a certificate, which
     /// the next start replaces.
     /// </summary>
-    private static void AddOcspSigner(PkiOptions options, string folder, string passphrase)
+    private static void AddOcspSigner(PkiOptions options, CaDefinition definition, string folder, string passphrase)
     {
         using AsymmetricAlgorithm caKey = LoadKey(folder, "issuing-ca", passphrase);
         using X509Certificate2 ca = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
-        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, caWithKey, caKey, DateTimeOffset.UtcNow.AddMinutes(-5));
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, DateTimeOffset.UtcNow.AddMinutes(-5));
         using (ocsp)
         using (ocspKey)
         {
@@ -254,12 +312,12 @@ public static partial class DevelopmentPki
         Message = "!!! Pki:Passphrase is not set: CA keys are encrypted with the DEVELOPMENT passphrase. Set Pki__Passphrase before any real use. !!!")]
     private static partial void LogDevelopmentPassphrase(ILogger logger);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Created a new development PKI in {Folder}")]
-    private static partial void LogCreated(ILogger logger, string folder);
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "CA {Ca}: created a new development PKI in {Folder}")]
+    private static partial void LogCreated(ILogger logger, string ca, string folder);
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information,
-        Message = "CA certificates: root {Root}, issuing {Issuing}, CMP signer {Signer}, chain {Chain}")]
-    private static partial void LogCertificates(ILogger logger, string root, string issuing, string signer, string chain);
+        Message = "CA {Ca} certificates: root {Root}, issuing {Issuing}, CMP signer {Signer}, chain {Chain}")]
+    private static partial void LogCertificates(ILogger logger, string ca, string root, string issuing, string signer, string chain);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Added a delegated OCSP signer to the existing development PKI: {Certificate}")]
     private static partial void LogOcspSignerAdded(ILogger logger, string certificate);

@@ -155,8 +155,13 @@ public sealed class PkiKeyRing
 
     public PkiKeyRing(IEnumerable<CertificateAuthorityKeys> authorities)
     {
-        _authorities = authorities.ToDictionary(a => a.Name, StringComparer.Ordinal);
+        CertificateAuthorityKeys[] all = authorities.ToArray();
+        _authorities = all.ToDictionary(a => a.Name, StringComparer.Ordinal);
+        Default = all.Length > 0 ? all[0] : throw new ArgumentException("a key ring holds at least one CA", nameof(authorities));
     }
+
+    /// <summary>The CA named by Pki:CaName (the first loaded): it signs answers that name no CA, such as errors of a KeyID alias.</summary>
+    public CertificateAuthorityKeys Default { get; }
 
     public CertificateAuthorityKeys? FindAuthority(string name) => _authorities.GetValueOrDefault(name);
 

@@ -17,16 +17,30 @@ public static partial class PkiKeys
 {
     public static PkiKeyRing Load(PkiOptions options, string dataDirectory, ILogger logger)
     {
-        foreach (string name in options.CaKeys.Keys.Where(n => n != options.CaName))
+        CaDefinition[] definitions = options.Definitions().ToArray();
+        foreach (string name in options.CaKeys.Keys.Where(n => !definitions.Any(d => d.Name == n)))
         {
-            throw new InvalidOperationException($"{PkiOptions.Section}:CaKeys:{name}: this node runs one CA, '{options.CaName}' ({PkiOptions.Section}:CaName)");
-        }
-        if (!options.CaKeys.TryGetValue(options.CaName, out CaKeyOptions? keys))
-        {
-            return DevelopmentPki.LoadOrCreate(options, dataDirectory, logger);
+            throw new InvalidOperationException($"{PkiOptions.Section}:CaKeys:{name}: no CA '{name}' on this node ({PkiOptions.Section}:CaName or {PkiOptions.Section}:Cas:{{name}})");
         }
         var tokens = new Dictionary<string, Pkcs11Token>(StringComparer.Ordinal);
-        return new PkiKeyRing([LoadTokenAuthority(options, options.CaName, keys, tokens, logger)]);
+        string? passphrase = null;
+        var authorities = new List<CertificateAuthorityKeys>();
+        // A CA issued under another CA's root (IssuedBy) is made after that CA's folder exists.
+        foreach (CaDefinition definition in definitions.Where(d => d.IssuedBy is null).Concat(definitions.Where(d => d.IssuedBy is not null)))
+        {
+            CertificateAuthorityKeys authority = options.CaKeys.TryGetValue(definition.Name, out CaKeyOptions? keys)
+                ? LoadTokenAuthority(options, definition.Name, keys, tokens, logger)
+                : DevelopmentPki.LoadOrCreate(options, definition, dataDirectory, passphrase ??= DevelopmentPki.Passphrase(options, logger), logger);
+            // Certificates, CRLs and OCSP CertIDs name their CA by its subject (RFC 5280 §4.1.2.4, RFC 6960 §4.1.1): two CAs
+            // with one subject could not be told apart.
+            if (authorities.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(authority.Ca.Certificate.Subject)) is { } twin)
+            {
+                throw new InvalidOperationException($"{definition.Setting}: CA '{definition.Name}' has the subject of CA '{twin.Name}' "
+                    + $"({authority.Ca.Certificate.Subject}); every CA of a node needs its own subject DN");
+            }
+            authorities.Add(authority);
+        }
+        return new PkiKeyRing(authorities);
     }
 
     private static CertificateAuthorityKeys LoadTokenAuthority(PkiOptions options, string caName, CaKeyOptions keys,
@@ -119,6 +133,31 @@ public static partial class PkiKeys
         return holder;
     }
 
+    /// <summary>The certificate of <paramref name="key"/> is that key's: a test signature verifies under the certificate's public key.</summary>
+    internal static void CheckKeyMatches(KeyHolder key, string setting, string keyDescription)
+    {
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(key.CertificateDer);
+        using ECDsa? ecPublic = certificate.GetECDsaPublicKey();
+        using RSA? rsaPublic = ecPublic is null ? certificate.GetRSAPublicKey() : null;
+        byte[] probe = RandomNumberGenerator.GetBytes(32);
+        bool matches;
+        try
+        {
+            byte[] signature = key.Signer.Sign(probe);
+            (_, HashAlgorithmName hash) = Protocol.Protection.KeySigner.ForKey((ecPublic is not null, ecPublic?.KeySize ?? rsaPublic?.KeySize ?? 0));
+            matches = ecPublic?.VerifyData(probe, signature, hash, DSASignatureFormat.Rfc3279DerSequence)
+                ?? rsaPublic?.VerifyData(probe, signature, hash, RSASignaturePadding.Pkcs1) ?? false;
+        }
+        catch (CryptographicException)
+        {
+            matches = false; // e.g. an RSA key with an EC certificate
+        }
+        if (!matches)
+        {
+            throw new InvalidOperationException($"{setting}: the certificate's public key is not the key of {keyDescription}");
+        }
+    }
+
     private static byte[] ReadCertificate(string setting, string path)
     {
         if (string.IsNullOrEmpty(path) || !File.Exists(path))
@@ -137,7 +176,7 @@ public static partial class PkiKeys
 
     /// <summary>RFC 5280 §6.1.3 (a)(1)-(4), the parts that link two certificates: the issuer's signature verifies and the
     /// names chain.</summary>
-    private static void CheckIssuedBy(byte[] subjectDer, byte[] issuerDer, string setting, string issuerDescription)
+    internal static void CheckIssuedBy(byte[] subjectDer, byte[] issuerDer, string setting, string issuerDescription)
     {
         var subject = new BcCertificate(subjectDer);
         var issuer = new BcCertificate(issuerDer);

@@ -31,7 +31,10 @@ public sealed class PkiOptions
     /// <summary>Development passphrase; used when none is configured, with a loud warning.</summary>
     public const string DevelopmentPassphrase = "cmpcluster-development-only";
 
-    /// <summary>Name of the issuing CA as aliases refer to it.</summary>
+    /// <summary>
+    /// Name of the node's default CA as aliases refer to it: always there, made on first start (files in <c>pki</c> under
+    /// the data directory) and described by the subjects and settings below. Further CAs: <see cref="Cas"/>.
+    /// </summary>
     [Required, RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
     public string CaName { get; set; } = "issuing";
 
@@ -109,11 +112,104 @@ public sealed class PkiOptions
     /// </summary>
     public Dictionary<string, CaKeyOptions> CaKeys { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Further CAs of this node, by name, besides the one named by <see cref="CaName"/> (which the settings above describe
+    /// and which is always there). Each keeps its keys in its own development PKI folder (<c>pki-{name}</c> under the data
+    /// directory, made at first start) unless <c>Pki:CaKeys:{name}</c> puts them on a PKCS#11 token. Read at start only:
+    /// adding, changing or removing a CA takes a restart of every silo.
+    /// </summary>
+    public Dictionary<string, CaDefinitionOptions> Cas { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Certificate profiles the CA named by <see cref="CaName"/> issues with; unset: every profile.</summary>
+    public string[]? AllowedCertificateProfiles { get; set; }
+
+    /// <summary>Every CA of this node: the one named by <see cref="CaName"/> first, then each of <see cref="Cas"/>.</summary>
+    public IEnumerable<CaDefinition> Definitions()
+    {
+        yield return new CaDefinition(CaName, Section, DevelopmentPki.FolderName, RootSubject, IssuingSubject, CmpSignerSubject,
+            OcspSignerSubject, KeyAlgorithm, CmpRaSecret, RootCaUpdate, AllowedCertificateProfiles);
+        foreach ((string name, CaDefinitionOptions ca) in Cas)
+        {
+            yield return new CaDefinition(name, $"{Section}:Cas:{name}", DevelopmentPki.FolderName + "-" + name,
+                ca.RootSubject ?? $"CN=CmpCluster {name} Root CA,O=CmpCluster",
+                ca.IssuingSubject ?? $"CN=CmpCluster {name} Issuing CA,O=CmpCluster",
+                ca.CmpSignerSubject ?? $"CN=CmpCluster {name} CMP Signer,O=CmpCluster",
+                ca.OcspSignerSubject ?? $"CN=CmpCluster {name} OCSP Signer,O=CmpCluster",
+                ca.KeyAlgorithm ?? KeyAlgorithm, ca.CmpRaSecret ?? CmpRaSecret, ca.RootCaUpdate, ca.AllowedCertificateProfiles,
+                string.IsNullOrEmpty(ca.IssuedBy) ? null : ca.IssuedBy);
+        }
+    }
+
+    /// <summary>
+    /// The CMP RA secret of the CA an alias issues from: its own (<c>Pki:Cas:{name}:CmpRaSecret</c>), else <see cref="CmpRaSecret"/>.
+    /// A KeyID alias names the CA through the request's senderKID (<paramref name="senderKid"/>).
+    /// </summary>
+    public string? CmpRaSecretOf(string aliasCa, byte[]? senderKid)
+    {
+        string? name = aliasCa != Protocol.Configuration.CmpAliasOptions.KeyId ? aliasCa : senderKid is null ? null : System.Text.Encoding.UTF8.GetString(senderKid);
+        return (name is null ? null : Definition(name)?.CmpRaSecret) ?? CmpRaSecret;
+    }
+
+    /// <summary>The definition of the CA named <paramref name="name"/>, or null.</summary>
+    public CaDefinition? Definition(string name) => Definitions().FirstOrDefault(d => d.Name == name);
+
     /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
     public string BaseUrl => PublicBaseUrl.TrimEnd('/');
 
     /// <summary>Where a CA's CRL is published (the distribution point in its certificates, RFC 5280 §4.2.1.13).</summary>
     public string CrlUrl(string ca) => $"{BaseUrl}/crl/{Uri.EscapeDataString(ca)}.crl";
+}
+
+/// <summary>
+/// <c>Pki:Cas:{name}</c>: a further CA of this node (the EJBCA CMP documentation's 3GPP example issues from two CA
+/// hierarchies, one per alias). The name, 1-64 letters, digits, '-' or '_', is how aliases (<c>Cmp:Aliases:{alias}:Ca</c>),
+/// a KeyID senderKID, the CRL URL and the admin API refer to it. Unset subjects are made from the name.
+/// </summary>
+public sealed class CaDefinitionOptions
+{
+    /// <summary>Subject DN of the root CA made at first start; unset: <c>CN=CmpCluster {name} Root CA,O=CmpCluster</c>.</summary>
+    public string? RootSubject { get; set; }
+
+    /// <summary>Subject DN of the issuing CA made at first start; unset: <c>CN=CmpCluster {name} Issuing CA,O=CmpCluster</c>.
+    /// Every CA of a node needs its own: certificates, CRLs and OCSP requests name their CA by this DN (RFC 5280 §4.1.2.4).</summary>
+    public string? IssuingSubject { get; set; }
+
+    /// <summary>Subject DN of the CMP signer made at first start; unset: <c>CN=CmpCluster {name} CMP Signer,O=CmpCluster</c>.</summary>
+    public string? CmpSignerSubject { get; set; }
+
+    /// <summary>Subject DN of the OCSP signer made at first start; unset: <c>CN=CmpCluster {name} OCSP Signer,O=CmpCluster</c>.</summary>
+    public string? OcspSignerSubject { get; set; }
+
+    /// <summary>Key algorithm of the keys made at first start; unset: <c>Pki:KeyAlgorithm</c>.</summary>
+    public CaKeyAlgorithm? KeyAlgorithm { get; set; }
+
+    /// <summary>This CA's CMP RA authentication secret (EJBCA's CMP documentation: "Using one authentication secret per CA");
+    /// unset: <c>Pki:CmpRaSecret</c>. Set it through <c>Pki__Cas__{name}__CmpRaSecret</c>. Never logged.</summary>
+    public string? CmpRaSecret { get; set; }
+
+    /// <summary>A rollover of this CA's root announced through genm id-it-rootCaCert (RFC 9483 §4.3.2); empty: none.</summary>
+    public RootCaUpdateOptions RootCaUpdate { get; set; } = new();
+
+    /// <summary>Certificate profiles this CA issues with; unset: every profile.</summary>
+    public string[]? AllowedCertificateProfiles { get; set; }
+
+    /// <summary>
+    /// Development bootstrap of an issuing CA under an existing root: the name of another CA of this node whose root key is
+    /// still in its development PKI folder (<c>root-ca.key.pem</c>); at first start that root certifies this CA instead of
+    /// a new root of its own (<see cref="RootSubject"/> is then unused). Unset: a new root.
+    /// </summary>
+    public string? IssuedBy { get; set; }
+}
+
+/// <summary>One CA of the node as its settings describe it, the default CA and each of <c>Pki:Cas</c> alike.</summary>
+/// <param name="Setting">Where it is configured (<c>Pki</c> or <c>Pki:Cas:{name}</c>), for messages.</param>
+/// <param name="Folder">Its development PKI folder under the data directory (when its keys are not on a token).</param>
+public sealed record CaDefinition(string Name, string Setting, string Folder, string RootSubject, string IssuingSubject,
+    string CmpSignerSubject, string OcspSignerSubject, CaKeyAlgorithm KeyAlgorithm, string? CmpRaSecret,
+    RootCaUpdateOptions RootCaUpdate, string[]? AllowedCertificateProfiles, string? IssuedBy = null)
+{
+    /// <summary>Whether this CA issues with the certificate profile <paramref name="profile"/>.</summary>
+    public bool Allows(string profile) => AllowedCertificateProfiles is null || AllowedCertificateProfiles.Contains(profile, StringComparer.Ordinal);
 }
 
 /// <summary><c>Pki:Crl</c>: when CRLs are issued (RFC 5280 §5).</summary>

@@ -10,7 +10,8 @@ namespace CmpCluster.Grains.Pki;
 /// </summary>
 public sealed record RootCaUpdate(X509CertificateStructure NewWithNew, X509CertificateStructure? NewWithOld, X509CertificateStructure? OldWithNew);
 
-/// <summary><c>Pki:RootCaUpdate</c>: PEM files of a configured root rollover. All empty: no rollover.</summary>
+/// <summary><c>Pki:RootCaUpdate</c> (the default CA's) and <c>Pki:Cas:{name}:RootCaUpdate</c>: PEM files of a configured root
+/// rollover. All empty: no rollover.</summary>
 public sealed class RootCaUpdateOptions
 {
     /// <summary>PEM file of the new root certificate, self-signed; required when either of the others is set.</summary>
@@ -23,12 +24,17 @@ public sealed class RootCaUpdateOptions
     public string? OldWithNew { get; set; }
 }
 
-/// <summary>Loads the configured rollover once per process; the files are read at first use, and a bad one stops nothing but genm.</summary>
+/// <summary>
+/// Loads each CA's configured rollover (<c>Pki:RootCaUpdate</c>, <c>Pki:Cas:{name}:RootCaUpdate</c>) once per process; the
+/// files are read at first use, and a bad one stops nothing but genm.
+/// </summary>
 public sealed class RootCaUpdates(IOptions<PkiOptions> options)
 {
-    private readonly Lazy<RootCaUpdate?> _current = new(() => Load(options.Value.RootCaUpdate));
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<RootCaUpdate?>> _updates = new(StringComparer.Ordinal);
 
-    public RootCaUpdate? Current => _current.Value;
+    /// <summary>The rollover of CA <paramref name="ca"/>'s root, or null when none is configured.</summary>
+    public RootCaUpdate? For(string ca) => _updates.GetOrAdd(ca, name => new Lazy<RootCaUpdate?>(() =>
+        options.Value.Definition(name) is { } definition ? Load(definition.RootCaUpdate) : null)).Value;
 
     private static RootCaUpdate? Load(RootCaUpdateOptions files) => string.IsNullOrEmpty(files.NewWithNew)
         ? null

@@ -23,7 +23,7 @@ public sealed class CmpRejectionGrain(IOptionsMonitor<CmpOptions> options, PkiKe
         CmpOptions settings = options.CurrentValue;
         CmpAliasOptions alias = settings.Aliases.GetValueOrDefault(request.Alias)
             ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
-        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca) ?? keys.Authorities.First(); // KeyID aliases name no CA
+        CertificateAuthorityKeys ca = keys.FindAuthority(alias.Ca) ?? keys.Default; // KeyID aliases name no CA
         CmpFailure failure = new(PkiFailureInfo.BadRequest, "transactionID is missing");
         ResponseContext context = ResponseContext.Undecoded([]);
         try

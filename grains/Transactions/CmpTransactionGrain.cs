@@ -96,7 +96,7 @@ public sealed partial class CmpTransactionGrain(
         // The gateway answers unknown aliases with 404; reaching here without one is a wiring fault, not a CMP error.
         CmpAliasOptions alias = options.CurrentValue.Aliases.GetValueOrDefault(request.Alias)
             ?? throw new ArgumentException($"unknown alias '{request.Alias}'");
-        var exchange = new Exchange(request, alias, keys.FindAuthority(alias.Ca) ?? keys.Authorities.First(), requestHash, diagnosticId,
+        var exchange = new Exchange(request, alias, keys.FindAuthority(alias.Ca) ?? keys.Default, requestHash, diagnosticId,
             state.State.Phase, insideTrustedNested);
 
         Decision decision = await DecideAsync(exchange);
@@ -300,6 +300,16 @@ public sealed partial class CmpTransactionGrain(
             ?? (alias.CertificateProfile == CmpAliasOptions.KeyId ? KeyIdOf(request) : alias.CertificateProfile);
         CertificateProfileOptions profile = settings.Profiles.GetValueOrDefault(profileName)
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
+        // An operator may have disabled the CA (admin API): it issues nothing new, and says so.
+        if (!await GrainFactory.GetGrain<ICaStatusGrain>(ca.Name).IsEnabledAsync())
+        {
+            throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"CA '{ca.Name}' is disabled");
+        }
+        // The CA issues only with the profiles it allows (Pki:Cas:{name}:AllowedCertificateProfiles; checked at start unless KeyID names them).
+        if (pki.Value.Definition(ca.Name) is { } definition && !definition.Allows(profileName))
+        {
+            throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"CA '{ca.Name}' does not issue with certificate profile '{profileName}'");
+        }
         // RA mode: the end-entity profile limits the certificate profiles and CAs (checked at start unless KeyID names them).
         if (authenticated.EndEntity is null && settings.EndEntityProfiles.GetValueOrDefault(alias.EndEntityProfile) is { } endEntityProfile
             && (endEntityProfile.AllowedCertificateProfiles?.Contains(profileName) == false || endEntityProfile.AllowedCas?.Contains(ca.Name) == false))
@@ -409,7 +419,7 @@ public sealed partial class CmpTransactionGrain(
         switch (authenticated.Kind)
         {
             case ProtectionKind.PasswordBasedMac when alias.Mode == AliasMode.Ra:
-                return (string.IsNullOrEmpty(alias.Secret) ? pki.Value.CmpRaSecret : alias.Secret) is { Length: > 0 } secret
+                return (string.IsNullOrEmpty(alias.Secret) ? pki.Value.CmpRaSecretOf(alias.Ca, request.SenderKid) : alias.Secret) is { Length: > 0 } secret
                     ? KeyRecipient.Password.FromSecret(System.Text.Encoding.UTF8.GetBytes(secret))
                     : null;
             case ProtectionKind.PasswordBasedMac or ProtectionKind.PasswordInRequest when authenticated.EndEntity is { } endEntity:

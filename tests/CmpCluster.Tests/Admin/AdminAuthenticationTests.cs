@@ -20,6 +20,8 @@ public sealed class AdminAuthenticationTests(AdminNodeFixture fixture) : IClassF
         { "GET", "/api/v1/cas/issuing/certificate.pem" },
         { "GET", "/api/v1/cas/issuing/certificate.der" },
         { "GET", "/api/v1/cas/issuing/chain.pem" },
+        { "POST", "/api/v1/cas/issuing/disable" },
+        { "POST", "/api/v1/cas/issuing/enable" },
         { "GET", "/api/v1/certificates/issuing/0A1B" },
     };
 

@@ -18,6 +18,10 @@ public sealed class ConfigurationValidationTests
     [InlineData("--Cmp:Profiles:default:AllowedSubjectAltNameTypes:0=x400", "Cmp:Profiles:default:AllowedSubjectAltNameTypes")]
     [InlineData("--Cmp:EndEntityProfiles:gnb:Fields:Colour:Use=Optional", "Cmp:EndEntityProfiles:gnb:Fields:Colour")]
     [InlineData("--Cmp:Aliases:ra:EnrollmentPolicies:0=nowhere", "Cmp:Aliases:ra:EnrollmentPolicies")]
+    [InlineData("--Cmp:Aliases:ra:Ca=nowhere", "Cmp:Aliases:ra:Ca")]
+    [InlineData("--Pki:Cas:Issuing:IssuingSubject=CN=Twin", "Pki:Cas:Issuing")]
+    [InlineData("--Pki:CaKeys:nowhere:Token=hsm", "Pki:CaKeys:nowhere")]
+    [InlineData("--Pki:Cas:tls:IssuingSubject=CN=CmpCluster Issuing CA,O=CmpCluster", "Pki:Cas:tls")]
     public async Task Bad_setting_stops_the_node_with_a_message_naming_the_key(string argument, string key)
     {
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeProcess.StartAsync([argument], timeout: TimeSpan.FromSeconds(60)));

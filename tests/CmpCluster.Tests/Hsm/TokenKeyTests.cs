@@ -72,6 +72,63 @@ public sealed class TokenKeyTests
         Assert.Equal(32, Convert.FromBase64String(a1).Length);
     }
 
+    /// <summary>The settings of a node whose default CA keeps file keys and whose second CA, tls, is on the token.</summary>
+    private static PkiOptions SecondCaOnToken(TokenCa ca, Action<Dictionary<string, string>>? change = null) => ca.Options("tls", s =>
+    {
+        s.Remove("Pki:CaName");
+        s["Pki:Cas:tls:AllowedCertificateProfiles:0"] = "default";
+        change?.Invoke(s);
+    });
+
+    [SoftHsmFact]
+    public void A_second_CA_signs_on_the_token_next_to_the_file_CA()
+    {
+        var ca = new TokenCa(SoftHsm.Process, NewLabel("second"));
+        string data = Path.Combine(Path.GetTempPath(), "cmp-hsm-second-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            PkiKeyRing ring = PkiKeys.Load(SecondCaOnToken(ca), data, NullLogger.Instance);
+
+            Assert.Equal(["issuing", "tls"], ring.Authorities.Select(a => a.Name));
+            CertificateAuthorityKeys tls = ring.FindAuthority("tls")!;
+            Assert.Equal(X509Certificate2.CreateFromPem(File.ReadAllText(ca.CaCertificate)).RawData, tls.Ca.CertificateDer);
+            // Only the token holds the key of that certificate: a signature that verifies under it was made there.
+            byte[] probe = RandomNumberGenerator.GetBytes(64);
+            using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(tls.Ca.CertificateDer);
+            Assert.True(certificate.GetECDsaPublicKey()!.VerifyData(probe, tls.Ca.Sign(probe, "test"), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+            Assert.True(File.Exists(Path.Combine(data, "pki", "issuing-ca.pem")), "the default CA keeps its development folder");
+            Assert.False(Directory.Exists(Path.Combine(data, "pki-tls")), "a token CA gets no development folder");
+        }
+        finally
+        {
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
+
+    [SoftHsmFact]
+    public void A_key_the_token_does_not_have_for_a_second_CA_stops_the_start_naming_its_setting()
+    {
+        var ca = new TokenCa(SoftHsm.Process, NewLabel("second-nokey"));
+        string data = Path.Combine(Path.GetTempPath(), "cmp-hsm-second-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => PkiKeys.Load(
+                SecondCaOnToken(ca, s => s["Pki:CaKeys:tls:Ca:KeyLabel"] = "no-such-key"), data, NullLogger.Instance));
+            Assert.StartsWith("Pki:CaKeys:tls:Ca:KeyLabel:", e.Message);
+            Assert.Contains("no private key labelled 'no-such-key'", e.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
+
     [SoftHsmFact]
     public void A_key_the_token_does_not_have_stops_the_start_naming_the_setting()
     {

@@ -19,6 +19,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
         "endEntity.Get", "endEntity.Register", "endEntity.Reset", "endEntity.BeginEnrollment",
         "index.Get", "ca.IssueCrl", "ca.TrackRevocation", "ca.RevocationWritten", "approvals.List", "approvals.Add",
         "transaction.HandleNested", "transaction.ExpireIfDue", "transaction.DecideApproval", "transaction.GetSnapshot",
+        "caStatus.SetEnabled",
     ];
 
     [Theory]
@@ -54,6 +55,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
             "transaction.ExpireIfDue" => () => client.GetGrain<ITransactionControlGrain>(transaction).ExpireIfDueAsync(),
             "transaction.DecideApproval" => () => client.GetGrain<ITransactionControlGrain>(transaction).DecideApprovalAsync(true, "forger"),
             "transaction.GetSnapshot" => () => client.GetGrain<ITransactionControlGrain>(transaction).GetSnapshotAsync(),
+            "caStatus.SetEnabled" => () => client.GetGrain<ICaStatusGrain>(Ca).SetEnabledAsync(false, "forger"),
             _ => throw new ArgumentOutOfRangeException(nameof(call)),
         };
 
@@ -63,6 +65,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
         Assert.Null(await cluster.Internal.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).GetAsync());
         Assert.Null(await cluster.Internal.GetGrain<IEndEntityGrain>("forged-" + serial).GetAsync());
         Assert.DoesNotContain(await cluster.Internal.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync(), p => p.Requester == "forger");
+        Assert.True(await cluster.Internal.GetGrain<ICaStatusGrain>(Ca).IsEnabledAsync());
     }
 
     [Fact]
