@@ -39,6 +39,7 @@ public static class CmpGrainsServices
         services.AddSingleton<IValidateOptions<PkiOptions>, PkiOptionsValidator>();
         services.AddSingleton<Revocation.OcspIssuerIndex>();
         services.AddSingleton<CaExpiryMonitor>();
+        services.AddSingleton<CaStatusCache>();
         services.AddHostedService(sp => sp.GetRequiredService<CaExpiryMonitor>());
         return services;
     }

@@ -15,7 +15,7 @@ namespace CmpCluster.Grains.Admin;
 /// itself, so a gateway (or anything else that reaches the client port) cannot skip them.
 /// </summary>
 [StatelessWorker]
-public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptions> options, Audit.IAuditTrail audit, ILogger<AdminGrain> logger)
+public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptions> options, Audit.IAuditTrail audit, CaStatusCache caStatus, ILogger<AdminGrain> logger)
     : Grain, IAdminGrain
 {
     /// <summary>Grain calls in flight per bulk request: enough to hide storage latency, few enough to leave room for CMP traffic.</summary>
@@ -247,6 +247,7 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         }
         await AuditAsync(actor, enabled ? "enable CA" : "disable CA", ca);
         await GrainFactory.GetGrain<Internal.ICaStatusGrain>(ca).SetEnabledAsync(enabled, actor);
+        caStatus.Forget(ca);
         LogAction(logger, actor, enabled ? "enabled CA" : "disabled CA", ca);
         IReadOnlyList<CaInfo> cas = await GrainFactory.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
         return AdminReply<CaInfo>.Ok(cas.Single(c => c.Name == ca));

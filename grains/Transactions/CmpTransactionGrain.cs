@@ -35,6 +35,7 @@ public sealed partial class CmpTransactionGrain(
     IOptionsMonitor<CmpOptions> options,
     PkiKeyRing keys,
     IOptions<PkiOptions> pki,
+    CaStatusCache caStatus,
     ResponseProtectors protectors,
     RequestAuthenticator authenticator,
     EnrollmentHandler enrollment,
@@ -301,7 +302,7 @@ public sealed partial class CmpTransactionGrain(
         CertificateProfileOptions profile = settings.Profiles.GetValueOrDefault(profileName)
             ?? throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"certificate profile '{profileName}' is not available");
         // An operator may have disabled the CA (admin API): it issues nothing new, and says so.
-        if (!await GrainFactory.GetGrain<ICaStatusGrain>(ca.Name).IsEnabledAsync())
+        if (!await caStatus.IsEnabledAsync(ca.Name))
         {
             throw new CmpFailureException(PkiFailureInfo.NotAuthorized, $"CA '{ca.Name}' is disabled");
         }
