@@ -180,7 +180,20 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
     /// </summary>
     public byte[] BuildServerKeyEnrollment(
         bool initial, X509Name subject, SubjectPublicKeyInfo? algorithmOnly = null, bool implicitConfirm = false, Controls? controls = null,
-        PopKind pop = PopKind.None, AsymmetricAlgorithm? popKey = null)
+        PopKind pop = PopKind.None, AsymmetricAlgorithm? popKey = null) =>
+        BuildServerKeyRequest(initial ? PkiBody.TYPE_INIT_REQ : PkiBody.TYPE_CERT_REQ, subject, algorithmOnly, implicitConfirm, controls, pop, popKey);
+
+    /// <summary>kur (RFC 9483 §4.1.3) asking the CA to generate the new key (§4.1.6): the updated certificate's subject, its oldCertID, no key.</summary>
+    public byte[] BuildServerKeyUpdate(byte[] updatedCertificateDer, bool implicitConfirm = false)
+    {
+        var updated = X509CertificateStructure.GetInstance(Asn1Object.FromByteArray(updatedCertificateDer));
+        var controls = new Controls(new AttributeTypeAndValue(CrmfObjectIdentifiers.id_regCtrl_oldCertID,
+            new CertId(new GeneralName(updated.Issuer), updated.SerialNumber)));
+        return BuildServerKeyRequest(PkiBody.TYPE_KEY_UPDATE_REQ, updated.Subject, null, implicitConfirm, controls, PopKind.None, null);
+    }
+
+    private byte[] BuildServerKeyRequest(
+        int bodyType, X509Name subject, SubjectPublicKeyInfo? algorithmOnly, bool implicitConfirm, Controls? controls, PopKind pop, AsymmetricAlgorithm? popKey)
     {
         var template = new CertTemplateBuilder().SetSubject(subject);
         if (algorithmOnly is not null)
@@ -194,7 +207,7 @@ public sealed class CmpClientSession(string secret, string senderKid, int pbmIte
             PopKind.Signature => SignaturePop(request, popKey ?? throw new ArgumentNullException(nameof(popKey))),
             _ => null,
         };
-        var body = new PkiBody(initial ? PkiBody.TYPE_INIT_REQ : PkiBody.TYPE_CERT_REQ, new CertReqMessages(new CertReqMsg(request, proof, null)));
+        var body = new PkiBody(bodyType, new CertReqMessages(new CertReqMsg(request, proof, null)));
         return Protect(body, implicitConfirm, overrides: null);
     }
 

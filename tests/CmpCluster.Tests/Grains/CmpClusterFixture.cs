@@ -109,7 +109,7 @@ public static class Aliases
     /// <summary>RA mode, the senderKID names the certificate profile, the end-entity profile "gnb" allows only "default".</summary>
     public const string EndEntityProfileKeyId = "ra-eeprofile-keyid";
 
-    /// <summary>Client mode HMAC with server-generated keys and the legacy EncryptedValue form.</summary>
+    /// <summary>Client mode (HMAC, then EndEntityCertificate for key updates) with server-generated keys and the legacy EncryptedValue form.</summary>
     public const string ClientServerKeys = "client-serverkeys";
 }
 
@@ -288,7 +288,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         };
         options.Aliases[Aliases.ClientServerKeys] = new CmpAliasOptions
         {
-            Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Cn, AuthenticationModules = ["HMAC"],
+            Mode = AliasMode.Client, ResponseProtection = ResponseProtection.Pbe, UserLookup = UserLookup.Cn, AuthenticationModules = ["HMAC", "EndEntityCertificate"],
             AllowServerGeneratedKeys = true, ServerKeysAsEncryptedValue = true,
         };
         if (!File.Exists(InventoryFile))

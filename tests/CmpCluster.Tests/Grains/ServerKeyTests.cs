@@ -337,6 +337,29 @@ public sealed class ServerKeyTests(CmpClusterFixture cluster)
         Assert.Equal(EndEntityStatus.New, (await endEntity.GetAsync())!.Status);
     }
 
+    [Fact]
+    public async Task A_key_update_without_a_key_gets_a_new_key_sealed_to_the_certificate_it_updates()
+    {
+        (string username, X509Name subject, _) = await RegisteredAsync();
+        using ECDsa oldKey = NewKey();
+        var enroll = new CmpClientSession("code-" + username, username);
+        byte[] old = ProtocolAssert.Granted((await cluster.SendAsync(Aliases.Client, enroll, enroll.BuildEnrollment(true, subject, oldKey, implicitConfirm: true))).View, PkiBodyType.Ip);
+        CmpClientSession session = new CmpClientSession("unused", username).SignWith(oldKey, old);
+
+        Exchange kup = await cluster.SendAsync(Aliases.ClientServerKeys, session, session.BuildServerKeyUpdate(old, implicitConfirm: true));
+
+        Assert.True(kup.View.BodyType == PkiBodyType.Kup, $"{kup.View.FailInfo.FirstOrDefault()}: {kup.View.Status?.StatusString?[0].GetString()}");
+        byte[] renewed = ProtocolAssert.Granted(kup.View, PkiBodyType.Kup);
+        // The request was signed with the old certificate: the new key is sealed to the old key by key agreement.
+        var cms = new CmsEnvelopedData(new ContentInfo(CmsObjectIdentifiers.EnvelopedData, EnvelopeOf(kup.View)));
+        RecipientInformation recipient = Assert.Single(cms.GetRecipientInfos().GetRecipients());
+        byte[] signed = recipient.GetContent(PrivateKeyFactory.CreateKey(oldKey.ExportPkcs8PrivateKey()));
+        using ECDsa newKey = ECDsa.Create();
+        newKey.ImportPkcs8PrivateKey(PrivateKeyInfoOf(SignedContent(signed)), out _);
+        ProtocolAssert.Certifies(ProtocolAssert.IssuedBy(renewed, cluster.Ca), subject, newKey.ExportSubjectPublicKeyInfo());
+        Assert.NotEqual(oldKey.ExportSubjectPublicKeyInfo(), newKey.ExportSubjectPublicKeyInfo());
+    }
+
     /// <summary>An RA administrator end entity with an RSA certificate, enrolled through client mode.</summary>
     private async Task<byte[]> EnrolledRsaAsync(string username, RSA key)
     {
