@@ -74,6 +74,25 @@ public sealed class CaLifecycleTests
     }
 
     [Fact]
+    public async Task A_rollover_of_a_second_CA_works_on_its_own_folder_and_prints_its_own_settings()
+    {
+        using var dir = new TempDirectory("rollover-tls");
+        string data = dir.File("data");
+        var options = new PkiOptions();
+        options.Cas["tls"] = new CaDefinitionOptions { RootSubject = "CN=TLS Root CA,O=Example", IssuingSubject = "CN=TLS Issuing CA,O=Example" };
+        DevelopmentPki.LoadOrCreate(options, data, NullLogger.Instance);
+        var output = new StringWriter();
+
+        Assert.True(PkiCommand.Run(["pki", "rollover-root", "--data", data, "--ca", "tls"], output) == 0, output.ToString());
+
+        Assert.Contains("Pki__Cas__tls__RootCaUpdate__NewWithNew=", output.ToString());
+        string folder = Path.Combine(data, DevelopmentPki.FolderName + "-tls");
+        Assert.True((await VerifyAsync(dir, Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "root-new-with-old.pem"))).Succeeded);
+        Assert.True(Certificate(Path.Combine(folder, "root-ca-next.pem")).Subject.Equivalent(new X509Name("CN=TLS Root CA,O=Example"), inOrder: false));
+        Assert.False(File.Exists(Pki(data, "root-ca-next.pem"))); // the default CA's folder is untouched
+    }
+
+    [Fact]
     public async Task A_renewed_issuing_CA_certificate_keeps_earlier_certificates_verifying_and_issues_from_the_next_start()
     {
         using var dir = new TempDirectory("renew-ca");
