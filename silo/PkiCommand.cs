@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 namespace CmpCluster.Silo;
 
 /// <summary>
-/// <c>pki rollover-root</c> and <c>pki renew-ca</c>: the CA's lifecycle on the development PKI's files
+/// <c>pki rollover-root</c>, <c>pki complete-rollover</c> and <c>pki renew-ca</c>: the CA's lifecycle on the development PKI's files
 /// (grains/Pki/DevelopmentPki.Lifecycle.cs), run next to a node with the same settings (<c>Pki__Passphrase</c>, and
 /// <c>--data</c> as <c>Node:DataDirectory</c>, default <c>./data</c>). Starts no node; the nodes take the new files at
 /// their next start. Exit 0 done, 1 refused (e.g. a rollover already prepared), 2 usage.
@@ -14,6 +14,7 @@ public static class PkiCommand
     public const string Usage = """
         usage: pki rollover-root [--data <dir>] [--ca <name>]   new root key and certificates (RFC 4210 §4.4), announced after a restart
                pki renew-ca [--data <dir>] [--ca <name>]        new issuing-CA certificate for the same key, used after a restart
+               pki complete-rollover [--data <dir>] [--ca <name>]  the issuing CA under the new root, which becomes the root
           --data  data directory of the node (default ./data); the keys' passphrase comes from Pki__Passphrase
           --ca    a CA of Pki:Cas (its settings given as to the node, e.g. Pki__Cas__tls__KeyAlgorithm); default: Pki:CaName
         """;
@@ -64,6 +65,11 @@ public static class PkiCommand
                           {setting}OldWithNew={files.OldWithNew}
                         and, on aliases whose clients install caPubs, Cmp__Aliases__<alias>__IncludeNewRootInCaPubs=true.
                         """);
+                    return 0;
+                case "complete-rollover":
+                    output.WriteLine($"issuing-CA certificate under the new root: {DevelopmentPki.CompleteRootRollover(options, data, ca)}\n" +
+                        "root-ca.pem is the new root now (the old one: root-ca.previous.pem). The nodes use both from their next start; keep " +
+                        "the Pki:RootCaUpdate announcement while clients may still hold the old root.");
                     return 0;
                 case "renew-ca":
                     output.WriteLine($"renewed issuing-CA certificate: {DevelopmentPki.RenewIssuingCa(options, data, ca)}\nThe nodes use it from their next start.");

@@ -80,6 +80,17 @@ public static partial class DevelopmentPki
         using AsymmetricAlgorithm rootKey = LoadKey(folder, "root-ca", passphrase);
         using X509Certificate2 root = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
         using X509Certificate2 rootWithKey = CopyWithKey(root, rootKey);
+        return IssueCaCertificate(options, folder, passphrase, rootWithKey);
+    }
+
+    /// <summary>
+    /// A new issuing-CA certificate for the CA's key and name, signed by <paramref name="rootWithKey"/>, valid
+    /// <see cref="PkiOptions.IssuingValidityYears"/> from now and never beyond that root; the previous one is kept, the
+    /// chain file rewritten.
+    /// </summary>
+    private static string IssueCaCertificate(PkiOptions options, string folder, string passphrase, X509Certificate2 rootWithKey)
+    {
+        X509Certificate2 root = rootWithKey;
         using AsymmetricAlgorithm caKey = LoadKey(folder, "issuing-ca", passphrase);
         using X509Certificate2 previous = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
 
@@ -101,6 +112,38 @@ public static partial class DevelopmentPki
         File.Move(Path.Combine(staging, "ca-chain.pem"), Path.Combine(folder, "ca-chain.pem"), overwrite: true);
         Directory.Delete(staging);
         return Path.Combine(folder, "issuing-ca.pem");
+    }
+
+    /// <summary>
+    /// The switch-over that ends a rollover <see cref="RollOverRoot"/> prepared: the issuing CA's key certified by the new
+    /// root (a new issuing-CA certificate, same key and name), and the new root made the CA's root (<c>root-ca.pem</c> and
+    /// its key). The old root stays as <c>root-ca.previous.pem</c> (and its key), the previous issuing-CA certificate as
+    /// <c>issuing-ca.previous-SERIAL.pem</c>; the rollover's files stay where they are, so the <c>Pki:RootCaUpdate</c>
+    /// announcement keeps working for clients that still hold the old root (they reach the new one through newWithOld).
+    /// Returns the new issuing-CA certificate's path.
+    /// </summary>
+    public static string CompleteRootRollover(PkiOptions options, string dataDirectory, string? ca = null)
+    {
+        (string folder, string passphrase) = Existing(options, dataDirectory, DefinitionOf(options, ca));
+        if (!File.Exists(Path.Combine(folder, NextRootFile + ".pem")))
+        {
+            throw new InvalidOperationException($"no root rollover is prepared in {folder} (run pki rollover-root first)");
+        }
+        using X509Certificate2 current = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
+        using X509Certificate2 next = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, NextRootFile));
+        if (current.Thumbprint == next.Thumbprint)
+        {
+            throw new InvalidOperationException($"the rollover in {folder} is already complete");
+        }
+        using AsymmetricAlgorithm nextKey = LoadKey(folder, NextRootFile, passphrase);
+        using X509Certificate2 nextWithKey = CopyWithKey(next, nextKey);
+        string issuing = IssueCaCertificate(options, folder, passphrase, nextWithKey);
+        // The old root and its key are kept under new names, then the new ones take theirs (copies: the announced files stay).
+        File.Copy(Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "root-ca.previous.pem"), overwrite: true);
+        File.Copy(Path.Combine(folder, "root-ca.key.pem"), Path.Combine(folder, "root-ca.previous.key.pem"), overwrite: true);
+        File.Copy(Path.Combine(folder, NextRootFile + ".key.pem"), Path.Combine(folder, "root-ca.key.pem"), overwrite: true);
+        File.Copy(Path.Combine(folder, NextRootFile + ".pem"), Path.Combine(folder, "root-ca.pem"), overwrite: true);
+        return issuing;
     }
 
     /// <summary>The CA named <paramref name="ca"/> (<c>Pki:CaName</c> or one of <c>Pki:Cas</c>); null: the default CA.</summary>

@@ -74,6 +74,34 @@ public sealed class CaLifecycleTests
     }
 
     [Fact]
+    public async Task After_the_switch_over_certificates_chain_to_the_new_root_and_through_newWithOld_to_the_old_one()
+    {
+        using var dir = new TempDirectory("rollover-complete");
+        string data = NewDataDirectory(dir);
+        Assert.Equal(0, PkiCommand.Run(["pki", "rollover-root", "--data", data], new StringWriter()));
+        await File.WriteAllTextAsync(dir.File("old-root.pem"), await File.ReadAllTextAsync(Pki(data, "root-ca.pem")));
+        var output = new StringWriter();
+
+        Assert.True(PkiCommand.Run(["pki", "complete-rollover", "--data", data], output) == 0, output.ToString());
+        Assert.Equal(1, PkiCommand.Run(["pki", "complete-rollover", "--data", data], new StringWriter())); // once
+
+        Assert.Equal(E2e.DerOfPem(Pki(data, "root-ca-next.pem")), E2e.DerOfPem(Pki(data, "root-ca.pem")));
+        Assert.Equal(E2e.DerOfPem(dir.File("old-root.pem")), E2e.DerOfPem(Pki(data, "root-ca.previous.pem")));
+        await using NodeProcess node = await NodeProcess.StartAsync([
+            $"--Pki:RootCaUpdate:NewWithNew={Pki(data, "root-ca-next.pem")}", $"--Pki:RootCaUpdate:NewWithOld={Pki(data, "root-new-with-old.pem")}",
+            $"--Pki:RootCaUpdate:OldWithNew={Pki(data, "root-old-with-new.pem")}"], dataDirectory: data);
+        byte[] device = await EnrollAsync(node, "CN=after-switch,O=Example");
+
+        // New relying parties: issuing CA, then the new root.
+        Assert.True(await PemVerifiesAsync(dir, Pki(data, "root-ca.pem"), Pki(data, "issuing-ca.pem"), device));
+        // Relying parties that still hold only the old root: through newWithOld (the new root's key under the old root).
+        string bridge = dir.File("bridge.pem");
+        await File.WriteAllTextAsync(bridge, await File.ReadAllTextAsync(Pki(data, "issuing-ca.pem")) + await File.ReadAllTextAsync(Pki(data, "root-new-with-old.pem")));
+        Assert.True(await PemVerifiesAsync(dir, dir.File("old-root.pem"), bridge, device));
+        Assert.False(await PemVerifiesAsync(dir, dir.File("old-root.pem"), Pki(data, "issuing-ca.pem"), device));
+    }
+
+    [Fact]
     public async Task A_rollover_of_a_second_CA_works_on_its_own_folder_and_prints_its_own_settings()
     {
         using var dir = new TempDirectory("rollover-tls");
