@@ -40,6 +40,7 @@ public static class CmpGrainsServices
         services.AddSingleton<Revocation.OcspIssuerIndex>();
         services.AddSingleton<CaExpiryMonitor>();
         services.AddSingleton<CaStatusCache>();
+        services.AddHostedService<KeyGenerationAuthorityCheck>();
         services.AddHostedService(sp => sp.GetRequiredService<CaExpiryMonitor>());
         return services;
     }
