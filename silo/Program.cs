@@ -93,7 +93,8 @@ builder.UseOrleans(silo =>
     }
     silo.UseStorageProviders(node, builder.Configuration, dataDirectory, clusterTls);
     TimeSpan confirmCheck = builder.Configuration.GetSection(CmpOptions.Section).Get<CmpOptions>()?.ConfirmCheckPeriod ?? TimeSpan.FromMinutes(1);
-    TimeSpan crlCheck = builder.Configuration.GetSection(PkiOptions.Section).Get<PkiOptions>()?.Crl.CheckPeriod ?? TimeSpan.FromMinutes(1);
+    PkiOptions pkiSettings = builder.Configuration.GetSection(PkiOptions.Section).Get<PkiOptions>() ?? new PkiOptions();
+    TimeSpan crlCheck = pkiSettings.Definitions().Select(ca => pkiSettings.CrlOf(ca.Name).CheckPeriod).Min();
     TimeSpan shortest = confirmCheck < crlCheck ? confirmCheck : crlCheck;
     silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = shortest < o.MinimumReminderPeriod ? shortest : o.MinimumReminderPeriod);
     silo.AddRevocationPublishing();

@@ -127,7 +127,7 @@ public sealed class PkiOptions
     public IEnumerable<CaDefinition> Definitions()
     {
         yield return new CaDefinition(CaName, Section, DevelopmentPki.FolderName, RootSubject, IssuingSubject, CmpSignerSubject,
-            OcspSignerSubject, KeyAlgorithm, CmpRaSecret, RootCaUpdate, AllowedCertificateProfiles);
+            OcspSignerSubject, KeyAlgorithm, CmpRaSecret, RootCaUpdate, AllowedCertificateProfiles, Crl: Crl, Ocsp: Ocsp);
         foreach ((string name, CaDefinitionOptions ca) in Cas)
         {
             yield return new CaDefinition(name, $"{Section}:Cas:{name}", DevelopmentPki.FolderName + "-" + name,
@@ -136,7 +136,7 @@ public sealed class PkiOptions
                 ca.CmpSignerSubject ?? $"CN=CmpCluster {name} CMP Signer,O=CmpCluster",
                 ca.OcspSignerSubject ?? $"CN=CmpCluster {name} OCSP Signer,O=CmpCluster",
                 ca.KeyAlgorithm ?? KeyAlgorithm, ca.CmpRaSecret ?? CmpRaSecret, ca.RootCaUpdate, ca.AllowedCertificateProfiles,
-                string.IsNullOrEmpty(ca.IssuedBy) ? null : ca.IssuedBy);
+                string.IsNullOrEmpty(ca.IssuedBy) ? null : ca.IssuedBy, ca.Crl ?? Crl, ca.Ocsp ?? Ocsp);
         }
     }
 
@@ -152,6 +152,12 @@ public sealed class PkiOptions
 
     /// <summary>The definition of the CA named <paramref name="name"/>, or null.</summary>
     public CaDefinition? Definition(string name) => Definitions().FirstOrDefault(d => d.Name == name);
+
+    /// <summary>The CRL schedule of the CA <paramref name="ca"/>: its own (<c>Pki:Cas:{name}:Crl</c>) or <see cref="Crl"/>.</summary>
+    public CrlOptions CrlOf(string ca) => Definition(ca)?.Crl ?? Crl;
+
+    /// <summary>The OCSP settings of the CA <paramref name="ca"/>: its own (<c>Pki:Cas:{name}:Ocsp</c>) or <see cref="Ocsp"/>.</summary>
+    public OcspOptions OcspOf(string ca) => Definition(ca)?.Ocsp ?? Ocsp;
 
     /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
     public string BaseUrl => PublicBaseUrl.TrimEnd('/');
@@ -199,6 +205,13 @@ public sealed class CaDefinitionOptions
     /// a new root of its own (<see cref="RootSubject"/> is then unused). Unset: a new root.
     /// </summary>
     public string? IssuedBy { get; set; }
+
+    /// <summary>This CA's CRL schedule (validity, renewal, debounce); unset: <c>Pki:Crl</c>. Given, it replaces that section whole.</summary>
+    public CrlOptions? Crl { get; set; }
+
+    /// <summary>How this CA's OCSP answers are signed and how long they hold; unset: <c>Pki:Ocsp</c>. <c>MaxRequestEntries</c>
+    /// stays the node's (<c>Pki:Ocsp</c>): a request is read before its CA is known.</summary>
+    public OcspOptions? Ocsp { get; set; }
 }
 
 /// <summary>One CA of the node as its settings describe it, the default CA and each of <c>Pki:Cas</c> alike.</summary>
@@ -206,7 +219,7 @@ public sealed class CaDefinitionOptions
 /// <param name="Folder">Its development PKI folder under the data directory (when its keys are not on a token).</param>
 public sealed record CaDefinition(string Name, string Setting, string Folder, string RootSubject, string IssuingSubject,
     string CmpSignerSubject, string OcspSignerSubject, CaKeyAlgorithm KeyAlgorithm, string? CmpRaSecret,
-    RootCaUpdateOptions RootCaUpdate, string[]? AllowedCertificateProfiles, string? IssuedBy = null)
+    RootCaUpdateOptions RootCaUpdate, string[]? AllowedCertificateProfiles, string? IssuedBy = null, CrlOptions? Crl = null, OcspOptions? Ocsp = null)
 {
     /// <summary>Whether this CA issues with the certificate profile <paramref name="profile"/>.</summary>
     public bool Allows(string profile) => AllowedCertificateProfiles is null || AllowedCertificateProfiles.Contains(profile, StringComparer.Ordinal);

@@ -16,9 +16,12 @@ public sealed class PkiOptionsValidator : IValidateOptions<PkiOptions>
         {
             errors.Add("Pki:PublicBaseUrl must be an absolute http or https URL without query or fragment, e.g. http://ca.example:8080");
         }
-        CrlOptions crl = options.Crl;
-        if (crl.RenewBefore <= TimeSpan.Zero || crl.RenewBefore >= crl.Validity) errors.Add("Pki:Crl:RenewBefore must be positive and shorter than Pki:Crl:Validity");
-        if (crl.CheckPeriod < TimeSpan.FromSeconds(1)) errors.Add("Pki:Crl:CheckPeriod must be at least 1 second");
+        foreach ((string key, CrlOptions crl) in options.Cas.Where(c => c.Value.Crl is not null).Select(c => ($"Pki:Cas:{c.Key}:Crl", c.Value.Crl!))
+            .Prepend(("Pki:Crl", options.Crl)))
+        {
+            if (crl.RenewBefore <= TimeSpan.Zero || crl.RenewBefore >= crl.Validity) errors.Add($"{key}:RenewBefore must be positive and shorter than {key}:Validity");
+            if (crl.CheckPeriod < TimeSpan.FromSeconds(1)) errors.Add($"{key}:CheckPeriod must be at least 1 second");
+        }
         // Aliases, KeyID senderKIDs, CRL URLs and grain keys name a CA; configuration keys are case-insensitive, so names
         // that differ only in case would be one CA to some of them and two to others.
         var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { [options.CaName] = $"{PkiOptions.Section}:CaName" };
@@ -44,8 +47,12 @@ public sealed class PkiOptionsValidator : IValidateOptions<PkiOptions>
                 errors.Add($"{ca.Setting}:IssuedBy '{parent}' must name another CA of this node that has its own root in a development PKI folder (not Pki:CaKeys, not IssuedBy itself), and this CA's keys must not be on a token");
             }
         }
-        if (!Enum.IsDefined(options.Ocsp.Signer)) errors.Add("Pki:Ocsp:Signer must be Delegated or Ca");
-        if (options.Ocsp.ResponseValidity is { } validity && validity <= TimeSpan.Zero) errors.Add("Pki:Ocsp:ResponseValidity must be positive (or unset)");
+        foreach ((string key, OcspOptions ocsp) in options.Cas.Where(c => c.Value.Ocsp is not null).Select(c => ($"Pki:Cas:{c.Key}:Ocsp", c.Value.Ocsp!))
+            .Prepend(("Pki:Ocsp", options.Ocsp)))
+        {
+            if (!Enum.IsDefined(ocsp.Signer)) errors.Add($"{key}:Signer must be Delegated or Ca");
+            if (ocsp.ResponseValidity is { } validity && validity <= TimeSpan.Zero) errors.Add($"{key}:ResponseValidity must be positive (or unset)");
+        }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -156,7 +156,7 @@ public sealed partial class CertificateAuthorityGrain(
             {
                 await IssueAsync("revocation");
             }
-        }, new GrainTimerCreationOptions(options.CurrentValue.Crl.Debounce, Timeout.InfiniteTimeSpan));
+        }, new GrainTimerCreationOptions(options.CurrentValue.CrlOf(CaName).Debounce, Timeout.InfiniteTimeSpan));
     }
 
     /// <summary>
@@ -212,7 +212,7 @@ public sealed partial class CertificateAuthorityGrain(
             _version++;
             await PersistAsync();
         }
-        TimeSpan period = options.CurrentValue.Crl.CheckPeriod;
+        TimeSpan period = options.CurrentValue.CrlOf(CaName).CheckPeriod;
         await this.RegisterOrUpdateReminder(RenewReminder, period, period);
         await base.OnActivateAsync(cancellationToken);
     }
@@ -223,7 +223,7 @@ public sealed partial class CertificateAuthorityGrain(
         {
             return;
         }
-        CrlOptions crl = options.CurrentValue.Crl;
+        CrlOptions crl = options.CurrentValue.CrlOf(CaName);
         if (Current is not { } current)
         {
             await IssueAsync("first");
@@ -247,7 +247,7 @@ public sealed partial class CertificateAuthorityGrain(
         int read = await SettleTrackedAsync();
 
         DateTimeOffset thisUpdate = new(CrlBuilder.WholeSeconds(time.GetUtcNow()));
-        DateTimeOffset nextUpdate = thisUpdate + options.CurrentValue.Crl.Validity;
+        DateTimeOffset nextUpdate = thisUpdate + options.CurrentValue.CrlOf(CaName).Validity;
         (List<CrlEntry> entries, List<KeyValuePair<string, RevokedEntry>> expiring, int dropped) = ListFor(thisUpdate);
         // RFC 5280 §5.2.3: strictly increasing. The published CRL carries its number and is written first: a crash before
         // the CA state follows leaves the CA dirty, and the next CRL takes the number after both.

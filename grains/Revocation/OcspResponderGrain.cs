@@ -42,9 +42,10 @@ public sealed partial class OcspResponderGrain(
         }
 
         DateTimeOffset now = time.GetUtcNow();
-        TimeSpan? validity = pki.Ocsp.ResponseValidity;
+        OcspOptions settings = pki.OcspOf(ca.Name);
+        TimeSpan? validity = settings.ResponseValidity;
         SingleResponse[] responses = await Task.WhenAll(query.Ids.Select(id => StatusAsync(id, ca, now, validity)));
-        bool delegated = pki.Ocsp.Signer == OcspSignerKind.Delegated;
+        bool delegated = settings.Signer == OcspSignerKind.Delegated;
         byte[] response;
         try
         {

@@ -16,6 +16,7 @@ public sealed class ConfigurationValidationTests
     [InlineData("--Cmp:Profiles:default:AllowedCurves:0=secp256k1", "Cmp:Profiles:default:AllowedCurves")]
     [InlineData("--Cmp:Profiles:default:MinRsaBits=9000", "Cmp:Profiles:default:MinRsaBits")]
     [InlineData("--Cmp:Profiles:default:AllowedSubjectAltNameTypes:0=x400", "Cmp:Profiles:default:AllowedSubjectAltNameTypes")]
+    [InlineData("--Pki:Cas:tls:Crl:RenewBefore=2.00:00:00", "Pki:Cas:tls:Crl:RenewBefore")]
     [InlineData("--Cmp:EndEntityProfiles:gnb:Fields:Colour:Use=Optional", "Cmp:EndEntityProfiles:gnb:Fields:Colour")]
     [InlineData("--Cmp:Aliases:ra:EnrollmentPolicies:0=nowhere", "Cmp:Aliases:ra:EnrollmentPolicies")]
     [InlineData("--Cmp:Aliases:ra:Ca=nowhere", "Cmp:Aliases:ra:Ca")]

@@ -56,6 +56,8 @@ public sealed class MultipleCaNodeFixture : IAsyncLifetime
             $"--Pki:Cas:tls:CmpRaSecret={TlsCaSecret}",
             $"--Pki:Cas:tls:RootCaUpdate:NewWithNew={_files.File("tls-new-root.pem")}",
             "--Pki:Crl:Debounce=00:00:00",
+            // The tls CA's own CRL schedule and OCSP validity (Pki:Cas:{name}:Crl / :Ocsp); ipsec keeps the node's.
+            "--Pki:Cas:tls:Crl:Validity=2.00:00:00", "--Pki:Cas:tls:Crl:Debounce=00:00:00", "--Pki:Cas:tls:Ocsp:ResponseValidity=01:00:00",
             "--Cmp:Aliases:ipsec:Ca=ipsec",
             $"--Cmp:Aliases:ipsec:Secret={IpsecSecret}",
             "--Cmp:Aliases:tls:Ca=tls",
@@ -187,6 +189,8 @@ public sealed class MultipleCaOpenSslTests(MultipleCaNodeFixture fixture) : ICla
         Assert.True(tlsCrl.IssuerDN.Equivalent(Subject(fixture.Issuing("tls"))));
         Assert.True(ipsecCrl.IssuerDN.Equivalent(Subject(fixture.Issuing("ipsec"))));
         Assert.Null(ipsecCrl.GetRevokedCertificate(new Org.BouncyCastle.Math.BigInteger(revoked.SerialNumber, 16)));
+        Assert.Equal(TimeSpan.FromDays(2), tlsCrl.NextUpdate!.Value - tlsCrl.ThisUpdate);
+        Assert.Equal(TimeSpan.FromDays(1), ipsecCrl.NextUpdate!.Value - ipsecCrl.ThisUpdate);
         await File.WriteAllBytesAsync(dir.File("tls.crl"), tlsCrl.GetEncoded());
         OpenSslResult underOwn = await OpenSsl.RunAsync(dir.Path, "crl", "-in", "tls.crl", "-inform", "DER", "-CAfile", fixture.Chain("tls"), "-noout", "-verify");
         OpenSslResult underOther = await OpenSsl.RunAsync(dir.Path, "crl", "-in", "tls.crl", "-inform", "DER", "-CAfile", fixture.Chain("ipsec"), "-noout", "-verify");
@@ -204,6 +208,9 @@ public sealed class MultipleCaOpenSslTests(MultipleCaNodeFixture fixture) : ICla
         E2e.OutputContains(ipsecOcsp, "live.pem: good", Node);
         E2e.OutputContains(ipsecOcsp, "Subject: O=CmpCluster, CN=CmpCluster ipsec OCSP Signer", Node);
         E2e.OutputContains(tlsUnderIpsec, "Response Verify Failure", Node);
+        // Only the tls CA gives its answers a nextUpdate (its Pki:Cas:tls:Ocsp:ResponseValidity).
+        E2e.OutputContains(tlsOcsp, "Next Update", Node);
+        E2e.OutputLacks(ipsecOcsp, "Next Update", Node);
     }
 
     [Fact]
