@@ -87,16 +87,12 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
     /// </summary>
     public async Task<Issuance> HandleAsync(EnrollmentRequest request, PreparedEnrollment prepared, string? resumeKey, Func<string, Task> reserved)
     {
-        if (prepared.ServerKey is { } serverKey)
-        {
-            return await IssueWithServerKeyAsync(request, prepared, serverKey, resumeKey, reserved);
-        }
-        IssuedCertificate issued = resumeKey is null
-            ? await issuer.IssueAsync(prepared.Issuance, reserved)
-            : await issuer.ResumeAsync(prepared.Issuance, resumeKey);
+        (IssuedCertificate issued, EncryptedKey? privateKey) = prepared.ServerKey is { } serverKey
+            ? await IssueWithServerKeyAsync(request, prepared, serverKey, resumeKey, reserved)
+            : (resumeKey is null ? await issuer.IssueAsync(prepared.Issuance, reserved) : await issuer.ResumeAsync(prepared.Issuance, resumeKey), null);
         X509CertificateStructure[] caPubs = aliasCertificates.CaPubs(request.Alias, request.Ca);
         return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
-            caPubs, request.ImplicitConfirm) { GrantedWithMods = prepared.Modified || issued.ValidityModified };
+            caPubs, request.ImplicitConfirm) { GrantedWithMods = prepared.Modified || issued.ValidityModified, PrivateKey = privateKey };
     }
 
     /// <summary>
@@ -105,7 +101,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
     /// never stored, never logged, and wiped once encrypted. A retry after a crash cannot have the key the interrupted
     /// attempt certified, so that certificate (never delivered) is revoked and a new key is issued.
     /// </summary>
-    private async Task<Issuance> IssueWithServerKeyAsync(
+    private async Task<(IssuedCertificate, EncryptedKey)> IssueWithServerKeyAsync(
         EnrollmentRequest request, PreparedEnrollment prepared, ServerKeyDelivery serverKey, string? resumeKey, Func<string, Task> reserved)
     {
         if (resumeKey is not null)
@@ -121,9 +117,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
             // The CMP signer is the key generation authority (its certificate carries id-kp-cmKGA, RFC 9483 §4.1.6).
             : new EncryptedKey(KeyPackage.Seal(key.PrivateKeyInfo, serverKey.Recipient!, new KeyGenerationAuthority(
                 ca.CmpSigner.Certificate, ca.CmpSigner.Signer.Algorithm, data => ca.CmpSigner.Sign(data, "key-package"), ca.CaChain)));
-        X509CertificateStructure[] caPubs = aliasCertificates.CaPubs(request.Alias, request.Ca);
-        return new Issuance(request.ResponseType, prepared.CertReqId.LongValueExact, issued, X509CertificateStructure.GetInstance(issued.Der),
-            caPubs, request.ImplicitConfirm) { GrantedWithMods = prepared.Modified || issued.ValidityModified, PrivateKey = privateKey };
+        return (issued, privateKey);
     }
 
     /// <summary>Every check of the request and its POP, without issuing: a request that will wait (RFC 9483 §4.4) is
@@ -289,17 +283,12 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
         }
         return request.KeyRecipient switch
         {
-            KeyRecipient.Certificate { Value: var certificate } when !CanReceiveKey(certificate) => throw new CmpFailureException(PkiFailureInfo.BadRequest,
-                "the protection certificate's key can neither transport nor agree a key (RSA or EC needed) for the server-generated key"),
+            KeyRecipient.Certificate { Value: var certificate } when !KeyPackage.CanReceive(certificate) => throw KeyPackage.CannotReceive(),
             { } recipient => new ServerKeyDelivery(spec, recipient, null),
             null => throw new CmpFailureException(PkiFailureInfo.BadRequest,
                 "a server-generated key is delivered to a request's shared secret (MAC) or signer certificate, and this request has neither"),
         };
     }
-
-    private static bool CanReceiveKey(X509CertificateStructure certificate) =>
-        certificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption)
-        || certificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Equals(X9ObjectIdentifiers.IdECPublicKey);
 
     /// <summary>The id-regCtrl-protocolEncrKey control (RFC 4211 §6.6): the key to encrypt a returned private key to.</summary>
     private static SubjectPublicKeyInfo? ProtocolEncrKey(CertReqMsg message)

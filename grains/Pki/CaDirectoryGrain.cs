@@ -1,5 +1,4 @@
 using CmpCluster.Contracts;
-using CmpCluster.Grains.Internal;
 using Orleans.Concurrency;
 using Org.BouncyCastle.Asn1;
 
@@ -7,7 +6,7 @@ namespace CmpCluster.Grains.Pki;
 
 /// <summary>Public facts about the CAs in this silo's key ring, for the admin API; keys never leave the ring.</summary>
 [StatelessWorker]
-public sealed class CaDirectoryGrain(PkiKeyRing keys) : Grain, ICaDirectoryGrain
+public sealed class CaDirectoryGrain(PkiKeyRing keys, CaStatusCache status) : Grain, ICaDirectoryGrain
 {
     public async Task<IReadOnlyList<CaInfo>> ListAsync() =>
         await Task.WhenAll(keys.Authorities.Select(async a => new CaInfo(
@@ -16,5 +15,6 @@ public sealed class CaDirectoryGrain(PkiKeyRing keys) : Grain, ICaDirectoryGrain
             a.Ca.CertificateDer,
             a.CaChain.Select(c => c.GetEncoded(Asn1Encodable.Der)).ToArray(),
             new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)),
-            await GrainFactory.GetGrain<ICaStatusGrain>(a.Name).IsEnabledAsync())));
+            // Through the silo's cache: every CRL download lists the CAs.
+            await status.IsEnabledAsync(a.Name))));
 }

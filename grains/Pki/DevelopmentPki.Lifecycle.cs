@@ -93,15 +93,7 @@ public static partial class DevelopmentPki
         X509Certificate2 root = rootWithKey;
         using AsymmetricAlgorithm caKey = LoadKey(folder, "issuing-ca", passphrase);
         using X509Certificate2 previous = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
-
-        CertificateRequest request = NewRequest(previous.Subject, caKey);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
-        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
-        DateTimeOffset notAfter = now.AddYears(options.IssuingValidityYears) is var wanted && wanted > root.NotAfter ? root.NotAfter : wanted;
-        using X509Certificate2 renewed = request.Create(rootWithKey, now, notAfter, NewSerial());
+        using X509Certificate2 renewed = IssuingCaCertificate(previous.Subject, caKey, rootWithKey, DateTimeOffset.UtcNow.AddMinutes(-5), options.IssuingValidityYears);
 
         File.Copy(Path.Combine(folder, "issuing-ca.pem"), Path.Combine(folder, $"issuing-ca.previous-{previous.SerialNumber}.pem"), overwrite: true);
         string staging = Path.Combine(folder, ".issuing-renewal.tmp");
@@ -160,6 +152,22 @@ public static partial class DevelopmentPki
             throw new InvalidOperationException($"no development PKI with a root key in {folder}");
         }
         return (folder, string.IsNullOrEmpty(options.Passphrase) ? PkiOptions.DevelopmentPassphrase : options.Passphrase);
+    }
+
+    /// <summary>
+    /// An issuing-CA certificate (RFC 5280 §4.2.1.9: CA, path length 0; keyCertSign, cRLSign, digitalSignature; its own and
+    /// its root's key identifiers) for <paramref name="caKey"/>, signed by <paramref name="rootWithKey"/>, valid
+    /// <paramref name="years"/> from <paramref name="notBefore"/> and never beyond the root (RFC 5280 §6.1).
+    /// </summary>
+    private static X509Certificate2 IssuingCaCertificate(string subject, AsymmetricAlgorithm caKey, X509Certificate2 rootWithKey, DateTimeOffset notBefore, int years)
+    {
+        CertificateRequest request = NewRequest(subject, caKey);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(rootWithKey, true, false));
+        DateTimeOffset notAfter = notBefore.AddYears(years) is var wanted && wanted > rootWithKey.NotAfter ? rootWithKey.NotAfter : wanted;
+        return request.Create(rootWithKey, notBefore, notAfter, NewSerial());
     }
 
     /// <summary>A root CA certificate request (RFC 5280 §4.2.1.9, §4.2.1.3): CA, keyCertSign and cRLSign, its key identifier.</summary>

@@ -130,17 +130,7 @@ public static partial class DevelopmentPki
         using AsymmetricAlgorithm rootKeyDisposer = rootKey;
 
         using AsymmetricAlgorithm caKey = NewKey(definition.KeyAlgorithm);
-        CertificateRequest caRequest = NewRequest(definition.IssuingSubject, caKey);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
-        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
-        caRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
-        DateTimeOffset caNotAfter = now.AddYears(options.IssuingValidityYears);
-        if (caNotAfter > root.NotAfter)
-        {
-            caNotAfter = root.NotAfter; // RFC 5280 §6.1: never outlive the issuer (a borrowed root may be older).
-        }
-        using X509Certificate2 ca = caRequest.Create(root, now, caNotAfter, NewSerial());
+        using X509Certificate2 ca = IssuingCaCertificate(definition.IssuingSubject, caKey, root, now, options.IssuingValidityYears);
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
 
         // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and
@@ -186,11 +176,7 @@ public static partial class DevelopmentPki
     private static (X509Certificate2, AsymmetricAlgorithm) NewRoot(PkiOptions options, CaDefinition definition, DateTimeOffset now)
     {
         AsymmetricAlgorithm key = NewKey(definition.KeyAlgorithm);
-        CertificateRequest request = NewRequest(definition.RootSubject, key);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        return (request.CreateSelfSigned(now, now.AddYears(options.RootValidityYears)), key);
+        return (RootRequest(definition.RootSubject, key).CreateSelfSigned(now, now.AddYears(options.RootValidityYears)), key);
     }
 
     /// <summary>The root of CA <paramref name="parent"/>, with its key, from that CA's development folder (IssuedBy).</summary>

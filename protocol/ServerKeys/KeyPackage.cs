@@ -188,9 +188,17 @@ public static class KeyPackage
         {
             return KeyAgreement(contentKey, spki, recipientId);
         }
-        throw new CmpFailureException(Contracts.PkiFailureInfo.BadRequest,
-            "the protection certificate's key can neither transport nor agree a key (RSA or EC needed) for the server-generated key");
+        throw CannotReceive();
     }
+
+    /// <summary>Whether a key can be sealed to <paramref name="certificate"/>: an RSA key transports it, an EC key agrees it.</summary>
+    public static bool CanReceive(X509CertificateStructure certificate) =>
+        certificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Equals(PkcsObjectIdentifiers.RsaEncryption)
+        || certificate.SubjectPublicKeyInfo.Algorithm.Algorithm.Equals(X9ObjectIdentifiers.IdECPublicKey);
+
+    /// <summary>The refusal for a recipient certificate whose key can do neither (badRequest).</summary>
+    public static CmpFailureException CannotReceive() => new(Contracts.PkiFailureInfo.BadRequest,
+        "the protection certificate's key can neither transport nor agree a key (RSA or EC needed) for the server-generated key");
 
     /// <summary>
     /// kari (RFC 5652 §6.2.2, RFC 5753 §3.1): an ephemeral key on the recipient's curve; the key-encryption key is the ANSI
