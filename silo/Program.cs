@@ -8,6 +8,7 @@ using CmpCluster.Grains.Transactions;
 using CmpCluster.Protocol.Configuration;
 using CmpCluster.Silo;
 using CmpCluster.Silo.Audit;
+using CmpCluster.Silo.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -55,7 +56,7 @@ builder.Services.AddSingleton(sp => PkiKeys.Load(
 foreach (string provider in new[] { GrainNames.Storage, GrainNames.Transactions })
 {
     builder.Services.AddKeyedSingleton<IGrainStorageSerializer>(provider,
-        (sp, _) => new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+        (sp, _) => new PooledGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
 }
 
 bool dashboard = builder.Configuration.GetValue("Dashboard:Enabled", true);

@@ -146,6 +146,173 @@ internal sealed class SqliteDatabase
         }
     }
 
+    /// <summary>
+    /// Runs a write (<paramref name="work"/>: one or a few statements, no transaction of its own) so that it shares a
+    /// commit with the writes that queued behind the one before it (group commit): one SQLite transaction, one WAL
+    /// append of the pages they touched and one file lock per batch instead of per write. The task completes once the
+    /// batch is committed, as <see cref="RunAsync{T}"/> would after its own commit. A write that throws fails alone: the
+    /// batch is rolled back and its writes run again one at a time, so the others still commit.
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<SqliteDatabase, T> work, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var write = new QueuedWrite<T>(work);
+        _writes.Enqueue(write);
+        if (Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
+        {
+            // Not inline: queued behind the work already waiting for the thread pool, so the writes that work makes (other
+            // grains' turns, on a busy core) join this commit instead of each committing alone.
+            ThreadPool.UnsafeQueueUserWorkItem(static database => _ = database.FlushAsync(), this, preferLocal: false);
+        }
+        return write.Task;
+    }
+
+    /// <summary>Writes taken into one commit at most (a bound on the time other statements wait for the connection).</summary>
+    private const int MaxWritesPerCommit = 64;
+
+    /// <summary>Writes waiting for the flusher; at most one flusher runs (<see cref="_flushing"/>).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IQueuedWrite> _writes = new();
+    private int _flushing;
+
+    private async Task FlushAsync()
+    {
+        var batch = new List<IQueuedWrite>(MaxWritesPerCommit);
+        while (true)
+        {
+            await _gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                while (batch.Count < MaxWritesPerCommit && _writes.TryDequeue(out IQueuedWrite? write))
+                {
+                    batch.Add(write);
+                }
+                if (_closed)
+                {
+                    batch.ForEach(w => w.Fail(new ObjectDisposedException(nameof(SqliteDatabase))));
+                }
+                else
+                {
+                    RunBatch(batch);
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+            // Callers continue only after the connection is free again.
+            batch.ForEach(w => w.Complete());
+            batch.Clear();
+            if (!_writes.IsEmpty)
+            {
+                continue;
+            }
+            Volatile.Write(ref _flushing, 0);
+            // A write queued after the emptiness check and before the release has no flusher yet: take it on.
+            if (_writes.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Commits made for <see cref="WriteAsync{T}"/> writes (a batch counts once): for tests and diagnostics.</summary>
+    internal long WriteCommits => Interlocked.Read(ref _writeCommits);
+
+    private long _writeCommits;
+
+    private void RunBatch(List<IQueuedWrite> batch)
+    {
+        Interlocked.Increment(ref _writeCommits);
+        if (batch.Count == 1)
+        {
+            batch[0].Run(this); // auto-commits on its own
+            return;
+        }
+        Command("BEGIN IMMEDIATE;").ExecuteNonQuery();
+        bool failed = false;
+        foreach (IQueuedWrite write in batch)
+        {
+            if (!write.Run(this))
+            {
+                failed = true;
+                break;
+            }
+        }
+        if (!failed)
+        {
+            try
+            {
+                Command("COMMIT;").ExecuteNonQuery();
+                return;
+            }
+            catch (SqliteException)
+            {
+                // Nothing of the batch is durable; each write is tried again alone below.
+            }
+        }
+        try
+        {
+            Command("ROLLBACK;").ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // SQLite already rolled the transaction back (an I/O or full-disk error does that itself).
+        }
+        foreach (IQueuedWrite write in batch)
+        {
+            write.Run(this);
+        }
+    }
+
+    private interface IQueuedWrite
+    {
+        /// <summary>Runs the write; false when it threw (kept for <see cref="Fail"/>/<see cref="Complete"/>).</summary>
+        bool Run(SqliteDatabase database);
+
+        void Fail(Exception exception);
+
+        /// <summary>Hands the caller the result or exception of the last <see cref="Run"/>.</summary>
+        void Complete();
+    }
+
+    private sealed class QueuedWrite<T>(Func<SqliteDatabase, T> work) : IQueuedWrite
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+        private Exception? _exception;
+
+        public Task<T> Task => _completion.Task;
+
+        public bool Run(SqliteDatabase database)
+        {
+            try
+            {
+                _result = work(database);
+                _exception = null;
+                return true;
+            }
+            catch (Exception e)
+            {
+                _exception = e;
+                return false;
+            }
+        }
+
+        public void Fail(Exception exception) => _exception = exception;
+
+        public void Complete()
+        {
+            if (_exception is not null)
+            {
+                _completion.TrySetException(_exception);
+            }
+            else
+            {
+                _completion.TrySetResult(_result!);
+            }
+        }
+    }
+
     /// <summary>Synchronous variant for start-up work such as schema creation.</summary>
     public void RunExclusive(Action work)
     {

@@ -190,8 +190,8 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
 
         (object due, object expires) = Lifetime(grainState.State);
 
-        // Each statement auto-commits, so the row (with its due time and expiry) is committed before this task completes.
-        var newVersion = await _database.RunAsync(db =>
+        // Committed (with its due time and expiry, and with the writes queued alongside it) before this task completes.
+        var newVersion = await _database.WriteAsync(db =>
         {
             SqliteCommand command;
             if (expected is null)
@@ -236,7 +236,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         var grainKey = grainId.ToString();
         var expected = grainState.ETag;
 
-        var cleared = await _database.RunAsync(db =>
+        var cleared = await _database.WriteAsync(db =>
         {
             if (expected is null)
             {

@@ -32,6 +32,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
     [Theory]
     [InlineData("json")]
     [InlineData("orleans")]
+    [InlineData("pooled")]
     public async Task Write_then_read_from_a_fresh_instance_round_trips(string serializer)
     {
         var grain = Grain("round-trip");

@@ -56,6 +56,8 @@ internal static class StorageServices
     {
         "json" => new JsonGrainStorageSerializer(new OrleansJsonSerializer(Options.Create(new OrleansJsonSerializerOptions()))),
         "orleans" => new OrleansGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
+        // What the node registers (silo/Program.cs): Orleans' binary format through one reused buffer per thread.
+        "pooled" => new PooledGrainStorageSerializer(Services.GetRequiredService<Serializer>()),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 }
