@@ -42,6 +42,7 @@ public static class CmpGrainsServices
         services.AddSingleton<CaStatusCache>();
         services.AddHostedService<KeyGenerationAuthorityCheck>();
         services.AddHostedService(sp => sp.GetRequiredService<CaExpiryMonitor>());
+        services.AddHostedService<RecordedCaRefresh>();
         return services;
     }
 }

@@ -8,8 +8,10 @@ namespace CmpCluster.Grains.Pki;
 [StatelessWorker]
 public sealed class CaDirectoryGrain(PkiKeyRing keys, CaStatusCache status) : Grain, ICaDirectoryGrain
 {
-    public async Task<IReadOnlyList<CaInfo>> ListAsync() =>
-        await Task.WhenAll(keys.Authorities.Select(async a => new CaInfo(
+    public async Task<IReadOnlyList<CaInfo>> ListAsync()
+    {
+        keys.Recorded?.Refresh(keys); // a CA made through the admin API on another silo is listed at once
+        return await Task.WhenAll(keys.Authorities.Select(async a => new CaInfo(
             a.Name,
             a.Ca.Certificate.Subject.ToString(),
             a.Ca.CertificateDer,
@@ -17,4 +19,5 @@ public sealed class CaDirectoryGrain(PkiKeyRing keys, CaStatusCache status) : Gr
             new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)),
             // Through the silo's cache: every CRL download lists the CAs.
             await status.IsEnabledAsync(a.Name))));
+    }
 }

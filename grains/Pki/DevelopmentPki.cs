@@ -24,7 +24,7 @@ public static partial class DevelopmentPki
     public static PkiKeyRing LoadOrCreate(PkiOptions options, string dataDirectory, ILogger logger)
     {
         string passphrase = Passphrase(options, logger);
-        return new PkiKeyRing(options.Definitions().Select(ca => LoadOrCreate(options, ca, dataDirectory, passphrase, logger)));
+        return PkiKeys.WithRecorded(options.Definitions().Select(ca => LoadOrCreate(options, ca, dataDirectory, passphrase, logger)), options, dataDirectory, logger);
     }
 
     /// <summary>The passphrase of the key files: <c>Pki:Passphrase</c>, or the development one with a loud warning.</summary>
@@ -62,7 +62,7 @@ public static partial class DevelopmentPki
     /// Reads the folder and checks what a replaced or mixed-up file would break: each key is its certificate's, the CA
     /// certificate is issued by the root and the two signers by the CA; a failure names the file and the CA's setting.
     /// </summary>
-    private static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase)
+    internal static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase)
     {
         string caName = definition.Name;
         byte[] root = LoadCertificateDer(folder, "root-ca");
@@ -109,7 +109,8 @@ public static partial class DevelopmentPki
         return rsa;
     }
 
-    private static void Create(PkiOptions options, CaDefinition definition, string folder, string passphrase)
+    /// <param name="parentFolder">With <see cref="CaDefinition.IssuedBy"/>: the folder of that CA's root key; null: the one its settings name.</param>
+    private static void Create(PkiOptions options, CaDefinition definition, string folder, string passphrase, string? parentFolder = null)
     {
         // A crash during an earlier creation leaves only a staging folder behind: start over from nothing. The staging
         // folder is this process's own: silos of a cluster that share the folder may all start at once, and the first
@@ -124,7 +125,7 @@ public static partial class DevelopmentPki
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
 
         (X509Certificate2 root, AsymmetricAlgorithm rootKey) = definition.IssuedBy is { } parent
-            ? LoadParentRoot(options, definition, parent, Path.GetDirectoryName(folder)!, passphrase)
+            ? LoadParentRoot(definition, parent, parentFolder ?? Path.Combine(Path.GetDirectoryName(folder)!, options.Definition(parent)!.Folder), passphrase)
             : NewRoot(options, definition, now);
         using X509Certificate2 rootDisposer = root;
         using AsymmetricAlgorithm rootKeyDisposer = rootKey;
@@ -133,16 +134,9 @@ public static partial class DevelopmentPki
         using X509Certificate2 ca = IssuingCaCertificate(definition.IssuingSubject, caKey, root, now, options.IssuingValidityYears);
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
 
-        // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and
-        // id-kp-cmKGA as the key generation authority that signs server-generated keys (RFC 9483 §4.1.6).
-        using AsymmetricAlgorithm signerKey = NewKey(definition.KeyAlgorithm);
-        CertificateRequest signerRequest = NewRequest(definition.CmpSignerSubject, signerKey);
-        signerRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        signerRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        signerRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku), new Oid(CmKgaEku)], false));
-        signerRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(signerRequest.PublicKey, false));
-        signerRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
-        using X509Certificate2 signer = signerRequest.Create(caWithKey, now, now.AddYears(options.CmpSignerValidityYears), NewSerial());
+        (X509Certificate2 signer, AsymmetricAlgorithm signerKey) = IssueCmpSigner(options, definition, caWithKey, now);
+        using X509Certificate2 signerDisposer = signer;
+        using AsymmetricAlgorithm signerKeyDisposer = signerKey;
 
         (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, now);
         using (ocsp)
@@ -180,10 +174,8 @@ public static partial class DevelopmentPki
     }
 
     /// <summary>The root of CA <paramref name="parent"/>, with its key, from that CA's development folder (IssuedBy).</summary>
-    private static (X509Certificate2, AsymmetricAlgorithm) LoadParentRoot(PkiOptions options, CaDefinition definition, string parent,
-        string dataDirectory, string passphrase)
+    private static (X509Certificate2, AsymmetricAlgorithm) LoadParentRoot(CaDefinition definition, string parent, string parentFolder, string passphrase)
     {
-        string parentFolder = Path.Combine(dataDirectory, options.Definition(parent)!.Folder);
         if (!File.Exists(Path.Combine(parentFolder, "root-ca.key.pem")))
         {
             throw new InvalidOperationException($"{definition.Setting}:IssuedBy: the root key of CA '{parent}' ({Path.Combine(parentFolder, "root-ca.key.pem")}) "
@@ -192,6 +184,24 @@ public static partial class DevelopmentPki
         AsymmetricAlgorithm key = LoadKey(parentFolder, "root-ca", passphrase);
         using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(LoadCertificateDer(parentFolder, "root-ca"));
         return (CopyWithKey(certificate, key), key);
+    }
+
+    /// <summary>
+    /// The CA's CMP signer (RFC 9483 §3.3), a key of the CA's algorithm. OpenSSL refuses a response signer without
+    /// digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and id-kp-cmKGA as the key generation authority that
+    /// signs server-generated keys (RFC 9483 §4.1.6). It never outlives the CA (RFC 5280 §6.1).
+    /// </summary>
+    private static (X509Certificate2, AsymmetricAlgorithm) IssueCmpSigner(PkiOptions options, CaDefinition definition, X509Certificate2 caWithKey, DateTimeOffset notBefore)
+    {
+        AsymmetricAlgorithm key = NewKey(definition.KeyAlgorithm);
+        CertificateRequest request = NewRequest(definition.CmpSignerSubject, key);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku), new Oid(CmKgaEku)], false));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(caWithKey, true, false));
+        DateTimeOffset notAfter = notBefore.AddYears(options.CmpSignerValidityYears) is var wanted && wanted > caWithKey.NotAfter ? caWithKey.NotAfter : wanted;
+        return (request.Create(caWithKey, notBefore, notAfter, NewSerial()), key);
     }
 
     /// <summary>

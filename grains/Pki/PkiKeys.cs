@@ -40,7 +40,16 @@ public static partial class PkiKeys
             }
             authorities.Add(authority);
         }
-        return new PkiKeyRing(authorities);
+        return WithRecorded(authorities, options, dataDirectory, logger);
+    }
+
+    /// <summary>The ring of <paramref name="configured"/>, joined by the CAs made through the admin API that the data directory holds.</summary>
+    internal static PkiKeyRing WithRecorded(IEnumerable<CertificateAuthorityKeys> configured, PkiOptions options, string dataDirectory, ILogger logger)
+    {
+        string passphrase = string.IsNullOrEmpty(options.Passphrase) ? PkiOptions.DevelopmentPassphrase : options.Passphrase;
+        var ring = new PkiKeyRing(configured, new RecordedCas(options, dataDirectory, passphrase, logger));
+        ring.Recorded!.Refresh(ring);
+        return ring;
     }
 
     private static CertificateAuthorityKeys LoadTokenAuthority(PkiOptions options, string caName, CaKeyOptions keys,
