@@ -22,7 +22,8 @@ public static partial class DevelopmentPki
         X509Certificate2 ca, X509Certificate2 root, AsymmetricAlgorithm caKey)
     {
         Directory.CreateDirectory(folder);
-        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
+        // Five minutes back for clients whose clocks lag, never before the CA itself (a ceremony just held).
+        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5) is var early && early < ca.NotBefore ? ca.NotBefore : early;
         using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
         (X509Certificate2 signer, AsymmetricAlgorithm signerKey) = IssueCmpSigner(options, definition, caWithKey, now);
         (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, now);
