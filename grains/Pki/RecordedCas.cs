@@ -14,6 +14,13 @@ public sealed record RecordedCaDefinition(string Name, string Origin, string Roo
     public const string Created = "created", Imported = "imported";
 }
 
+/// <summary>The data directory where recorded CAs live, for checks made before the key ring is loaded (an alias naming one).</summary>
+public sealed record RecordedCaDirectory(string Path)
+{
+    /// <summary>Whether CA <paramref name="name"/> was made through the admin API and its folder is here.</summary>
+    public bool Holds(string name) => File.Exists(System.IO.Path.Combine(Path, RecordedCas.FolderName(name), RecordedCas.DefinitionFile));
+}
+
 /// <summary>How a creation or an import ended: the CA now in the key ring, or the field at fault (a conflict: the name or
 /// subject is taken).</summary>
 public sealed record CaProvisioning(CertificateAuthorityKeys? Ca, bool Conflict = false, string? Field = null, string? Message = null)

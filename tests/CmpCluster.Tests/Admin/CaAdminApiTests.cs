@@ -153,6 +153,33 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task An_alias_added_at_the_next_start_names_a_ca_made_through_the_api()
+    {
+        using var root = new TempDirectory("ca-admin-alias");
+        string data = Path.Combine(root.Path, "data");
+        string token = $"--Admin:Tokens:0={CaAdminNodeFixture.Token}";
+        await using (NodeProcess before = await NodeProcess.StartAsync([token], data))
+        {
+            using HttpClient client = Admin.Client(before, CaAdminNodeFixture.Token, TimeSpan.FromSeconds(60));
+            (HttpResponseMessage response, string text) = await Admin.SendAsync(client, HttpMethod.Post, "/api/v1/cas", new JsonObject { ["name"] = "named" });
+            Assert.True(response.StatusCode == HttpStatusCode.Created, text + before.OutputTail());
+        }
+
+        await using NodeProcess after = await NodeProcess.StartAsync([token, "--Cmp:Aliases:named:Ca=named", "--Cmp:Aliases:named:Secret=named-secret"], data);
+
+        using var dir = new TempDirectory("ca-admin-alias-enroll");
+        await OpenSsl.GenerateP256KeyAsync(dir.Path);
+        string folder = Path.Combine(data, "pki-named");
+        OpenSslResult enrolled = await new CmpEnrollment
+        {
+            Path = "cmp/named", Reference = "named", Secret = "named-secret", Trusted = Path.Combine(folder, "root-ca.pem"), CertOut = "named.pem",
+        }.RunAsync(after, dir.Path);
+        E2e.Succeeded(enrolled, after);
+        E2e.Succeeded(await OpenSsl.RunAsync(dir.Path, "verify", "-CAfile", Path.Combine(folder, "root-ca.pem"),
+            "-untrusted", Path.Combine(folder, "issuing-ca.pem"), "named.pem"), after);
+    }
+
+    [Fact]
     public async Task Creation_refuses_a_taken_name_a_bad_name_an_unknown_algorithm_or_parent_and_stores_nothing()
     {
         using HttpClient client = fixture.Client();
