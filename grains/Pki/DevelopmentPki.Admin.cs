@@ -14,19 +14,20 @@ public static partial class DevelopmentPki
         Create(options, definition, folder, passphrase, parentFolder);
 
     /// <summary>
-    /// An operator's CA (its certificate <paramref name="ca"/> under <paramref name="root"/>, its key <paramref name="caKey"/>),
-    /// checked by the caller: the CA key is written encrypted under Pki:Passphrase, and a CMP signer and an OCSP signer
-    /// are issued with it (keys of the CA's algorithm, made here), as for a created CA. No root key is written.
+    /// An operator's CA (its certificate <paramref name="ca"/> under <paramref name="root"/>), checked by the caller, its key
+    /// either <paramref name="caKey"/>, written encrypted under Pki:Passphrase, or <paramref name="tokenCa"/> on a PKCS#11
+    /// token, where it stays. A CMP signer and an OCSP signer are issued with it (keys of the CA's algorithm, made here, in
+    /// files), as for a created CA. No root key is written.
     /// </summary>
     internal static void ImportInto(PkiOptions options, CaDefinition definition, string folder, string passphrase,
-        X509Certificate2 ca, X509Certificate2 root, AsymmetricAlgorithm caKey)
+        X509Certificate2 ca, X509Certificate2 root, AsymmetricAlgorithm? caKey, KeyHolder? tokenCa)
     {
         Directory.CreateDirectory(folder);
         // Five minutes back for clients whose clocks lag, never before the CA itself (a ceremony just held).
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5) is var early && early < ca.NotBefore ? ca.NotBefore : early;
-        using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
-        (X509Certificate2 signer, AsymmetricAlgorithm signerKey) = IssueCmpSigner(options, definition, caWithKey, now);
-        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, now);
+        var issuer = new CaIssuer(ca, caKey is not null ? Generator(caKey) : new KeyHolderGenerator(tokenCa!, ca.PublicKey));
+        (X509Certificate2 signer, AsymmetricAlgorithm signerKey) = IssueCmpSigner(options, definition, issuer, now);
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, issuer, NewKey(definition.KeyAlgorithm), now);
         using (signer)
         using (signerKey)
         using (ocsp)
@@ -37,10 +38,24 @@ public static partial class DevelopmentPki
             WriteCertificate(folder, "cmp-signer", signer);
             WriteCertificate(folder, OcspSignerFile, ocsp);
             File.WriteAllText(Path.Combine(folder, "ca-chain.pem"), ca.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n");
-            WriteKey(folder, "issuing-ca", caKey, passphrase);
+            if (caKey is not null)
+            {
+                WriteKey(folder, "issuing-ca", caKey, passphrase);
+            }
             WriteKey(folder, "cmp-signer", signerKey, passphrase);
             WriteKey(folder, OcspSignerFile, ocspKey, passphrase);
         }
+    }
+
+    /// <summary>.NET's certificate builder signing through a key that may be on a token (<see cref="KeyHolder.Sign"/>).</summary>
+    private sealed class KeyHolderGenerator(KeyHolder key, PublicKey publicKey) : X509SignatureGenerator
+    {
+        public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm) =>
+            key.Signer.Algorithm.GetEncoded(Org.BouncyCastle.Asn1.Asn1Encodable.Der);
+
+        public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) => key.Sign(data, "signer-certificate");
+
+        protected override PublicKey BuildPublicKey() => publicKey;
     }
 
     /// <summary>The algorithm of a CA key as <see cref="CaKeyAlgorithm"/> names it, or null for one the CA cannot sign with.</summary>

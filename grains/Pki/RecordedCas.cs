@@ -8,8 +8,10 @@ using Microsoft.Extensions.Logging;
 namespace CmpCluster.Grains.Pki;
 
 /// <summary>What a CA made through the admin API records next to its keys (<c>pki-{name}/ca.json</c>): its definition and its origin.</summary>
+/// <param name="Pkcs11Token">With <paramref name="Pkcs11KeyLabel"/>: the token (<c>Pki:Tokens:{name}</c>) that holds the CA key; null: <c>issuing-ca.key.pem</c>.</param>
 public sealed record RecordedCaDefinition(string Name, string Origin, string RootSubject, string IssuingSubject, string CmpSignerSubject,
-    string OcspSignerSubject, CaKeyAlgorithm KeyAlgorithm, string? IssuedBy, string CreatedBy, DateTimeOffset CreatedAt)
+    string OcspSignerSubject, CaKeyAlgorithm KeyAlgorithm, string? IssuedBy, string CreatedBy, DateTimeOffset CreatedAt,
+    string? Pkcs11Token = null, string? Pkcs11KeyLabel = null)
 {
     public const string Created = "created", Imported = "imported";
 }
@@ -39,7 +41,8 @@ public sealed record CaProvisioning(CertificateAuthorityKeys? Ca, bool Conflict 
 /// call adds the CA to its key ring at once; every silo adds the recorded CAs it does not hold at start, when a lookup
 /// misses, and every <see cref="RefreshPeriod"/> (grains/Pki/RecordedCaRefresh.cs).
 /// </summary>
-public sealed partial class RecordedCas(PkiOptions options, string dataDirectory, string passphrase, ILogger logger)
+/// <param name="openToken">The silo's session pool of a token of <c>Pki:Tokens</c>, opened once per process.</param>
+public sealed partial class RecordedCas(PkiOptions options, string dataDirectory, string passphrase, ILogger logger, Func<string, Pkcs11Token> openToken)
 {
     public const string DefinitionFile = "ca.json";
 
@@ -89,11 +92,12 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
                     {
                         throw new InvalidOperationException($"{marker} names CA '{recorded.Name}', its folder '{name}'");
                     }
-                    ring.Add(DevelopmentPki.Load(Definition(recorded), folder, passphrase));
+                    ring.Add(Load(recorded, folder));
                     LogJoined(logger, name, recorded.Origin, folder);
                     added++;
                 }
-                catch (Exception e) when (e is InvalidOperationException or IOException or CryptographicException or JsonException or UnauthorizedAccessException)
+                catch (Exception e) when (e is InvalidOperationException or IOException or CryptographicException or JsonException or UnauthorizedAccessException
+                    or KeyUnavailableException)
                 {
                     _failed.Add(attempt);
                     LogUnusable(logger, name, folder, e.Message);
@@ -179,6 +183,28 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
             {
                 return chainProblem;
             }
+            X509Certificate2 ca = chain[0], root = chain[1];
+            if (AlgorithmOf(ca) is not { } algorithm)
+            {
+                return CaProvisioning.Invalid("key", "the CA's key algorithm is not one a CA here signs with: EC P-256 or P-384, RSA 2048 or 3072");
+            }
+            var recorded = new RecordedCaDefinition(name, RecordedCaDefinition.Imported, root.Subject, ca.Subject,
+                input.CmpSignerSubject ?? $"CN=CmpCluster {name} CMP Signer,O=CmpCluster",
+                input.OcspSignerSubject ?? $"CN=CmpCluster {name} OCSP Signer,O=CmpCluster", algorithm, null, actor, DateTimeOffset.UtcNow,
+                input.Pkcs11KeyLabel is null ? null : input.Pkcs11Token, input.Pkcs11KeyLabel);
+            foreach ((string field, string subject) in new[] { ("cmpSignerSubject", recorded.CmpSignerSubject), ("ocspSignerSubject", recorded.OcspSignerSubject) })
+            {
+                if (!IsDistinguishedName(subject))
+                {
+                    return CaProvisioning.Invalid(field, "must be a non-empty distinguished name such as CN=Example CMP Signer,O=Example");
+                }
+            }
+            if (input.Pkcs11KeyLabel is not null && input.KeyPem is null && input.KeyFile is null)
+            {
+                (KeyHolder? tokenCa, CaProvisioning? tokenProblem) = TokenKey(recorded, ca);
+                return tokenCa is null ? tokenProblem! : Publish(recorded, ring,
+                    staging => DevelopmentPki.ImportInto(options, Definition(recorded), staging, passphrase, ca, root, null, tokenCa), tokenCa);
+            }
             (AsymmetricAlgorithm? key, CaProvisioning? keyProblem) = ReadKey(input);
             if (key is null)
             {
@@ -186,26 +212,11 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
             }
             using (key)
             {
-                X509Certificate2 ca = chain[0], root = chain[1];
-                if (DevelopmentPki.AlgorithmOf(key) is not { } algorithm)
-                {
-                    return CaProvisioning.Invalid("key", "the key's algorithm is not one a CA here signs with: EC P-256 or P-384, RSA 2048 or 3072");
-                }
                 if (!key.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(ca.PublicKey.ExportSubjectPublicKeyInfo()))
                 {
                     return CaProvisioning.Invalid("key", "the key is not the CA certificate's key");
                 }
-                var recorded = new RecordedCaDefinition(name, RecordedCaDefinition.Imported, root.Subject, ca.Subject,
-                    input.CmpSignerSubject ?? $"CN=CmpCluster {name} CMP Signer,O=CmpCluster",
-                    input.OcspSignerSubject ?? $"CN=CmpCluster {name} OCSP Signer,O=CmpCluster", algorithm, null, actor, DateTimeOffset.UtcNow);
-                foreach ((string field, string subject) in new[] { ("cmpSignerSubject", recorded.CmpSignerSubject), ("ocspSignerSubject", recorded.OcspSignerSubject) })
-                {
-                    if (!IsDistinguishedName(subject))
-                    {
-                        return CaProvisioning.Invalid(field, "must be a non-empty distinguished name such as CN=Example CMP Signer,O=Example");
-                    }
-                }
-                return Publish(recorded, ring, staging => DevelopmentPki.ImportInto(options, Definition(recorded), staging, passphrase, ca, root, key));
+                return Publish(recorded, ring, staging => DevelopmentPki.ImportInto(options, Definition(recorded), staging, passphrase, ca, root, key, null));
             }
         }
         catch (CryptographicException)
@@ -230,7 +241,7 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
     /// Writes the CA in a staging folder, loads it as a start would (every key against its certificate, every certificate
     /// against its issuer), renames it into place and adds it to <paramref name="ring"/>; any failure removes what was written.
     /// </summary>
-    private CaProvisioning Publish(RecordedCaDefinition recorded, PkiKeyRing ring, Action<string> write)
+    private CaProvisioning Publish(RecordedCaDefinition recorded, PkiKeyRing ring, Action<string> write, KeyHolder? tokenCa = null)
     {
         string folder = Path.Combine(DataDirectory, FolderName(recorded.Name));
         string staging = Path.Combine(DataDirectory, $".{FolderName(recorded.Name)}.new-{Guid.NewGuid():N}");
@@ -238,7 +249,7 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
         {
             write(staging);
             File.WriteAllText(Path.Combine(staging, DefinitionFile), JsonSerializer.Serialize(recorded, Json));
-            CertificateAuthorityKeys keys = DevelopmentPki.Load(Definition(recorded), staging, passphrase);
+            CertificateAuthorityKeys keys = DevelopmentPki.Load(Definition(recorded), staging, passphrase, tokenCa);
             lock (_gate)
             {
                 try
@@ -334,11 +345,6 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
         {
             return (null, CaProvisioning.Invalid("key", "give exactly one of keyPem, keyFile, pkcs11KeyLabel"));
         }
-        if (input.Pkcs11KeyLabel is not null)
-        {
-            return (null, CaProvisioning.Invalid("pkcs11KeyLabel", "a CA key on a PKCS#11 token is added in the settings (Pki:CaKeys:{name}, Pki:Cas:{name}) "
-                + "with a restart of every silo; the admin API imports key files only"));
-        }
         string field = input.KeyPem is not null ? "keyPem" : "keyFile";
         string pem;
         if (input.KeyFile is { } file)
@@ -375,6 +381,42 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
             }
         }
         return (null, CaProvisioning.Invalid("keyPassphrase", "does not decrypt the key, or the key is neither EC nor RSA"));
+    }
+
+    /// <summary>
+    /// The CA key on a token of <c>Pki:Tokens</c>, found by its label (CKA_LABEL) and checked as a <c>Pki:CaKeys</c> key is
+    /// at start: sensitive, never extractable, allowed to sign, the CA certificate's key.
+    /// </summary>
+    private (KeyHolder?, CaProvisioning?) TokenKey(RecordedCaDefinition recorded, X509Certificate2 ca)
+    {
+        if (recorded.Pkcs11Token is not { } tokenName || !options.Tokens.ContainsKey(tokenName))
+        {
+            return (null, CaProvisioning.Invalid("pkcs11Token", $"must name a token of {PkiOptions.Section}:Tokens ({string.Join(", ", options.Tokens.Keys)})"));
+        }
+        try
+        {
+            return (PkiKeys.LoadKey(openToken(tokenName), recorded.Name, "pkcs11", recorded.Pkcs11KeyLabel!, ca.RawData, null), null);
+        }
+        catch (Exception e) when (e is InvalidOperationException or KeyUnavailableException)
+        {
+            return (null, CaProvisioning.Invalid("pkcs11KeyLabel", e.Message));
+        }
+    }
+
+    /// <summary>A recorded CA from its folder, its CA key from its file or its token.</summary>
+    private CertificateAuthorityKeys Load(RecordedCaDefinition recorded, string folder)
+    {
+        KeyHolder? tokenCa = recorded is { Pkcs11Token: { } token, Pkcs11KeyLabel: { } label }
+            ? PkiKeys.LoadKey(openToken(token), recorded.Name, $"{folder}/{DefinitionFile}: pkcs11", label,
+                X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(folder, "issuing-ca.pem"))).RawData, null)
+            : null;
+        return DevelopmentPki.Load(Definition(recorded), folder, passphrase, tokenCa);
+    }
+
+    private static CaKeyAlgorithm? AlgorithmOf(X509Certificate2 certificate)
+    {
+        using AsymmetricAlgorithm? key = (AsymmetricAlgorithm?)certificate.GetECDsaPublicKey() ?? certificate.GetRSAPublicKey();
+        return key is null ? null : DevelopmentPki.AlgorithmOf(key);
     }
 
     private static bool IsDistinguishedName(string subject)

@@ -231,7 +231,7 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
         await AssertRefusedAsync(client, path, Import("plain-key", good.ChainPem, await File.ReadAllTextAsync(good.PlainKey)), HttpStatusCode.BadRequest, "plain-key", "keyPem");
         await AssertRefusedAsync(client, path, Import("not-pem", "garbage"), HttpStatusCode.BadRequest, "not-pem", "certificateChain");
         await AssertRefusedAsync(client, path, new JsonObject { ["name"] = "token", ["certificateChain"] = good.ChainPem, ["pkcs11Token"] = "hsm", ["pkcs11KeyLabel"] = "ca" },
-            HttpStatusCode.BadRequest, "token", "pkcs11KeyLabel");
+            HttpStatusCode.BadRequest, "token", "pkcs11Token");
         await AssertRefusedAsync(client, path, Import("issuing", good.ChainPem), HttpStatusCode.Conflict, "issuing");
         // Without the admin token nothing is looked at.
         using HttpClient anonymous = fixture.Client(token: null);
