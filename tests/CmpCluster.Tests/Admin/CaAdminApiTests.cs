@@ -136,12 +136,18 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
     }
 
     [Fact]
-    public async Task A_recorded_ca_is_served_again_after_a_restart()
+    public async Task A_recorded_ca_is_renewed_by_the_pki_command_and_served_again_after_a_restart()
     {
         using HttpClient client = fixture.Client();
         await CreatedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "durable" });
 
+        string issuing = Path.Combine(fixture.Folder("durable"), "issuing-ca.pem");
+        string before = await File.ReadAllTextAsync(issuing);
+
         await Node.StopAsync();
+        // The lifecycle command finds the CA by its recorded definition (silo/PkiCommand.cs): a renewed certificate, same key.
+        var output = new StringWriter();
+        Assert.True(CmpCluster.Silo.PkiCommand.Run(["pki", "renew-ca", "--ca", "durable", "--data", Node.DataDirectory], output) == 0, output.ToString());
         await Node.StartAsync();
 
         using HttpClient after = fixture.Client();
@@ -150,6 +156,10 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
         using var dir = new TempDirectory("ca-admin-durable");
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
         await AssertEnrollsUnderAsync(dir, "durable", fixture.Folder("durable"), "durable.pem");
+        Assert.NotEqual(before, await File.ReadAllTextAsync(issuing));
+        using X509Certificate2 renewed = E2e.LoadCertificate(issuing);
+        using X509Certificate2 issued = E2e.LoadCertificate(dir.File("durable.pem"));
+        Assert.Equal(renewed.SubjectName.RawData, issued.IssuerName.RawData);
     }
 
     [Fact]
