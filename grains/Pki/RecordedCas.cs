@@ -233,11 +233,14 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
         {
             return CaProvisioning.Invalid("name", "must be 1-64 letters, digits, '-' or '_' (and not KeyID)");
         }
-        if (ring.FindAuthority(name) is not null || options.Definition(name) is not null || Directory.Exists(Path.Combine(DataDirectory, FolderName(name))))
-        {
-            return CaProvisioning.Taken("name", $"CA '{name}' exists (in the settings, or its folder {FolderName(name)} under the data directory)");
-        }
-        return null;
+        // Names that differ only in case are one CA to the settings (keys are case-insensitive) and two to the rest
+        // (grains/Pki/PkiOptionsValidator.cs): taken too. Refreshed first, for the CAs other silos made.
+        Refresh(ring);
+        bool taken = ring.Authorities.Any(a => string.Equals(a.Name, name, StringComparison.OrdinalIgnoreCase))
+            || options.Definitions().Any(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase))
+            || Directory.GetDirectories(DataDirectory, DevelopmentPki.FolderName + "-*")
+                .Any(folder => string.Equals(Path.GetFileName(folder), FolderName(name), StringComparison.OrdinalIgnoreCase));
+        return taken ? CaProvisioning.Taken("name", $"CA '{name}' exists (in the settings, or its folder {FolderName(name)} under the data directory; names are compared ignoring case)") : null;
     }
 
     /// <summary>A recorded CA from its folder, its CA key from its file or its token.</summary>

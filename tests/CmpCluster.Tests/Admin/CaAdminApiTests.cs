@@ -198,6 +198,7 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
 
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "taken" }, HttpStatusCode.Conflict, "taken");
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "issuing" }, HttpStatusCode.Conflict, "issuing");
+        await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "TAKEN" }, HttpStatusCode.Conflict, "TAKEN");
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "bad name!" }, HttpStatusCode.BadRequest, "bad name!", "name");
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "KeyID" }, HttpStatusCode.BadRequest, "KeyID", "name");
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "ed", ["keyAlgorithm"] = "Ed25519" }, HttpStatusCode.BadRequest, "ed", "keyAlgorithm");
