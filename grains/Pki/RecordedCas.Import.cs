@@ -12,9 +12,9 @@ public sealed partial class RecordedCas
 
     /// <summary>
     /// An operator's CA from a key ceremony (EJBCA's "Import CA"): the CA certificate and its self-signed root, and the CA
-    /// key as encrypted PKCS#8 (in the request or in a file the silo can read). Refused unless the CA certificate is a CA
-    /// (RFC 5280 §4.2.1.9, §4.2.1.3), verifies under the root (RFC 5280 §6.1), is in its validity period, and the key is
-    /// its key, of an algorithm the CA signs with.
+    /// key as encrypted PKCS#8 (in the request or in a file the silo can read) or by its label on a token of Pki:Tokens.
+    /// Refused unless the CA certificate is a CA (RFC 5280 §4.2.1.9, §4.2.1.3), verifies under the root (RFC 5280 §6.1),
+    /// is in its validity period, and the key is its key, of an algorithm the CA signs with.
     /// </summary>
     public CaProvisioning Import(CaImportInput input, string actor, PkiKeyRing ring)
     {
@@ -35,6 +35,13 @@ public sealed partial class RecordedCas
         try
         {
             chain.ImportFromPem(input.CertificateChainPem ?? "");
+        }
+        catch (CryptographicException)
+        {
+            return CaProvisioning.Invalid("certificateChain", "must be PEM certificates (-----BEGIN CERTIFICATE-----)");
+        }
+        try
+        {
             if (ImportChainProblem(chain, ring) is { } chainProblem)
             {
                 return chainProblem;
@@ -74,10 +81,6 @@ public sealed partial class RecordedCas
                 }
                 return Publish(recorded, ring, staging => DevelopmentPki.ImportInto(options, Definition(recorded), staging, passphrase, ca, root, key, null));
             }
-        }
-        catch (CryptographicException)
-        {
-            return CaProvisioning.Invalid("certificateChain", "must be PEM certificates (-----BEGIN CERTIFICATE-----)");
         }
         finally
         {
