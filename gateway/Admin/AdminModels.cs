@@ -81,8 +81,9 @@ public sealed record CaImportRequest(
 
 public sealed record CaLinks(string Certificate, string CertificateDer, string Chain);
 
-/// <summary>A CA as the admin API shows it; <c>enabled</c> false: it issues no new certificates (POST /cas/{name}/enable).</summary>
-public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links);
+/// <summary>A CA as the admin API shows it; <c>enabled</c> false: it issues no new certificates (POST /cas/{name}/enable);
+/// <c>origin</c>: <c>settings</c> (Pki:CaName, Pki:Cas), <c>created</c> or <c>imported</c> (POST /cas, POST /cas/import).</summary>
+public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links, string Origin);
 
 public sealed record CertificateResponse(
     string Ca,

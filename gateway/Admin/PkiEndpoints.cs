@@ -66,7 +66,7 @@ internal static class PkiEndpoints
     {
         string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
         return new CaResponse(ca.Name, SubjectDn(ca.CertificateDer) ?? ca.SubjectDn, ca.NotAfter, ca.Enabled,
-            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"));
+            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"), ca.Origin);
     }
 
     private static async Task<IResult> FileAsync(IGrainFactory grains, string name, Func<CaInfo, byte[]> content, string contentType, string extension)

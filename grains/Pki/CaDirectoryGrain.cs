@@ -18,6 +18,7 @@ public sealed class CaDirectoryGrain(PkiKeyRing keys, CaStatusCache status) : Gr
             a.CaChain.Select(c => c.GetEncoded(Asn1Encodable.Der)).ToArray(),
             new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)),
             // Through the silo's cache: every CRL download lists the CAs.
-            await status.IsEnabledAsync(a.Name))));
+            await status.IsEnabledAsync(a.Name),
+            keys.Recorded?.OriginOf(a.Name) ?? CaInfo.Settings)));
     }
 }

@@ -52,10 +52,15 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
 
     private readonly object _gate = new();
     private readonly HashSet<string> _failed = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _origins = new(StringComparer.Ordinal);
 
     public string DataDirectory { get; } = Path.GetFullPath(dataDirectory);
 
     public static string FolderName(string ca) => DevelopmentPki.FolderName + "-" + ca;
+
+    /// <summary><see cref="RecordedCaDefinition.Created"/> or <see cref="RecordedCaDefinition.Imported"/> for a CA this silo
+    /// loaded from its record; null for one of the settings.</summary>
+    public string? OriginOf(string ca) => _origins.GetValueOrDefault(ca);
 
     /// <summary>Adds each recorded CA <paramref name="ring"/> does not hold yet; returns how many joined. A folder that fails to
     /// load is logged once (until its ca.json changes) and left out.</summary>
@@ -100,6 +105,7 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
                         throw new InvalidOperationException($"{marker} names CA '{recorded.Name}', its folder '{name}'");
                     }
                     ring.Add(Load(recorded, folder));
+                    _origins[name] = recorded.Origin;
                     LogJoined(logger, name, recorded.Origin, folder);
                     added++;
                 }
@@ -215,6 +221,7 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
                     return CaProvisioning.Taken("name", e.Message);
                 }
             }
+            _origins[recorded.Name] = recorded.Origin;
             LogJoined(logger, recorded.Name, recorded.Origin, folder);
             return new CaProvisioning(keys);
         }

@@ -62,10 +62,12 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
         Assert.Equal("lab", (string?)created["name"]);
         Assert.Equal("CN=Lab Issuing CA, O=Example Lab", (string?)created["subjectDn"]);
         Assert.True((bool)created["enabled"]!);
+        Assert.Equal("created", (string?)created["origin"]);
         Assert.True(File.Exists(Path.Combine(fixture.Folder("lab"), "ca.json")));
         Assert.True(File.Exists(Path.Combine(fixture.Folder("lab"), "root-ca.key.pem")));
         JsonArray cas = (await Admin.JsonAsync(client, HttpMethod.Get, "/api/v1/cas", null, 200)).AsArray();
         Assert.Contains(cas, c => (string?)c!["name"] == "lab");
+        Assert.Equal("settings", (string?)cas.Single(c => (string?)c!["name"] == "issuing")!["origin"]);
 
         using var dir = new TempDirectory("ca-admin-created");
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
@@ -120,6 +122,7 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
             ["keyPassphrase"] = Ceremony.Passphrase,
         });
 
+        Assert.Equal("imported", (string?)imported["origin"]);
         using (X509Certificate2 ceremonyCa = E2e.LoadCertificate(ceremony.Ca))
         using (X509Certificate2 otherCa = E2e.LoadCertificate(other.Ca))
         {
@@ -152,7 +155,7 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
 
         using HttpClient after = fixture.Client();
         JsonArray cas = (await Admin.JsonAsync(after, HttpMethod.Get, "/api/v1/cas", null, 200)).AsArray();
-        Assert.Contains(cas, c => (string?)c!["name"] == "durable");
+        Assert.Equal("created", (string?)cas.Single(c => (string?)c!["name"] == "durable")!["origin"]);
         using var dir = new TempDirectory("ca-admin-durable");
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
         await AssertEnrollsUnderAsync(dir, "durable", fixture.Folder("durable"), "durable.pem");
