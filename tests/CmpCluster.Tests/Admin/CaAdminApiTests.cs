@@ -193,6 +193,25 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Two_creations_of_one_name_at_once_make_one_ca()
+    {
+        using HttpClient client = fixture.Client();
+        var body = new JsonObject { ["name"] = "race" };
+
+        (HttpResponseMessage Response, string Text)[] answers = await Task.WhenAll(
+            Admin.SendAsync(client, HttpMethod.Post, "/api/v1/cas", body.DeepClone()), Admin.SendAsync(client, HttpMethod.Post, "/api/v1/cas", body.DeepClone()));
+
+        Assert.Equal([HttpStatusCode.Created, HttpStatusCode.Conflict], answers.Select(a => a.Response.StatusCode).Order());
+        JsonNode created = JsonNode.Parse(answers.Single(a => a.Response.StatusCode == HttpStatusCode.Created).Text)!;
+        using X509Certificate2 issuing = E2e.LoadCertificate(Path.Combine(fixture.Folder("race"), "issuing-ca.pem"));
+        Assert.Equal(issuing.SubjectName.Name, (string?)created["subjectDn"]);
+        Assert.Empty(Directory.GetDirectories(Node.DataDirectory, ".pki-*"));
+        using var dir = new TempDirectory("ca-admin-race");
+        await OpenSsl.GenerateP256KeyAsync(dir.Path);
+        await AssertEnrollsUnderAsync(dir, "race", fixture.Folder("race"), "race.pem");
+    }
+
+    [Fact]
     public async Task Creation_refuses_a_taken_name_a_bad_name_an_unknown_algorithm_or_parent_and_stores_nothing()
     {
         using HttpClient client = fixture.Client();
