@@ -156,6 +156,12 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
         {
             return CaProvisioning.Taken("issuingSubject", $"CA '{twin}' has this subject; every CA needs its own (RFC 5280 §4.1.2.4)");
         }
+        // A second root under an existing root's name would leave relying parties two trust anchors they cannot tell apart.
+        var rootName = Org.BouncyCastle.Asn1.X509.X509Name.GetInstance(new X500DistinguishedName(subjects["rootSubject"]).RawData);
+        if (input.IssuedBy is null && ring.Authorities.FirstOrDefault(a => a.Root.Subject.Equivalent(rootName)) is { } sameRoot)
+        {
+            return CaProvisioning.Taken("rootSubject", $"CA '{sameRoot.Name}' has a root with this subject; name the new root differently, or issue under it with issuedBy");
+        }
         string? parentFolder = null;
         if (input.IssuedBy is { } parent)
         {

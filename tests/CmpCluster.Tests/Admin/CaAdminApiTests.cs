@@ -227,6 +227,8 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "orphan", ["issuedBy"] = "nowhere" }, HttpStatusCode.BadRequest, "orphan", "issuedBy");
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "twin", ["issuingSubject"] = "CN=CmpCluster Issuing CA,O=CmpCluster" },
             HttpStatusCode.Conflict, "twin");
+        await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "rootclash", ["rootSubject"] = "CN=CmpCluster Root CA,O=CmpCluster" },
+            HttpStatusCode.Conflict, "rootclash");
         await AssertRefusedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "baddn", ["rootSubject"] = "not a DN" }, HttpStatusCode.BadRequest, "baddn", "rootSubject");
         // The CA that held the name is untouched.
         Assert.Equal(takenFolder, await File.ReadAllTextAsync(Path.Combine(fixture.Folder("taken"), "issuing-ca.pem")));
