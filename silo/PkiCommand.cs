@@ -33,6 +33,14 @@ public static class PkiCommand
             {
                 data = args[++i];
             }
+            else if (args[i] == "--new-key")
+            {
+                // README.md, "What is built / what is not": the old key's certificates would lose their CRLs and OCSP answers.
+                output.WriteLine("refused: renewing the issuing CA with a new key is not built (the certificates of the current key need CRLs and "
+                    + "OCSP answers signed with it until they end). Renew with the same key (pki renew-ca), or make a CA with a new key and subject "
+                    + "(POST /api/v1/cas or /api/v1/cas/import), move the aliases to it and disable this one, which keeps its CRL and OCSP.");
+                return 1;
+            }
             else if (args[i] == "--ca" && i + 1 < args.Length)
             {
                 ca = args[++i];

@@ -160,6 +160,12 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
         await AssertEnrollsUnderAsync(dir, "durable", fixture.Folder("durable"), "durable.pem");
         Assert.NotEqual(before, await File.ReadAllTextAsync(issuing));
+        // A new key is refused, saying what to do instead; nothing changes.
+        string renewedPem = await File.ReadAllTextAsync(issuing);
+        var refused = new StringWriter();
+        Assert.Equal(1, CmpCluster.Silo.PkiCommand.Run(["pki", "renew-ca", "--new-key", "--ca", "durable", "--data", Node.DataDirectory], refused));
+        Assert.Contains("POST /api/v1/cas", refused.ToString());
+        Assert.Equal(renewedPem, await File.ReadAllTextAsync(issuing));
         using X509Certificate2 renewed = E2e.LoadCertificate(issuing);
         using X509Certificate2 issued = E2e.LoadCertificate(dir.File("durable.pem"));
         Assert.Equal(renewed.SubjectName.RawData, issued.IssuerName.RawData);
