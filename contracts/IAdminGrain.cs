@@ -56,6 +56,17 @@ public interface IAdminGrain : IGrainWithStringKey
     [Alias("SetCaEnabled")]
     Task<AdminReply<CaInfo>> SetCaEnabledAsync(string ca, bool enabled, string actor);
 
+    /// <summary>
+    /// Creates a CA (a new root and issuing CA, or an issuing CA under an existing CA's root) and serves it on every silo
+    /// without a restart. Created: the CA; Invalid: the field at fault; Conflict: the name or subject is taken.
+    /// </summary>
+    [Alias("CreateCa")]
+    Task<AdminReply<CaInfo>> CreateCaAsync(CaCreateInput input, string actor);
+
+    /// <summary>Imports an operator's CA (certificate, root, key) and serves it on every silo without a restart; answers as <see cref="CreateCaAsync"/>.</summary>
+    [Alias("ImportCa")]
+    Task<AdminReply<CaInfo>> ImportCaAsync(CaImportInput input, string actor);
+
     [Alias("ListApprovals")]
     Task<IReadOnlyList<PendingApproval>> ListApprovalsAsync();
 
@@ -124,3 +135,41 @@ public sealed record BulkItemProblem(
     [property: Id(1)] string? Username,
     [property: Id(2)] string Field,
     [property: Id(3)] string Message);
+
+/// <summary>
+/// A CA to create (development bootstrap): a new root and an issuing CA, or with <see cref="IssuedBy"/> an issuing CA under
+/// that CA's root. Unset subjects are made from the name; unset <see cref="KeyAlgorithm"/>: the node's Pki:KeyAlgorithm.
+/// </summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.CaCreateInput")]
+public sealed record CaCreateInput(
+    [property: Id(0)] string? Name,
+    [property: Id(1)] string? KeyAlgorithm,
+    [property: Id(2)] string? RootSubject,
+    [property: Id(3)] string? IssuingSubject,
+    [property: Id(4)] string? CmpSignerSubject,
+    [property: Id(5)] string? OcspSignerSubject,
+    [property: Id(6)] string? IssuedBy);
+
+/// <summary>
+/// A CA to import (an operator's key ceremony): its certificate then its self-signed root (PEM), and its key, one of: an
+/// encrypted PKCS#8 PEM (<see cref="KeyPem"/>), the path of one on the silos (<see cref="KeyFile"/>), each with
+/// <see cref="KeyPassphrase"/>, or a PKCS#11 key (<see cref="Pkcs11Token"/>, <see cref="Pkcs11KeyLabel"/>). The passphrase
+/// is used once and never stored or logged.
+/// </summary>
+[GenerateSerializer, Immutable]
+[Alias("CmpCluster.CaImportInput")]
+public sealed record CaImportInput(
+    [property: Id(0)] string? Name,
+    [property: Id(1)] string? CertificateChainPem,
+    [property: Id(2)] string? KeyPem,
+    [property: Id(3)] string? KeyFile,
+    [property: Id(4)] string? KeyPassphrase,
+    [property: Id(5)] string? Pkcs11Token,
+    [property: Id(6)] string? Pkcs11KeyLabel,
+    [property: Id(7)] string? CmpSignerSubject,
+    [property: Id(8)] string? OcspSignerSubject)
+{
+    /// <summary>Never the passphrase or the key, should the record be logged.</summary>
+    public override string ToString() => $"CaImportInput {{ Name = {Name} }}";
+}

@@ -8,8 +8,9 @@ public interface ICaDirectoryGrain : IGrainWithStringKey
     Task<IReadOnlyList<CaInfo>> ListAsync();
 }
 
-/// <summary>A CA's name, its certificate and its chain up to the root (DER, issuing CA first), and whether it issues new
-/// certificates (an operator may disable it through the admin API); never a key.</summary>
+/// <summary>A CA's name, its certificate and its chain up to the root (DER, issuing CA first), whether it issues new
+/// certificates (an operator may disable it through the admin API), and where it comes from: <c>settings</c>, or
+/// <c>created</c> / <c>imported</c> through the admin API; never a key.</summary>
 [GenerateSerializer, Immutable]
 [Alias("CmpCluster.CaInfo")]
 public sealed record CaInfo(
@@ -18,4 +19,8 @@ public sealed record CaInfo(
     [property: Id(2)] byte[] CertificateDer,
     [property: Id(3)] IReadOnlyList<byte[]> ChainDer,
     [property: Id(4)] DateTimeOffset NotAfter,
-    [property: Id(5)] bool Enabled = true);
+    [property: Id(5)] bool Enabled = true,
+    [property: Id(6)] string Origin = CaInfo.Settings)
+{
+    public const string Settings = "settings";
+}

@@ -42,15 +42,17 @@ public static class CmpGrainsServices
         services.AddSingleton<CaStatusCache>();
         services.AddHostedService<KeyGenerationAuthorityCheck>();
         services.AddHostedService(sp => sp.GetRequiredService<CaExpiryMonitor>());
+        services.AddHostedService<RecordedCaRefresh>();
         return services;
     }
 }
 
 /// <summary>
 /// Start-up validation of the Cmp section: a bad configuration stops the process naming the key. The ranges are the
-/// options' [Range] attributes (<see cref="OptionAnnotations"/>); this adds the checks that span settings.
+/// options' [Range] attributes (<see cref="OptionAnnotations"/>); this adds the checks that span settings. An alias may
+/// name a CA made through the admin API that the data directory holds (<paramref name="recorded"/>, grains/Pki/RecordedCas.cs).
 /// </summary>
-public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOptions<CmpOptions>
+public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki, RecordedCaDirectory? recorded = null) : IValidateOptions<CmpOptions>
 {
     public ValidateOptionsResult Validate(string? name, CmpOptions options)
     {
@@ -76,7 +78,8 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
             string key = $"Cmp:Aliases:{alias}";
             if (!System.Text.RegularExpressions.Regex.IsMatch(alias, "^[A-Za-z0-9_-]{1,64}$")) errors.Add($"{key}: alias names are 1-64 letters, digits, '-' or '_'");
             CaDefinition? ca = pki.Value.Definition(settings.Ca);
-            if (ca is null && settings.Ca != CmpAliasOptions.KeyId)
+            bool recordedCa = ca is null && settings.Ca != CmpAliasOptions.KeyId && recorded?.Holds(settings.Ca) == true;
+            if (ca is null && settings.Ca != CmpAliasOptions.KeyId && !recordedCa)
             {
                 errors.Add($"{key}:Ca '{settings.Ca}' is not a CA of this node (Pki:CaName and Pki:Cas name them: {string.Join(", ", pki.Value.Definitions().Select(d => d.Name))})");
             }
@@ -91,7 +94,8 @@ public sealed class CmpOptionsValidator(IOptions<PkiOptions> pki) : IValidateOpt
                 errors.Add($"{key}:AuthenticationModules: '{module}' is not available in {settings.Mode} mode (RA: HMAC; Client: HMAC, RegTokenPwd, DnPartPwd)");
             }
             if (settings.Mode == AliasMode.Ra && settings.Modules.Contains(AuthenticationModules.Hmac)
-                && string.IsNullOrEmpty(settings.Secret) && !(ca is null
+                && string.IsNullOrEmpty(settings.Secret) && !(recordedCa ? !string.IsNullOrEmpty(pki.Value.CmpRaSecret) // the node's, as for every recorded CA
+                    : ca is null
                     ? pki.Value.Definitions().Any(d => !string.IsNullOrEmpty(d.CmpRaSecret)) // KeyID: the senderKID's CA's secret
                     : !string.IsNullOrEmpty(ca.CmpRaSecret)))
             {

@@ -16,7 +16,8 @@ public static class PkiCommand
                pki renew-ca [--data <dir>] [--ca <name>]        new issuing-CA certificate for the same key, used after a restart
                pki complete-rollover [--data <dir>] [--ca <name>]  the issuing CA under the new root, which becomes the root
           --data  data directory of the node (default ./data); the keys' passphrase comes from Pki__Passphrase
-          --ca    a CA of Pki:Cas (its settings given as to the node, e.g. Pki__Cas__tls__KeyAlgorithm); default: Pki:CaName
+          --ca    a CA of Pki:Cas (its settings given as to the node, e.g. Pki__Cas__tls__KeyAlgorithm), or one made through the
+                  admin API (data/pki-<name>/ca.json); default: Pki:CaName
         """;
 
     public static bool Handles(string[] args) => args.Length > 0 && args[0] == "pki";
@@ -24,7 +25,7 @@ public static class PkiCommand
     public static int Run(string[] args, TextWriter output)
     {
         PkiOptions options = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection(PkiOptions.Section).Get<PkiOptions>() ?? new PkiOptions();
-        string? data = "data";
+        string data = "data";
         string? ca = null;
         for (int i = 2; i < args.Length; i++)
         {
@@ -32,14 +33,17 @@ public static class PkiCommand
             {
                 data = args[++i];
             }
+            else if (args[i] == "--new-key")
+            {
+                // README.md, "What is built / what is not": the old key's certificates would lose their CRLs and OCSP answers.
+                output.WriteLine("refused: renewing the issuing CA with a new key is not built (the certificates of the current key need CRLs and "
+                    + "OCSP answers signed with it until they end). Renew with the same key (pki renew-ca), or make a CA with a new key and subject "
+                    + "(POST /api/v1/cas or /api/v1/cas/import), move the aliases to it and disable this one, which keeps its CRL and OCSP.");
+                return 1;
+            }
             else if (args[i] == "--ca" && i + 1 < args.Length)
             {
                 ca = args[++i];
-                // A CA named only on the command line: its folder is found by name, its settings default.
-                if (ca != options.CaName)
-                {
-                    options.Cas.TryAdd(ca, new CaDefinitionOptions());
-                }
             }
             else
             {
@@ -47,13 +51,19 @@ public static class PkiCommand
                 return 2;
             }
         }
+        // A CA named only on the command line: one made through the admin API is found by its ca.json; another by its folder
+        // name, its settings default.
+        if (ca is not null && ca != options.CaName && RecordedCas.Read(data, ca) is null)
+        {
+            options.Cas.TryAdd(ca, new CaDefinitionOptions());
+        }
         try
         {
             switch (args.Length > 1 ? args[1] : "")
             {
                 case "rollover-root":
                     RootRolloverFiles files = DevelopmentPki.RollOverRoot(options, data, ca);
-                    string setting = DevelopmentPki.DefinitionOf(options, ca).Setting.Replace(":", "__", StringComparison.Ordinal) + "__RootCaUpdate__";
+                    string setting = DevelopmentPki.DefinitionOf(options, ca, data).Setting.Replace(":", "__", StringComparison.Ordinal) + "__RootCaUpdate__";
                     output.WriteLine($"""
                         new root (newWithNew): {files.NewWithNew}
                         new root key:          {files.NewWithNewKey}

@@ -50,6 +50,7 @@ builder.Services.AddCmpGrains();
 builder.Services.AddCmpAudit().AddAuditStore(node, builder.Configuration, dataDirectory);
 builder.Services.AddGatewayServices(builder.Configuration);
 builder.WebHost.UseGatewayTls(builder.Configuration);
+builder.Services.AddSingleton(new RecordedCaDirectory(dataDirectory)); // CAs made through the admin API (grains/Pki/RecordedCas.cs)
 builder.Services.AddSingleton(sp => PkiKeys.Load(
     sp.GetRequiredService<IOptions<PkiOptions>>().Value, dataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("CmpCluster.Pki")));
 // Grain state in Orleans' own binary format: compact, and version-tolerant through the [Id] attributes.

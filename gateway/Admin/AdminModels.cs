@@ -53,10 +53,37 @@ public sealed record EndEntityResponse(
         view.Status, view.CertificateKeys, view.Created, view.Modified, view.EnrollmentOpen);
 }
 
+/// <summary>POST /api/v1/cas: a new root and issuing CA, or (<c>issuedBy</c>) an issuing CA under that CA's root.</summary>
+public sealed record CaCreateRequest(
+    string? Name,
+    string? KeyAlgorithm,
+    string? RootSubject,
+    string? IssuingSubject,
+    string? CmpSignerSubject,
+    string? OcspSignerSubject,
+    string? IssuedBy);
+
+/// <summary>POST /api/v1/cas/import: the CA certificate then its root (PEM) and the CA key (one of keyPem, keyFile, pkcs11KeyLabel).</summary>
+public sealed record CaImportRequest(
+    string? Name,
+    string? CertificateChain,
+    string? KeyPem,
+    string? KeyFile,
+    string? KeyPassphrase,
+    string? Pkcs11Token,
+    string? Pkcs11KeyLabel,
+    string? CmpSignerSubject,
+    string? OcspSignerSubject)
+{
+    /// <summary>Never the passphrase or the key, should the request be logged.</summary>
+    public override string ToString() => $"CaImportRequest {{ Name = {Name} }}";
+}
+
 public sealed record CaLinks(string Certificate, string CertificateDer, string Chain);
 
-/// <summary>A CA as the admin API shows it; <c>enabled</c> false: it issues no new certificates (POST /cas/{name}/enable).</summary>
-public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links);
+/// <summary>A CA as the admin API shows it; <c>enabled</c> false: it issues no new certificates (POST /cas/{name}/enable);
+/// <c>origin</c>: <c>settings</c> (Pki:CaName, Pki:Cas), <c>created</c> or <c>imported</c> (POST /cas, POST /cas/import).</summary>
+public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links, string Origin);
 
 public sealed record CertificateResponse(
     string Ca,

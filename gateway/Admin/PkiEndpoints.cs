@@ -19,6 +19,16 @@ internal static class PkiEndpoints
     {
         RouteGroupBuilder cas = api.MapGroup("/cas").WithTags("Certificate authorities");
         cas.MapGet("/", ListAsync).WithName("ListCas");
+        // A new CA is served by every silo without a restart (grains/Pki/RecordedCas.cs); the gateway passes the request on.
+        cas.MapPost("/", (CaCreateRequest body, IGrainFactory grains, HttpContext http) => CreatedAsync(grains.Admin().CreateCaAsync(
+                new CaCreateInput(body.Name, body.KeyAlgorithm, body.RootSubject, body.IssuingSubject, body.CmpSignerSubject, body.OcspSignerSubject, body.IssuedBy),
+                AdminReplies.Actor(http))))
+            .WithName("CreateCa").Produces<CaResponse>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(409);
+        cas.MapPost("/import", (CaImportRequest body, IGrainFactory grains, HttpContext http) => CreatedAsync(grains.Admin().ImportCaAsync(
+                new CaImportInput(body.Name, body.CertificateChain, body.KeyPem, body.KeyFile, body.KeyPassphrase, body.Pkcs11Token, body.Pkcs11KeyLabel,
+                    body.CmpSignerSubject, body.OcspSignerSubject),
+                AdminReplies.Actor(http))))
+            .WithName("ImportCa").Produces<CaResponse>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(409);
         cas.MapGet("/{name}/certificate.pem", (string name, IGrainFactory grains) =>
                 FileAsync(grains, name, ca => Pem([ca.CertificateDer]), PemContentType, "pem"))
             .WithName("GetCaCertificatePem").Produces(200, contentType: PemContentType).ProducesProblem(404);
@@ -49,11 +59,14 @@ internal static class PkiEndpoints
         IGrainFactory grains, string name, bool enabled, HttpContext http) =>
         AdminReplies.Map(await grains.Admin().SetCaEnabledAsync(name, enabled, AdminReplies.Actor(http)), ca => TypedResults.Ok(View(ca!)));
 
+    private static async Task<Results<Created<CaResponse>, ValidationProblem, ProblemHttpResult>> CreatedAsync(Task<AdminReply<CaInfo>> reply) =>
+        AdminReplies.Map(await reply, ca => TypedResults.Created($"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca!.Name)}", View(ca)));
+
     private static CaResponse View(CaInfo ca)
     {
         string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
         return new CaResponse(ca.Name, SubjectDn(ca.CertificateDer) ?? ca.SubjectDn, ca.NotAfter, ca.Enabled,
-            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"));
+            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"), ca.Origin);
     }
 
     private static async Task<IResult> FileAsync(IGrainFactory grains, string name, Func<CaInfo, byte[]> content, string contentType, string extension)

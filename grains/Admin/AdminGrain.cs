@@ -253,6 +253,44 @@ public sealed partial class AdminGrain(PkiKeyRing keys, IOptionsMonitor<CmpOptio
         return AdminReply<CaInfo>.Ok(cas.Single(c => c.Name == ca));
     }
 
+    public Task<AdminReply<CaInfo>> CreateCaAsync(CaCreateInput input, string actor) =>
+        ProvisionCaAsync(actor, "create CA", input.Name, recorded => recorded.Create(input, actor, keys));
+
+    public Task<AdminReply<CaInfo>> ImportCaAsync(CaImportInput input, string actor) =>
+        ProvisionCaAsync(actor, "import CA", input.Name, recorded => recorded.Import(input, actor, keys));
+
+    /// <summary>
+    /// A CA made or imported (grains/Pki/RecordedCas.cs): the attempt is audited first, the CA's keys once it is in the key
+    /// ring (as a start records them), and its CRL reminder registered with its first CRL, as every silo start does for
+    /// the CAs it loads (grains/Revocation/RevocationStartup.cs).
+    /// </summary>
+    private async Task<AdminReply<CaInfo>> ProvisionCaAsync(string actor, string action, string? name, Func<RecordedCas, CaProvisioning> provision)
+    {
+        if (keys.Recorded is not { } recorded)
+        {
+            return AdminReply<CaInfo>.Problem(AdminStatus.Conflict, "CAs cannot be added here", "This silo's key ring has no data directory for new CAs.");
+        }
+        await AuditAsync(actor, action, name ?? "");
+        // Key generation and key decryption take a while: off the grain's scheduler.
+        CaProvisioning outcome = await Task.Run(() => provision(recorded));
+        if (outcome.Ca is not { } ca)
+        {
+            LogAction(logger, actor, $"{action} refused ({outcome.Field})", name ?? "");
+            return outcome.Conflict
+                ? AdminReply<CaInfo>.Problem(AdminStatus.Conflict, "CA exists", outcome.Message!)
+                : AdminReply<CaInfo>.Invalid(outcome.Field!, outcome.Message!);
+        }
+        foreach (KeyHolder key in new[] { ca.Ca, ca.CmpSigner, ca.OcspSigner })
+        {
+            await audit.AppendAsync(new Audit.AuditEvent(Audit.AuditEventType.KeyLoaded, actor, key.Name,
+                "cert-sha256=" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(key.CertificateDer))));
+        }
+        await GrainFactory.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca.Name)).GetCrlAsync();
+        LogAction(logger, actor, action, ca.Name);
+        IReadOnlyList<CaInfo> cas = await GrainFactory.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
+        return new AdminReply<CaInfo>(AdminStatus.Created, cas.Single(c => c.Name == ca.Name));
+    }
+
     public Task<IReadOnlyList<PendingApproval>> ListApprovalsAsync() =>
         GrainFactory.GetGrain<IApprovalQueueGrain>(GrainKeys.Approvals).ListAsync();
 

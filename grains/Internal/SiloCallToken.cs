@@ -29,8 +29,9 @@ public sealed class SiloCallToken
     {
         _value = new Lazy<string>(() =>
         {
-            // Every silo has the same key ring; the first CA by name gives every silo the same token.
-            CertificateAuthorityKeys ca = keys.Authorities.OrderBy(a => a.Name, StringComparer.Ordinal).First();
+            // Every silo has the same configured CAs; the first by name gives every silo the same token (a CA added through the
+            // admin API never changes it).
+            CertificateAuthorityKeys ca = keys.Configured.OrderBy(a => a.Name, StringComparer.Ordinal).First();
             return Convert.ToBase64String(ca.Ca.DeriveSecret(Label));
         }, LazyThreadSafetyMode.PublicationOnly);
     }

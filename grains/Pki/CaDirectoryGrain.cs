@@ -8,13 +8,17 @@ namespace CmpCluster.Grains.Pki;
 [StatelessWorker]
 public sealed class CaDirectoryGrain(PkiKeyRing keys, CaStatusCache status) : Grain, ICaDirectoryGrain
 {
-    public async Task<IReadOnlyList<CaInfo>> ListAsync() =>
-        await Task.WhenAll(keys.Authorities.Select(async a => new CaInfo(
+    public async Task<IReadOnlyList<CaInfo>> ListAsync()
+    {
+        keys.Recorded?.Refresh(keys); // a CA made through the admin API on another silo is listed at once
+        return await Task.WhenAll(keys.Authorities.Select(async a => new CaInfo(
             a.Name,
             a.Ca.Certificate.Subject.ToString(),
             a.Ca.CertificateDer,
             a.CaChain.Select(c => c.GetEncoded(Asn1Encodable.Der)).ToArray(),
             new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)),
             // Through the silo's cache: every CRL download lists the CAs.
-            await status.IsEnabledAsync(a.Name))));
+            await status.IsEnabledAsync(a.Name),
+            keys.Recorded?.OriginOf(a.Name) ?? CaInfo.Settings)));
+    }
 }

@@ -26,7 +26,7 @@ public static partial class DevelopmentPki
     /// </summary>
     public static RootRolloverFiles RollOverRoot(PkiOptions options, string dataDirectory, string? ca = null)
     {
-        CaDefinition definition = DefinitionOf(options, ca);
+        CaDefinition definition = DefinitionOf(options, ca, dataDirectory);
         (string folder, string passphrase) = Existing(options, dataDirectory, definition);
         if (File.Exists(Path.Combine(folder, NextRootFile + ".pem")))
         {
@@ -76,7 +76,7 @@ public static partial class DevelopmentPki
     /// </summary>
     public static string RenewIssuingCa(PkiOptions options, string dataDirectory, string? ca = null)
     {
-        (string folder, string passphrase) = Existing(options, dataDirectory, DefinitionOf(options, ca));
+        (string folder, string passphrase) = Existing(options, dataDirectory, DefinitionOf(options, ca, dataDirectory));
         using AsymmetricAlgorithm rootKey = LoadKey(folder, "root-ca", passphrase);
         using X509Certificate2 root = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
         using X509Certificate2 rootWithKey = CopyWithKey(root, rootKey);
@@ -116,7 +116,7 @@ public static partial class DevelopmentPki
     /// </summary>
     public static string CompleteRootRollover(PkiOptions options, string dataDirectory, string? ca = null)
     {
-        (string folder, string passphrase) = Existing(options, dataDirectory, DefinitionOf(options, ca));
+        (string folder, string passphrase) = Existing(options, dataDirectory, DefinitionOf(options, ca, dataDirectory));
         if (!File.Exists(Path.Combine(folder, NextRootFile + ".pem")))
         {
             throw new InvalidOperationException($"no root rollover is prepared in {folder} (run pki rollover-root first)");
@@ -138,10 +138,12 @@ public static partial class DevelopmentPki
         return issuing;
     }
 
-    /// <summary>The CA named <paramref name="ca"/> (<c>Pki:CaName</c> or one of <c>Pki:Cas</c>); null: the default CA.</summary>
-    public static CaDefinition DefinitionOf(PkiOptions options, string? ca) =>
+    /// <summary>The CA named <paramref name="ca"/> (<c>Pki:CaName</c>, one of <c>Pki:Cas</c>, or one made through the admin API
+    /// whose folder is in <paramref name="dataDirectory"/>); null: the default CA.</summary>
+    public static CaDefinition DefinitionOf(PkiOptions options, string? ca, string? dataDirectory = null) =>
         options.Definitions().FirstOrDefault(d => ca is null || d.Name == ca)
-            ?? throw new InvalidOperationException($"no CA '{ca}' in Pki:CaName or Pki:Cas");
+            ?? (ca is not null && dataDirectory is not null && RecordedCas.Read(dataDirectory, ca) is { } recorded ? RecordedCas.Definition(recorded) : null)
+            ?? throw new InvalidOperationException($"no CA '{ca}' in Pki:CaName, Pki:Cas or the CAs made through the admin API");
 
     /// <summary>The CA's PKI folder under <paramref name="dataDirectory"/> and the passphrase of its keys; it must exist.</summary>
     private static (string Folder, string Passphrase) Existing(PkiOptions options, string dataDirectory, CaDefinition definition)

@@ -24,7 +24,7 @@ public static partial class DevelopmentPki
     public static PkiKeyRing LoadOrCreate(PkiOptions options, string dataDirectory, ILogger logger)
     {
         string passphrase = Passphrase(options, logger);
-        return new PkiKeyRing(options.Definitions().Select(ca => LoadOrCreate(options, ca, dataDirectory, passphrase, logger)));
+        return PkiKeys.WithRecorded(options.Definitions().Select(ca => LoadOrCreate(options, ca, dataDirectory, passphrase, logger)), options, dataDirectory, logger);
     }
 
     /// <summary>The passphrase of the key files: <c>Pki:Passphrase</c>, or the development one with a loud warning.</summary>
@@ -62,15 +62,16 @@ public static partial class DevelopmentPki
     /// Reads the folder and checks what a replaced or mixed-up file would break: each key is its certificate's, the CA
     /// certificate is issued by the root and the two signers by the CA; a failure names the file and the CA's setting.
     /// </summary>
-    private static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase)
+    /// <param name="tokenCa">The CA key on a PKCS#11 token (a CA imported with it, grains/Pki/RecordedCas.cs); null: <c>issuing-ca.key.pem</c>.</param>
+    internal static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase, KeyHolder? tokenCa = null)
     {
         string caName = definition.Name;
         byte[] root = LoadCertificateDer(folder, "root-ca");
-        var ca = new KeyHolder(caName, LoadKey(folder, "issuing-ca", passphrase), LoadCertificateDer(folder, "issuing-ca"));
+        KeyHolder ca = tokenCa ?? new KeyHolder(caName, LoadKey(folder, "issuing-ca", passphrase), LoadCertificateDer(folder, "issuing-ca"));
         var signer = new KeyHolder(caName + "/cmp", LoadKey(folder, "cmp-signer", passphrase), LoadCertificateDer(folder, "cmp-signer"));
         var ocsp = new KeyHolder(caName + "/ocsp", LoadKey(folder, OcspSignerFile, passphrase), LoadCertificateDer(folder, OcspSignerFile));
         string where = $"CA '{caName}' ({definition.Setting}), folder {folder}";
-        foreach ((KeyHolder key, string file) in new[] { (ca, "issuing-ca"), (signer, "cmp-signer"), (ocsp, OcspSignerFile) })
+        foreach ((KeyHolder key, string file) in new[] { (ca, "issuing-ca"), (signer, "cmp-signer"), (ocsp, OcspSignerFile) }.Where(k => k.Item1 != tokenCa))
         {
             PkiKeys.CheckKeyMatches(key, $"{where}: {file}.pem", $"{file}.key.pem");
         }
@@ -109,7 +110,8 @@ public static partial class DevelopmentPki
         return rsa;
     }
 
-    private static void Create(PkiOptions options, CaDefinition definition, string folder, string passphrase)
+    /// <param name="parentFolder">With <see cref="CaDefinition.IssuedBy"/>: the folder of that CA's root key; null: the one its settings name.</param>
+    private static void Create(PkiOptions options, CaDefinition definition, string folder, string passphrase, string? parentFolder = null)
     {
         // A crash during an earlier creation leaves only a staging folder behind: start over from nothing. The staging
         // folder is this process's own: silos of a cluster that share the folder may all start at once, and the first
@@ -124,27 +126,20 @@ public static partial class DevelopmentPki
         DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
 
         (X509Certificate2 root, AsymmetricAlgorithm rootKey) = definition.IssuedBy is { } parent
-            ? LoadParentRoot(options, definition, parent, Path.GetDirectoryName(folder)!, passphrase)
+            ? LoadParentRoot(definition, parent, parentFolder ?? Path.Combine(Path.GetDirectoryName(folder)!, options.Definition(parent)!.Folder), passphrase)
             : NewRoot(options, definition, now);
         using X509Certificate2 rootDisposer = root;
         using AsymmetricAlgorithm rootKeyDisposer = rootKey;
 
         using AsymmetricAlgorithm caKey = NewKey(definition.KeyAlgorithm);
         using X509Certificate2 ca = IssuingCaCertificate(definition.IssuingSubject, caKey, root, now, options.IssuingValidityYears);
-        using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
 
-        // OpenSSL refuses a response signer without digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and
-        // id-kp-cmKGA as the key generation authority that signs server-generated keys (RFC 9483 §4.1.6).
-        using AsymmetricAlgorithm signerKey = NewKey(definition.KeyAlgorithm);
-        CertificateRequest signerRequest = NewRequest(definition.CmpSignerSubject, signerKey);
-        signerRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        signerRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        signerRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku), new Oid(CmKgaEku)], false));
-        signerRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(signerRequest.PublicKey, false));
-        signerRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
-        using X509Certificate2 signer = signerRequest.Create(caWithKey, now, now.AddYears(options.CmpSignerValidityYears), NewSerial());
+        var issuer = new CaIssuer(ca, Generator(caKey));
+        (X509Certificate2 signer, AsymmetricAlgorithm signerKey) = IssueCmpSigner(options, definition, issuer, now);
+        using X509Certificate2 signerDisposer = signer;
+        using AsymmetricAlgorithm signerKeyDisposer = signerKey;
 
-        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, now);
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, issuer, OcspKeyFor(caKey), now);
         using (ocsp)
         using (ocspKey)
         {
@@ -180,10 +175,8 @@ public static partial class DevelopmentPki
     }
 
     /// <summary>The root of CA <paramref name="parent"/>, with its key, from that CA's development folder (IssuedBy).</summary>
-    private static (X509Certificate2, AsymmetricAlgorithm) LoadParentRoot(PkiOptions options, CaDefinition definition, string parent,
-        string dataDirectory, string passphrase)
+    private static (X509Certificate2, AsymmetricAlgorithm) LoadParentRoot(CaDefinition definition, string parent, string parentFolder, string passphrase)
     {
-        string parentFolder = Path.Combine(dataDirectory, options.Definition(parent)!.Folder);
         if (!File.Exists(Path.Combine(parentFolder, "root-ca.key.pem")))
         {
             throw new InvalidOperationException($"{definition.Setting}:IssuedBy: the root key of CA '{parent}' ({Path.Combine(parentFolder, "root-ca.key.pem")}) "
@@ -195,31 +188,62 @@ public static partial class DevelopmentPki
     }
 
     /// <summary>
+    /// The CA's CMP signer (RFC 9483 §3.3), a key of the CA's algorithm. OpenSSL refuses a response signer without
+    /// digitalSignature; id-kp-cmcCA marks it as the CA's CMP signer, and id-kp-cmKGA as the key generation authority that
+    /// signs server-generated keys (RFC 9483 §4.1.6). It never outlives the CA (RFC 5280 §6.1).
+    /// </summary>
+    private static (X509Certificate2, AsymmetricAlgorithm) IssueCmpSigner(PkiOptions options, CaDefinition definition, CaIssuer issuer, DateTimeOffset notBefore)
+    {
+        AsymmetricAlgorithm key = NewKey(definition.KeyAlgorithm);
+        CertificateRequest request = NewRequest(definition.CmpSignerSubject, key);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(CmcCaEku), new Oid(CmKgaEku)], false));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return (issuer.Issue(request, notBefore, notBefore.AddYears(options.CmpSignerValidityYears)), key);
+    }
+
+    /// <summary>
     /// RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by the CA, carries id-kp-OCSPSigning,
     /// and (§4.2.2.2.1) id-pkix-ocsp-nocheck so clients do not ask about the responder itself. Same key type as the CA.
     /// </summary>
-    private static (X509Certificate2, AsymmetricAlgorithm) IssueOcspSigner(PkiOptions options, CaDefinition definition, X509Certificate2 caWithKey, AsymmetricAlgorithm caKey, DateTimeOffset notBefore)
+    private static (X509Certificate2, AsymmetricAlgorithm) IssueOcspSigner(PkiOptions options, CaDefinition definition, CaIssuer issuer,
+        AsymmetricAlgorithm key, DateTimeOffset notBefore)
     {
-        AsymmetricAlgorithm key = caKey switch
-        {
-            ECDsa ec => ec.KeySize > 256 ? ECDsa.Create(ECCurve.NamedCurves.nistP384) : ECDsa.Create(ECCurve.NamedCurves.nistP256),
-            RSA rsa => RSA.Create(rsa.KeySize),
-            _ => throw new NotSupportedException(),
-        };
         CertificateRequest request = NewRequest(definition.OcspSignerSubject, key);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OcspSigningEku)], false));
         request.CertificateExtensions.Add(new X509Extension(OcspNoCheck, [0x05, 0x00], false)); // value NULL
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(caWithKey, true, false));
-        DateTimeOffset notAfter = notBefore.AddYears(options.CmpSignerValidityYears);
-        if (notAfter > caWithKey.NotAfter)
-        {
-            notAfter = caWithKey.NotAfter; // RFC 5280 §6.1: never outlive the issuer.
-        }
-        return (request.Create(caWithKey, notBefore, notAfter, NewSerial()), key);
+        return (issuer.Issue(request, notBefore, notBefore.AddYears(options.CmpSignerValidityYears)), key);
     }
+
+    /// <summary>The OCSP signer's key: the CA key's type and size.</summary>
+    private static AsymmetricAlgorithm OcspKeyFor(AsymmetricAlgorithm caKey) => caKey switch
+    {
+        ECDsa ec => ec.KeySize > 256 ? ECDsa.Create(ECCurve.NamedCurves.nistP384) : ECDsa.Create(ECCurve.NamedCurves.nistP256),
+        RSA rsa => RSA.Create(rsa.KeySize),
+        _ => throw new NotSupportedException(),
+    };
+
+    /// <summary>The CA signing what it issues here (its signers), with a key in this process or on a token.</summary>
+    private sealed record CaIssuer(X509Certificate2 Certificate, X509SignatureGenerator Generator)
+    {
+        /// <summary>The certificate <paramref name="request"/> asks for, with the CA's key identifier, never outliving the CA (RFC 5280 §6.1).</summary>
+        public X509Certificate2 Issue(CertificateRequest request, DateTimeOffset notBefore, DateTimeOffset notAfter)
+        {
+            request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+            return request.Create(Certificate.SubjectName, Generator, notBefore, notAfter > Certificate.NotAfter ? Certificate.NotAfter : notAfter, NewSerial());
+        }
+    }
+
+    private static X509SignatureGenerator Generator(AsymmetricAlgorithm key) => key switch
+    {
+        ECDsa ec => X509SignatureGenerator.CreateForECDsa(ec),
+        RSA rsa => X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1),
+        _ => throw new NotSupportedException(),
+    };
 
     /// <summary>
     /// Upgrade of a PKI folder made before the OCSP signer existed: issue one with the existing CA key. Both files are
@@ -230,8 +254,8 @@ public static partial class DevelopmentPki
     {
         using AsymmetricAlgorithm caKey = LoadKey(folder, "issuing-ca", passphrase);
         using X509Certificate2 ca = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
-        using X509Certificate2 caWithKey = CopyWithKey(ca, caKey);
-        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, caWithKey, caKey, DateTimeOffset.UtcNow.AddMinutes(-5));
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, new CaIssuer(ca, Generator(caKey)), OcspKeyFor(caKey),
+            DateTimeOffset.UtcNow.AddMinutes(-5));
         using (ocsp)
         using (ocspKey)
         {

@@ -147,27 +147,70 @@ public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, 
 
 /// <summary>
 /// Every key this silo holds, by CA name. Registered as a singleton and loaded before the silo starts; reachable only from
-/// silo code (grains and their services), never through a grain interface.
+/// silo code (grains and their services), never through a grain interface. CAs created or imported through the admin API
+/// join it while the silo runs (<see cref="RecordedCas"/>): a lookup that misses asks the data directory once more, so
+/// every silo that shares it serves a new CA from its first request.
 /// </summary>
 public sealed class PkiKeyRing
 {
-    private readonly Dictionary<string, CertificateAuthorityKeys> _authorities;
+    private readonly object _gate = new();
+    private Dictionary<string, CertificateAuthorityKeys> _authorities;
 
-    public PkiKeyRing(IEnumerable<CertificateAuthorityKeys> authorities)
+    public PkiKeyRing(IEnumerable<CertificateAuthorityKeys> authorities, RecordedCas? recorded = null)
     {
         CertificateAuthorityKeys[] all = authorities.ToArray();
         _authorities = all.ToDictionary(a => a.Name, StringComparer.Ordinal);
         Default = all.Length > 0 ? all[0] : throw new ArgumentException("a key ring holds at least one CA", nameof(authorities));
+        Configured = all;
+        Recorded = recorded;
     }
 
     /// <summary>The CA named by Pki:CaName (the first loaded): it signs answers that name no CA, such as errors of a KeyID alias.</summary>
     public CertificateAuthorityKeys Default { get; }
 
-    public CertificateAuthorityKeys? FindAuthority(string name) => _authorities.GetValueOrDefault(name);
+    /// <summary>The CAs of the settings (Pki:CaName, Pki:Cas), the same on every silo whenever it started.</summary>
+    public IReadOnlyList<CertificateAuthorityKeys> Configured { get; }
+
+    /// <summary>Where CAs made through the admin API are kept (the data directory); null for a ring built in code.</summary>
+    public RecordedCas? Recorded { get; }
+
+    /// <summary>Grows by one each time a CA joins; whoever indexes the CAs (OCSP) rebuilds when it changes.</summary>
+    public int Version { get; private set; }
+
+    public CertificateAuthorityKeys? FindAuthority(string name) =>
+        _authorities.GetValueOrDefault(name) ?? (Recorded?.Refresh(this) > 0 ? _authorities.GetValueOrDefault(name) : null);
 
     public IEnumerable<CertificateAuthorityKeys> Authorities => _authorities.Values;
 
+    /// <summary>Whether the ring holds CA <paramref name="name"/> now, without asking the data directory.</summary>
+    public bool Holds(string name) => _authorities.ContainsKey(name);
+
     /// <summary>The CA of this silo whose subject is <paramref name="issuer"/> (a certificate's issuer, a template's issuer).</summary>
     public CertificateAuthorityKeys? FindByIssuer(X509Name issuer) =>
-        _authorities.Values.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(issuer));
+        FindBySubject(issuer) ?? (Recorded?.Refresh(this) > 0 ? FindBySubject(issuer) : null);
+
+    /// <summary>
+    /// Adds a CA while the silo runs. Certificates, CRLs and OCSP CertIDs name their CA by its subject (RFC 5280 §4.1.2.4,
+    /// RFC 6960 §4.1.1): a name or a subject already in the ring is refused.
+    /// </summary>
+    public void Add(CertificateAuthorityKeys authority)
+    {
+        lock (_gate)
+        {
+            if (_authorities.ContainsKey(authority.Name))
+            {
+                throw new InvalidOperationException($"CA '{authority.Name}' is already in the key ring");
+            }
+            if (FindBySubject(authority.Ca.Certificate.Subject) is { } twin)
+            {
+                throw new InvalidOperationException($"CA '{authority.Name}' has the subject of CA '{twin.Name}' ({authority.Ca.Certificate.Subject})");
+            }
+            // Readers hold the previous dictionary: a new one replaces it whole, never changed in place.
+            _authorities = new Dictionary<string, CertificateAuthorityKeys>(_authorities, StringComparer.Ordinal) { [authority.Name] = authority };
+            Version++;
+        }
+    }
+
+    private CertificateAuthorityKeys? FindBySubject(X509Name subject) =>
+        _authorities.Values.FirstOrDefault(a => a.Ca.Certificate.Subject.Equivalent(subject));
 }

@@ -40,7 +40,32 @@ public static partial class PkiKeys
             }
             authorities.Add(authority);
         }
-        return new PkiKeyRing(authorities);
+        return WithRecorded(authorities, options, dataDirectory, logger, tokens);
+    }
+
+    /// <summary>The ring of <paramref name="configured"/>, joined by the CAs made through the admin API that the data directory holds.</summary>
+    /// <param name="tokens">The tokens the configured CAs opened: a recorded CA on the same token shares its sessions.</param>
+    internal static PkiKeyRing WithRecorded(IEnumerable<CertificateAuthorityKeys> configured, PkiOptions options, string dataDirectory, ILogger logger,
+        Dictionary<string, Pkcs11Token>? tokens = null)
+    {
+        string passphrase = string.IsNullOrEmpty(options.Passphrase) ? PkiOptions.DevelopmentPassphrase : options.Passphrase;
+        tokens ??= new Dictionary<string, Pkcs11Token>(StringComparer.Ordinal);
+        Pkcs11Token OpenToken(string name)
+        {
+            lock (tokens)
+            {
+                if (!tokens.TryGetValue(name, out Pkcs11Token? token))
+                {
+                    token = Pkcs11Token.Open(name, options.Tokens.TryGetValue(name, out Pkcs11TokenOptions? settings) ? settings
+                        : throw new InvalidOperationException($"no token '{name}' in {PkiOptions.Section}:Tokens"), logger);
+                    tokens[name] = token;
+                }
+                return token;
+            }
+        }
+        var ring = new PkiKeyRing(configured, new RecordedCas(options, dataDirectory, passphrase, logger, OpenToken));
+        ring.Recorded!.Refresh(ring);
+        return ring;
     }
 
     private static CertificateAuthorityKeys LoadTokenAuthority(PkiOptions options, string caName, CaKeyOptions keys,
@@ -76,9 +101,15 @@ public static partial class PkiKeys
             Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root)));
     }
 
-    private static KeyHolder LoadKey(Pkcs11Token token, string name, string setting, TokenKeyOptions key, string? siloSecretLabel)
+    private static KeyHolder LoadKey(Pkcs11Token token, string name, string setting, TokenKeyOptions key, string? siloSecretLabel) =>
+        LoadKey(token, name, setting, key.KeyLabel, ReadCertificate($"{setting}:Certificate", key.Certificate), siloSecretLabel);
+
+    /// <summary>
+    /// The private key labelled <paramref name="keyLabel"/> on <paramref name="token"/> with its certificate <paramref name="der"/>:
+    /// there, sensitive, never extractable, allowed to sign, and the certificate's key (a test signature verifies).
+    /// </summary>
+    internal static KeyHolder LoadKey(Pkcs11Token token, string name, string setting, string keyLabel, byte[] der, string? siloSecretLabel)
     {
-        byte[] der = ReadCertificate($"{setting}:Certificate", key.Certificate);
         using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(der);
         using ECDsa? ecPublic = certificate.GetECDsaPublicKey();
         using RSA? rsaPublic = ecPublic is null ? certificate.GetRSAPublicKey() : null;
@@ -89,7 +120,7 @@ public static partial class PkiKeys
         List<IObjectAttribute> attributes;
         try
         {
-            attributes = token.Use(name, session => Pkcs11Token.Read(session, token.Find(session, CKO.CKO_PRIVATE_KEY, key.KeyLabel),
+            attributes = token.Use(name, session => Pkcs11Token.Read(session, token.Find(session, CKO.CKO_PRIVATE_KEY, keyLabel),
                 CKA.CKA_KEY_TYPE, CKA.CKA_SENSITIVE, CKA.CKA_EXTRACTABLE, CKA.CKA_SIGN));
         }
         catch (KeyUnavailableException e)
@@ -99,19 +130,19 @@ public static partial class PkiKeys
         var keyType = (CKK)attributes[0].GetValueAsUlong();
         if (attributes[1].GetValueAsBool() != true || attributes[2].GetValueAsBool() != false)
         {
-            throw new InvalidOperationException($"{setting}:KeyLabel: key '{key.KeyLabel}' on token '{token.Label}' can be extracted "
+            throw new InvalidOperationException($"{setting}:KeyLabel: key '{keyLabel}' on token '{token.Label}' can be extracted "
                 + "(CKA_SENSITIVE false or CKA_EXTRACTABLE true): a CA key must never leave the token");
         }
         if (attributes[3].GetValueAsBool() != true)
         {
-            throw new InvalidOperationException($"{setting}:KeyLabel: key '{key.KeyLabel}' on token '{token.Label}' may not sign (CKA_SIGN false)");
+            throw new InvalidOperationException($"{setting}:KeyLabel: key '{keyLabel}' on token '{token.Label}' may not sign (CKA_SIGN false)");
         }
         if ((keyType == CKK.CKK_EC) != (ecPublic is not null) || keyType is not (CKK.CKK_EC or CKK.CKK_RSA))
         {
-            throw new InvalidOperationException($"{setting}:Certificate: the certificate's key is {(ecPublic is null ? "RSA" : "EC")}, key '{key.KeyLabel}' on token '{token.Label}' is {keyType}");
+            throw new InvalidOperationException($"{setting}:Certificate: the certificate's key is {(ecPublic is null ? "RSA" : "EC")}, key '{keyLabel}' on token '{token.Label}' is {keyType}");
         }
         int keySize = ecPublic?.KeySize ?? rsaPublic!.KeySize;
-        var holder = new KeyHolder(name, new Pkcs11Key(token, name, key.KeyLabel, ecPublic is not null, keySize, siloSecretLabel), der);
+        var holder = new KeyHolder(name, new Pkcs11Key(token, name, keyLabel, ecPublic is not null, keySize, siloSecretLabel), der);
         // The certificate must be this key's: a test signature verifies under the certificate's public key.
         byte[] probe = RandomNumberGenerator.GetBytes(32);
         byte[] signature;
@@ -121,14 +152,14 @@ public static partial class PkiKeys
         }
         catch (KeyUnavailableException e)
         {
-            throw new InvalidOperationException($"{setting}:KeyLabel: key '{key.KeyLabel}' does not sign: {e.Message}");
+            throw new InvalidOperationException($"{setting}:KeyLabel: key '{keyLabel}' does not sign: {e.Message}");
         }
         (_, HashAlgorithmName hash) = Protocol.Protection.KeySigner.ForKey((ecPublic is not null, keySize));
         bool matches = ecPublic?.VerifyData(probe, signature, hash, DSASignatureFormat.Rfc3279DerSequence)
             ?? rsaPublic!.VerifyData(probe, signature, hash, RSASignaturePadding.Pkcs1);
         if (!matches)
         {
-            throw new InvalidOperationException($"{setting}:Certificate: the certificate's public key is not the key '{key.KeyLabel}' on token '{token.Label}'");
+            throw new InvalidOperationException($"{setting}:Certificate: the certificate's public key is not the key '{keyLabel}' on token '{token.Label}'");
         }
         return holder;
     }

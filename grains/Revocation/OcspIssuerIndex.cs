@@ -10,7 +10,7 @@ namespace CmpCluster.Grains.Revocation;
 /// <summary>
 /// Finds the CA a CertID names (RFC 6960 §4.1.1): issuerNameHash is the hash of the issuer's DER-encoded Name,
 /// issuerKeyHash the hash of its subjectPublicKey BIT STRING value. Precomputed once per process for SHA-1 (what OpenSSL
-/// and most clients send), SHA-256, SHA-384 and SHA-512.
+/// and most clients send), SHA-256, SHA-384 and SHA-512; again when a CA joins the key ring.
 /// </summary>
 public sealed class OcspIssuerIndex
 {
@@ -22,28 +22,59 @@ public sealed class OcspIssuerIndex
         (NistObjectIdentifiers.IdSha512, SHA512.HashData),
     ];
 
-    private readonly List<(DerObjectIdentifier Oid, byte[] NameHash, byte[] KeyHash, CertificateAuthorityKeys Ca)> _entries = [];
+    private readonly PkiKeyRing _keys;
+    private Index _index;
+
+    /// <summary>One build of the hashes, replaced whole (readers keep the one they took).</summary>
+    private sealed record Index(int Version, List<(DerObjectIdentifier Oid, byte[] NameHash, byte[] KeyHash, CertificateAuthorityKeys Ca)> Entries);
 
     public OcspIssuerIndex(PkiKeyRing keys)
     {
+        _keys = keys;
+        _index = Build(keys);
+    }
+
+    /// <summary>The hashes of every CA of the ring as it is now; rebuilt when a CA joins it (admin API).</summary>
+    private static Index Build(PkiKeyRing keys)
+    {
+        int version = keys.Version;
+        var entries = new List<(DerObjectIdentifier Oid, byte[] NameHash, byte[] KeyHash, CertificateAuthorityKeys Ca)>();
         foreach (CertificateAuthorityKeys ca in keys.Authorities)
         {
             byte[] name = ca.Ca.Certificate.Subject.GetEncoded(Asn1Encodable.Der);
             byte[] key = ca.Ca.Certificate.SubjectPublicKeyInfo.PublicKey.GetBytes();
             foreach ((DerObjectIdentifier oid, Func<byte[], byte[]> hash) in Algorithms)
             {
-                _entries.Add((oid, hash(name), hash(key), ca));
+                entries.Add((oid, hash(name), hash(key), ca));
             }
         }
+        return new Index(version, entries);
     }
 
     /// <summary>The CA this CertID names, or null (unknown hash algorithm or a foreign issuer).</summary>
     public CertificateAuthorityKeys? Find(CertID id)
     {
+        Index index = _index;
+        if (Find(id, index.Entries) is { } ca)
+        {
+            return ca;
+        }
+        // A CA this silo has not indexed yet: one made through the admin API, here or on another silo.
+        _keys.Recorded?.Refresh(_keys);
+        if (_keys.Version == index.Version)
+        {
+            return null;
+        }
+        _index = index = Build(_keys);
+        return Find(id, index.Entries);
+    }
+
+    private static CertificateAuthorityKeys? Find(CertID id, List<(DerObjectIdentifier Oid, byte[] NameHash, byte[] KeyHash, CertificateAuthorityKeys Ca)> entries)
+    {
         DerObjectIdentifier algorithm = id.HashAlgorithm.Algorithm;
         byte[] nameHash = id.IssuerNameHash.GetOctets();
         byte[] keyHash = id.IssuerKeyHash.GetOctets();
-        foreach ((DerObjectIdentifier oid, byte[] name, byte[] key, CertificateAuthorityKeys ca) in _entries)
+        foreach ((DerObjectIdentifier oid, byte[] name, byte[] key, CertificateAuthorityKeys ca) in entries)
         {
             if (oid.Equals(algorithm) && name.AsSpan().SequenceEqual(nameHash) && key.AsSpan().SequenceEqual(keyHash))
             {

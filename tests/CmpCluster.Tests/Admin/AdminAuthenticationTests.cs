@@ -17,6 +17,8 @@ public sealed class AdminAuthenticationTests(AdminNodeFixture fixture) : IClassF
         { "DELETE", "/api/v1/end-entities/someone" },
         { "POST", "/api/v1/end-entities/someone/reset" },
         { "GET", "/api/v1/cas" },
+        { "POST", "/api/v1/cas" },
+        { "POST", "/api/v1/cas/import" },
         { "GET", "/api/v1/cas/issuing/certificate.pem" },
         { "GET", "/api/v1/cas/issuing/certificate.der" },
         { "GET", "/api/v1/cas/issuing/chain.pem" },
@@ -50,6 +52,8 @@ public sealed class AdminAuthenticationTests(AdminNodeFixture fixture) : IClassF
         Assert.Contains("/api/v1/end-entities", paths.Select(p => p.Key));
         Assert.Contains("/api/v1/end-entities/bulk", paths.Select(p => p.Key));
         Assert.Contains("/api/v1/certificates/{ca}/{serialHex}", paths.Select(p => p.Key));
+        Assert.NotNull(paths["/api/v1/cas"]!["post"]);
+        Assert.NotNull(paths["/api/v1/cas/import"]!["post"]);
     }
 
     private async Task AssertRefusedAsync(HttpClient client, string method, string path)

@@ -57,7 +57,14 @@ public sealed class TestCluster : IAsyncLifetime
 
     public bool Available => ClusterProcesses.Which("redis-server") is not null;
 
+    /// <summary>The admin token of every silo's admin API, and the RA secret of CAs without their own (the KeyID alias <c>bykeyid</c>).</summary>
+    public const string AdminToken = "cluster-admin-token", RaSecret = "cluster-ra-secret";
+
     public Uri GatewayUri(int i) => new($"http://127.0.0.1:{GatewayPorts[i]}/");
+
+    /// <summary>Silo <paramref name="i"/>'s own device listener (CMP), and its management listener (admin API).</summary>
+    public Uri SiloUri(int i) => new($"http://127.0.0.1:{_siloPorts[i][0]}/");
+    public Uri SiloManagementUri(int i) => new($"http://127.0.0.1:{_siloPorts[i][3]}/");
     public Uri LoadBalancerUri => new($"http://127.0.0.1:{LoadBalancerPort}/");
 
     public string Diagnostics() => string.Join("\n", new[] { Redis }.Concat(Silos).Concat(Gateways).Concat(LoadBalancer is null ? [] : [LoadBalancer])
@@ -110,7 +117,8 @@ public sealed class TestCluster : IAsyncLifetime
             $"--Management:Urls=http://127.0.0.1:{ports[3]}",
             "--Node:Mode=Cluster", $"--Redis:ConnectionString=127.0.0.1:{RedisPort}", $"--Node:DataDirectory={DataDirectory}",
             $"--Node:SiloPort={ports[1]}", $"--Node:GatewayPort={ports[2]}", $"--Node:ServiceId={_serviceId}", $"--Node:ClusterId={_serviceId}",
-            "--Dashboard:Enabled=false", "--Tcp:Enabled=false", .. TlsArguments("silo"), .. TuningArguments], Root);
+            "--Dashboard:Enabled=false", "--Tcp:Enabled=false", $"--Admin:Tokens:0={AdminToken}", "--Cmp:Aliases:bykeyid:Ca=KeyID",
+            $"--Pki:CmpRaSecret={RaSecret}", .. TlsArguments("silo"), .. TuningArguments], Root);
         await silo.WaitReadyAsync(new Uri($"http://127.0.0.1:{ports[0]}/readyz"), StartTimeout);
     }
 
