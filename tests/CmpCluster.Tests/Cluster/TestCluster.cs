@@ -122,7 +122,7 @@ public sealed class TestCluster : IAsyncLifetime
         await silo.WaitReadyAsync(new Uri($"http://127.0.0.1:{ports[0]}/readyz"), StartTimeout);
     }
 
-    /// <summary>Declares a dead silo in ≈ 3 s, and bounds calls that went to it, so tests need not wait ≈ 11 s (NOTES).</summary>
+    /// <summary>Declares a dead silo in ≈ 3 s, and bounds calls that went to it, so tests need not wait the default ≈ 11 s.</summary>
     private static readonly string[] TuningArguments =
     [
         "--Orleans:Membership:ProbeTimeout=00:00:01", "--Orleans:Membership:NumMissedProbesLimit=2",
