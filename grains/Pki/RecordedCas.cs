@@ -98,8 +98,7 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
                 }
                 try
                 {
-                    RecordedCaDefinition recorded = JsonSerializer.Deserialize<RecordedCaDefinition>(File.ReadAllText(marker), Json)
-                        ?? throw new InvalidOperationException($"{marker} is empty");
+                    RecordedCaDefinition recorded = Read(DataDirectory, name) ?? throw new InvalidOperationException($"{marker} is empty");
                     if (recorded.Name != name)
                     {
                         throw new InvalidOperationException($"{marker} names CA '{recorded.Name}', its folder '{name}'");

@@ -228,7 +228,17 @@ internal sealed class SqliteDatabase
             batch[0].Run(this); // auto-commits on its own
             return;
         }
-        Command("BEGIN IMMEDIATE;").ExecuteNonQuery();
+        try
+        {
+            Command("BEGIN IMMEDIATE;").ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // No shared transaction (the file is locked or failing): each write commits or fails alone. Never thrown out of
+            // the flusher, which would leave these callers waiting and every later write queued behind a flag never reset.
+            batch.ForEach(write => write.Run(this));
+            return;
+        }
         bool failed = false;
         foreach (IQueuedWrite write in batch)
         {
