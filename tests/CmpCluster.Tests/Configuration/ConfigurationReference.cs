@@ -60,6 +60,7 @@ public static partial class ConfigurationReference
         (ClusterTls.Section + ":CertificatePath, ...:KeyPath, ...:TrustedCaPath", "string", "unset",
             "This process's cluster certificate and key (PEM) and the cluster CA; required in cluster mode while TLS is on. gateway/Hosting/ClusterTls.cs"),
         ("Dashboard:Enabled", "bool", "`true`", "Orleans Dashboard at /dashboard/ on the management listener (silo only). silo/Program.cs"),
+        ("Dashboard:CounterUpdateIntervalMs", "int", "`10000`", "How often the dashboard samples the silo's counters, in milliseconds (at least 1000). Each sample reads every Orleans instrument; every second cost 4 % of a busy node's CPU. silo/Program.cs"),
         (SiloProviders.MembershipSection + ":*", "Orleans ClusterMembershipOptions", "Orleans' defaults",
             "ProbeTimeout, NumMissedProbesLimit, ...: how soon a dead silo is declared dead (silo). silo/SiloProviders.cs"),
         (SiloProviders.MessagingSection + ":*", "Orleans SiloMessagingOptions / ClientMessagingOptions", "Orleans' defaults",
