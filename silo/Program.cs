@@ -92,7 +92,7 @@ builder.UseOrleans(silo =>
         // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard on the management listener;
         // Dashboard__Enabled=false leaves it out. Its counters are sampled every 10 s, not every second: each sample
         // reads every Orleans instrument, an activation count among them, which cost 4 % of a busy node's CPU at 1 s
-        // (docs/BENCHMARKS.md, "2026-12-04").
+        // (docs/BENCHMARKS.md, "2026-12-04 — thread-pool spinning and the dashboard's counters").
         int counterInterval = builder.Configuration.GetValue("Dashboard:CounterUpdateIntervalMs", 10_000);
         silo.AddDashboard(o => o.CounterUpdateIntervalMs = Math.Max(1_000, counterInterval));
     }
