@@ -60,7 +60,10 @@ foreach (string provider in new[] { GrainNames.Storage, GrainNames.Transactions 
         (sp, _) => new PooledGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
 }
 
-bool dashboard = builder.Configuration.GetValue("Dashboard:Enabled", true);
+// The Orleans Dashboard is opt-in: it reads every Orleans instrument once a second (a fixed interval), and one of them
+// walks every activation; on a node holding tens of thousands of activations that was 4 % of its CPU with nobody
+// watching (docs/BENCHMARKS.md, "2026-12-04 — thread-pool spinning and the dashboard's counters").
+bool dashboard = builder.Configuration.GetValue("Dashboard:Enabled", false);
 // Cluster TLS files are read before the silo is built: a missing or unreadable certificate stops the node with one line
 // naming the setting (exit 3), as the gateway does, not with a stack trace.
 ClusterTls? clusterTls;
@@ -89,12 +92,9 @@ builder.UseOrleans(silo =>
     }
     if (dashboard)
     {
-        // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard on the management listener;
-        // Dashboard__Enabled=false leaves it out. Its counters are sampled every 10 s, not every second: each sample
-        // reads every Orleans instrument, an activation count among them, which cost 4 % of a busy node's CPU at 1 s
-        // (docs/BENCHMARKS.md, "2026-12-04 — thread-pool spinning and the dashboard's counters").
-        int counterInterval = builder.Configuration.GetValue("Dashboard:CounterUpdateIntervalMs", 10_000);
-        silo.AddDashboard(o => o.CounterUpdateIntervalMs = Math.Max(1_000, counterInterval));
+        // Orleans Dashboard (grain activations, calls, silo CPU) at /dashboard on the management listener, when
+        // Dashboard__Enabled=true.
+        silo.AddDashboard();
     }
     silo.UseStorageProviders(node, builder.Configuration, dataDirectory, clusterTls);
     TimeSpan confirmCheck = builder.Configuration.GetSection(CmpOptions.Section).Get<CmpOptions>()?.ConfirmCheckPeriod ?? TimeSpan.FromMinutes(1);

@@ -18,7 +18,7 @@ public sealed class AdminNodeFixture : IAsyncLifetime
     /// <summary>A client that sends the configured token (or <paramref name="token"/>; null: no Authorization header).</summary>
     public HttpClient Client(string? token = Token, TimeSpan? timeout = null) => Admin.Client(Node, token, timeout);
 
-    public async Task InitializeAsync() => _node = await NodeProcess.StartAsync([$"--Admin:Tokens:0={Token}",
+    public async Task InitializeAsync() => _node = await NodeProcess.StartAsync([$"--Admin:Tokens:0={Token}", "--Dashboard:Enabled=true",
         // An end-entity profile with rules for registrations: CN required, O fixed, C defaulting, OU optional; the default
         // certificate profile and the issuing CA only ("other" is a certificate profile it does not allow).
         "--Cmp:EndEntityProfiles:gnb:Fields:CN:Use=Required", "--Cmp:EndEntityProfiles:gnb:Fields:O:Use=Fixed",
