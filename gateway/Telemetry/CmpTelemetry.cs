@@ -45,6 +45,28 @@ public static class CmpTelemetry
     public static readonly string[] Meters = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans"];
     public static readonly string[] Sources = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans.Application"];
 
+    /// <summary>
+    /// The instruments of Orleans' meter that are exported: activations, storage, reminders, gateways, failures and health.
+    /// The others are recorded on every message or activation (message and header sizes, dispatcher and directory
+    /// counters, per-call latency) and one observable gauge walks every activation on each read
+    /// (<c>orleans-messaging-processing-activation-data</c>): left out, Orleans does not record them at all.
+    /// </summary>
+    public static readonly IReadOnlySet<string> OrleansInstruments = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "orleans-catalog-activations", "orleans-catalog-activation-working-set", "orleans-catalog-activation-created",
+        "orleans-catalog-activation-destroyed", "orleans-catalog-activation-failed-to-activate", "orleans-catalog-activation-collections",
+        "orleans-catalog-activation-shutdown", "orleans-grains", "orleans-directory-cache-size",
+        "orleans-storage-read-latency", "orleans-storage-write-latency", "orleans-storage-clear-latency",
+        "orleans-storage-read-errors", "orleans-storage-write-errors", "orleans-storage-clear-errors",
+        "orleans-app-requests-timedout", "orleans-app-requests-canceled",
+        "orleans-messaging-rejected", "orleans-messaging-expired", "orleans-messaging-rerouted", "orleans-messaging-sent-failed",
+        "orleans-messaging-sent-dropped", "orleans-gateway-connected-clients", "orleans-gateway-load-shedding",
+        "orleans-client-connected-gateways", "orleans-networking-sockets-opened", "orleans-networking-sockets-closed",
+        "orleans-reminders-active", "orleans-reminders-tardiness", "orleans-reminders-ticks-delivered",
+        "orleans-scheduler-long-running-turns", "orleans-watchdog-health-checks", "orleans-watchdog-health-checks-failed",
+        "orleans-runtime-available-memory", "orleans-runtime-total-physical-memory", "orleans-consistent-ring-size",
+    };
+
     private static readonly Meter Meter = new(GatewayName);
 
     /// <summary>CMP HTTP requests by alias and HTTP status (200 includes CMP-level errors; the grains count those by failInfo).
@@ -69,7 +91,10 @@ public static class CmpTelemetry
             .ConfigureResource(resource => resource.AddService(options.ServiceName))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(Meters).AddAspNetCoreInstrumentation().AddRuntimeInstrumentation();
+                metrics.AddMeter(Meters).AddAspNetCoreInstrumentation().AddRuntimeInstrumentation()
+                    .AddView(instrument => instrument.Meter.Name == "Microsoft.Orleans" && !OrleansInstruments.Contains(instrument.Name)
+                        ? MetricStreamConfiguration.Drop
+                        : null);
                 if (options.Prometheus)
                 {
                     metrics.AddPrometheusExporter();
