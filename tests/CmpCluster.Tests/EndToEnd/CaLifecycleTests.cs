@@ -182,6 +182,11 @@ public sealed class CaLifecycleTests
         E2e.Failed(await OpenSsl.RunAsync(dir.Path, "verify", "-CAfile", root, "-untrusted", Pki(data, "issuing-ca.pem"), revokedBefore), node);
         Assert.Equal("/crl/issuing.crl", CrlPath(revokedBefore));
         Assert.Equal("/crl/issuing.k1.crl", CrlPath(revokedAfter));
+        // A device whose certificate the old key signed renews it (kur signed with that certificate) under the new key.
+        string newKey = await OpenSsl.GenerateP256KeyAsync(dir.Path, "device-a2-new.key.pem");
+        E2e.Succeeded(await OpenSsl.RunAsync(dir.Path, "cmp", "-cmd", "kur", "-server", node.Server, "-path", ".well-known/cmp/p/client",
+            "-cert", liveBefore, "-key", dir.File("device-a2.key.pem"), "-newkey", newKey, "-certout", "device-a2-renewed.pem", "-trusted", root), node);
+        Assert.Equal(SubjectKeyId(Pki(data, "issuing-ca.pem")), AuthorityKeyId(dir.File("device-a2-renewed.pem")));
 
         using HttpClient admin = Admin.Admin.Client(node, AdminToken, TimeSpan.FromSeconds(60));
         JsonNode ca = (await Admin.Admin.JsonAsync(admin, HttpMethod.Get, "/api/v1/cas", null, 200)).AsArray().Single(c => (string?)c!["name"] == "issuing")!;
