@@ -43,12 +43,14 @@ public static partial class RevocationEndpoints
         try
         {
             IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
-            if (!CrlNames.TryParse(name, out string ca, out int generation) || !cas.Any(c => c.Name == ca))
+            if (!CrlNames.TryParse(name, out string ca, out int generation) || cas.FirstOrDefault(c => c.Name == ca) is not { } info)
             {
                 await CmpHttpEndpoints.FaultAsync(http, 404, "unknown CA");
                 return;
             }
-            crl = await grains.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca)).GetCrlAsync(generation);
+            // The current key's CRL through the call every version has, so a gateway upgraded before the silos serves it too.
+            ICrlGrain grain = grains.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca));
+            crl = generation == info.KeyGeneration ? await grain.GetCrlAsync() : await grain.GetCrlAsync(generation);
             if (crl is null)
             {
                 await CmpHttpEndpoints.FaultAsync(http, 404, "no CRL for this CA key (a key not made yet, or whose certificate has ended)");
