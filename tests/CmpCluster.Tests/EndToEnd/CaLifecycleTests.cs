@@ -283,6 +283,47 @@ public sealed class CaLifecycleTests
         Assert.Equal(3, DevelopmentPki.LoadOrCreate(new PkiOptions(), data, NullLogger.Instance).Default.KeyGeneration);
     }
 
+    [Fact]
+    public void A_retired_key_whose_certificate_has_ended_is_left_out_with_a_log_line_and_still_gives_the_silo_secret()
+    {
+        using var dir = new TempDirectory("renew-ca-ended");
+        string data = NewDataDirectory(dir);
+        Assert.Equal(0, PkiCommand.Run(["pki", "renew-ca", "--new-key", "--data", data], new StringWriter()));
+        // The retired key's certificate, reissued by the root as one that ended a minute ago.
+        using var rootKey = ECDsa.Create();
+        rootKey.ImportFromEncryptedPem(File.ReadAllText(Pki(data, "root-ca.key.pem")), PkiOptions.DevelopmentPassphrase);
+        using X509Certificate2 root = X509Certificate2.CreateFromPem(File.ReadAllText(Pki(data, "root-ca.pem"))).CopyWithPrivateKey(rootKey);
+        using var retiredKey = ECDsa.Create();
+        retiredKey.ImportFromEncryptedPem(File.ReadAllText(Pki(data, "issuing-ca.retired-k0.key.pem")), PkiOptions.DevelopmentPassphrase);
+        using X509Certificate2 retired = E2e.LoadCertificate(Pki(data, "issuing-ca.retired-k0.pem"));
+        var request = new CertificateRequest(retired.SubjectName, retiredKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using X509Certificate2 ended = request.Create(root, root.NotBefore, DateTimeOffset.UtcNow.AddMinutes(-1), [0x01, 0x02]);
+        File.WriteAllText(Pki(data, "issuing-ca.retired-k0.pem"), ended.ExportCertificatePem() + "\n");
+        var logger = new RecordingLogger();
+
+        CertificateAuthorityKeys keys = DevelopmentPki.LoadOrCreate(new PkiOptions(), data, logger).Default;
+
+        Assert.Equal(1, keys.KeyGeneration);
+        Assert.Empty(keys.Retired);
+        Assert.Null(keys.KeyOf(0));
+        Assert.Equal(ended.RawData, keys.FirstKey.CertificateDer);
+        Assert.Contains(logger.Lines, line => line.Contains("retired key of generation 0 ended", StringComparison.Ordinal));
+    }
+
+    /// <summary>The lines a load logs, as formatted.</summary>
+    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => Lines.Add(formatter(state, exception));
+    }
+
     private const string AdminToken = "lifecycle-admin-token";
 
     /// <summary>Enrolls with <c>openssl cmp</c> (ir through the RA alias) and returns the certificate's path.</summary>
