@@ -24,27 +24,38 @@ public static partial class RevocationEndpoints
 
     public static IEndpointRouteBuilder MapRevocationEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/crl/{ca}.crl", (HttpContext http, string ca, IGrainFactory grains, ILoggerFactory loggers) =>
-            CrlAsync(http, ca, pem: false, grains, loggers)).ForDevices(DeviceTraffic.Revocation);
-        endpoints.MapGet("/crl/{ca}.pem", (HttpContext http, string ca, IGrainFactory grains, ILoggerFactory loggers) =>
-            CrlAsync(http, ca, pem: true, grains, loggers)).ForDevices(DeviceTraffic.Revocation);
+        endpoints.MapGet("/crl/{name}.crl", (HttpContext http, string name, IGrainFactory grains, ILoggerFactory loggers) =>
+            CrlAsync(http, name, pem: false, grains, loggers)).ForDevices(DeviceTraffic.Revocation);
+        endpoints.MapGet("/crl/{name}.pem", (HttpContext http, string name, IGrainFactory grains, ILoggerFactory loggers) =>
+            CrlAsync(http, name, pem: true, grains, loggers)).ForDevices(DeviceTraffic.Revocation);
         endpoints.MapPost("/ocsp", OcspPostAsync).ForDevices(DeviceTraffic.Revocation);
         endpoints.MapGet("/ocsp/{**request}", OcspGetAsync).ForDevices(DeviceTraffic.Revocation);
         return endpoints;
     }
 
-    private static async Task CrlAsync(HttpContext http, string ca, bool pem, IGrainFactory grains, ILoggerFactory loggers)
+    /// <summary>
+    /// <c>/crl/{ca}.crl</c>: the CRL of the CA's first key; <c>/crl/{ca}.k{n}.crl</c>: that of its key after the n-th renewal
+    /// with a new key (<see cref="CrlNames"/>), each signed by its key, for the certificates it signed.
+    /// </summary>
+    private static async Task CrlAsync(HttpContext http, string name, bool pem, IGrainFactory grains, ILoggerFactory loggers)
     {
-        CrlInfo crl;
+        CrlInfo? crl;
         try
         {
             IReadOnlyList<CaInfo> cas = await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync();
-            if (!cas.Any(c => c.Name == ca))
+            if (!CrlNames.TryParse(name, out string ca, out int generation) || cas.FirstOrDefault(c => c.Name == ca) is not { } info)
             {
                 await CmpHttpEndpoints.FaultAsync(http, 404, "unknown CA");
                 return;
             }
-            crl = await grains.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca)).GetCrlAsync();
+            // The current key's CRL through the call every version has, so a gateway upgraded before the silos serves it too.
+            ICrlGrain grain = grains.GetGrain<ICrlGrain>(GrainKeys.CertificateAuthority(ca));
+            crl = generation == info.KeyGeneration ? await grain.GetCrlAsync() : await grain.GetCrlAsync(generation);
+            if (crl is null)
+            {
+                await CmpHttpEndpoints.FaultAsync(http, 404, "no CRL for this CA key (a key not made yet, or whose certificate has ended)");
+                return;
+            }
         }
         catch (Exception e) when (e is TimeoutException or Orleans.Runtime.OrleansException or OperationCanceledException)
         {

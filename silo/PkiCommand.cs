@@ -1,19 +1,23 @@
+using CmpCluster.Contracts;
 using CmpCluster.Grains.Pki;
 using Microsoft.Extensions.Configuration;
 
 namespace CmpCluster.Silo;
 
 /// <summary>
-/// <c>pki rollover-root</c>, <c>pki complete-rollover</c> and <c>pki renew-ca</c>: the CA's lifecycle on the development PKI's files
-/// (grains/Pki/DevelopmentPki.Lifecycle.cs), run next to a node with the same settings (<c>Pki__Passphrase</c>, and
-/// <c>--data</c> as <c>Node:DataDirectory</c>, default <c>./data</c>). Starts no node; the nodes take the new files at
-/// their next start. Exit 0 done, 1 refused (e.g. a rollover already prepared), 2 usage.
+/// <c>pki rollover-root</c>, <c>pki complete-rollover</c> and <c>pki renew-ca [--new-key]</c>: the CA's lifecycle on the
+/// development PKI's files (grains/Pki/DevelopmentPki.Lifecycle.cs), run next to a node with the same settings
+/// (<c>Pki__Passphrase</c>, and <c>--data</c> as <c>Node:DataDirectory</c>, default <c>./data</c>). Starts no node; the
+/// nodes take the new files at their next start. Exit 0 done, 1 refused (e.g. a rollover already prepared, a new key for a
+/// CA whose key is on a PKCS#11 token), 2 usage.
 /// </summary>
 public static class PkiCommand
 {
     public const string Usage = """
         usage: pki rollover-root [--data <dir>] [--ca <name>]   new root key and certificates (RFC 4210 §4.4), announced after a restart
                pki renew-ca [--data <dir>] [--ca <name>]        new issuing-CA certificate for the same key, used after a restart
+               pki renew-ca --new-key [--data <dir>] [--ca <name>]  new key and issuing-CA certificate; the old key keeps signing
+                                                                    the CRL and OCSP answers of its certificates until it ends
                pki complete-rollover [--data <dir>] [--ca <name>]  the issuing CA under the new root, which becomes the root
           --data  data directory of the node (default ./data); the keys' passphrase comes from Pki__Passphrase
           --ca    a CA of Pki:Cas (its settings given as to the node, e.g. Pki__Cas__tls__KeyAlgorithm), or one made through the
@@ -27,19 +31,16 @@ public static class PkiCommand
         PkiOptions options = new ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection(PkiOptions.Section).Get<PkiOptions>() ?? new PkiOptions();
         string data = "data";
         string? ca = null;
+        bool newKey = false;
         for (int i = 2; i < args.Length; i++)
         {
             if (args[i] == "--data" && i + 1 < args.Length)
             {
                 data = args[++i];
             }
-            else if (args[i] == "--new-key")
+            else if (args[i] == "--new-key" && args[1] == "renew-ca")
             {
-                // README.md, "What is built / what is not": the old key's certificates would lose their CRLs and OCSP answers.
-                output.WriteLine("refused: renewing the issuing CA with a new key is not built (the certificates of the current key need CRLs and "
-                    + "OCSP answers signed with it until they end). Renew with the same key (pki renew-ca), or make a CA with a new key and subject "
-                    + "(POST /api/v1/cas or /api/v1/cas/import), move the aliases to it and disable this one, which keeps its CRL and OCSP.");
-                return 1;
+                newKey = true;
             }
             else if (args[i] == "--ca" && i + 1 < args.Length)
             {
@@ -80,6 +81,19 @@ public static class PkiCommand
                     output.WriteLine($"issuing-CA certificate under the new root: {DevelopmentPki.CompleteRootRollover(options, data, ca)}\n" +
                         "root-ca.pem is the new root now (the old one: root-ca.previous.pem). The nodes use both from their next start; keep " +
                         "the Pki:RootCaUpdate announcement while clients may still hold the old root.");
+                    return 0;
+                case "renew-ca" when newKey:
+                    NewKeyRenewal renewal = DevelopmentPki.RenewIssuingCaWithNewKey(options, data, ca);
+                    string name = DevelopmentPki.DefinitionOf(options, ca, data).Name;
+                    output.WriteLine($"""
+                        {(renewal.Resumed ? "completed the interrupted renewal with a new key" : "renewed with a new key")}:
+                        issuing-CA certificate: {renewal.Certificate}
+                        retired key (generation {renewal.RetiredGeneration}): {renewal.RetiredCertificate}, until {renewal.RetiredUntil:u}
+                        Restart every node (a rolling restart): from its next start each node issues with the new key, whose
+                        certificates name the CRL /crl/{CrlNames.Of(name, renewal.RetiredGeneration + 1)}.crl, and keeps signing the CRL
+                        /crl/{CrlNames.Of(name, renewal.RetiredGeneration)}.crl and the OCSP answers of the retired key's certificates
+                        until it ends. Keep the retired files: the nodes need them.
+                        """);
                     return 0;
                 case "renew-ca":
                     output.WriteLine($"renewed issuing-CA certificate: {DevelopmentPki.RenewIssuingCa(options, data, ca)}\nThe nodes use it from their next start.");

@@ -425,8 +425,8 @@ public static class FuzzTargets
             _ = OcspMessages.Error(OcspResponseStatus.MalformedRequest);
             return;
         }
-        CertificateAuthorityKeys? ca = query.Ids.Select(env.OcspIssuers.Find).FirstOrDefault(c => c is not null);
-        if (ca is null)
+        OcspIssuer? issuer = query.Ids.Select(env.OcspIssuers.Find).FirstOrDefault(c => c is not null);
+        if (issuer is null)
         {
             _ = OcspMessages.Error(OcspResponseStatus.Unauthorized);
             return;
@@ -436,14 +436,14 @@ public static class FuzzTargets
         SingleResponse[] responses = query.Ids.Select(id =>
         {
             BigInteger serial = id.SerialNumber.Value;
-            if (!ReferenceEquals(env.OcspIssuers.Find(id), ca) || serial.SignValue <= 0 || serial.BitLength > 20 * 8)
+            if (env.OcspIssuers.Find(id) != issuer || serial.SignValue <= 0 || serial.BitLength > 20 * 8)
             {
                 return OcspMessages.Unknown(id, now, validity);
             }
             _ = serial.ToString(16).ToUpperInvariant();
             return OcspMessages.Good(id, now, validity);
         }).ToArray();
-        _ = OcspMessages.Successful(ca.OcspSigner, includeSignerCertificate: true, responses, query.Nonce, now);
+        _ = OcspMessages.Successful(issuer.Ca.OcspSigner, includeSignerCertificate: true, responses, query.Nonce, now);
     }
 
     // ---------------------------------------------------------------- files

@@ -82,8 +82,14 @@ public sealed record CaImportRequest(
 public sealed record CaLinks(string Certificate, string CertificateDer, string Chain);
 
 /// <summary>A CA as the admin API shows it; <c>enabled</c> false: it issues no new certificates (POST /cas/{name}/enable);
-/// <c>origin</c>: <c>settings</c> (Pki:CaName, Pki:Cas), <c>created</c> or <c>imported</c> (POST /cas, POST /cas/import).</summary>
-public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links, string Origin);
+/// <c>origin</c>: <c>settings</c> (Pki:CaName, Pki:Cas), <c>created</c> or <c>imported</c> (POST /cas, POST /cas/import);
+/// <c>retiredKeys</c>, only after a renewal with a new key: the earlier keys still answering for their certificates.</summary>
+public sealed record CaResponse(string Name, string SubjectDn, DateTimeOffset NotAfter, bool Enabled, CaLinks Links, string Origin,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RetiredKeyResponse[]? RetiredKeys = null);
+
+/// <summary>A CA's retired key (<c>pki renew-ca --new-key</c>): its generation, its key identifier (the authorityKeyIdentifier
+/// of the certificates it signed), until when it signs their CRL and OCSP answers, and where that CRL is.</summary>
+public sealed record RetiredKeyResponse(int Generation, string SubjectKeyIdentifier, DateTimeOffset NotAfter, string Crl);
 
 public sealed record CertificateResponse(
     string Ca,

@@ -66,7 +66,18 @@ internal static class PkiEndpoints
     {
         string self = $"{AdminApi.Prefix}/cas/{Uri.EscapeDataString(ca.Name)}";
         return new CaResponse(ca.Name, SubjectDn(ca.CertificateDer) ?? ca.SubjectDn, ca.NotAfter, ca.Enabled,
-            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"), ca.Origin);
+            new CaLinks($"{self}/certificate.pem", $"{self}/certificate.der", $"{self}/chain.pem"), ca.Origin,
+            ca.RetiredKeys is { Count: > 0 } retired
+                ? [.. retired.Select(r => new RetiredKeyResponse(r.Generation, KeyIdentifier(r.CertificateDer), r.NotAfter,
+                    $"/crl/{Uri.EscapeDataString(CrlNames.Of(ca.Name, r.Generation))}.crl"))]
+                : null);
+    }
+
+    /// <summary>The certificate's subjectKeyIdentifier in hex (RFC 5280 §4.2.1.2), empty without one.</summary>
+    private static string KeyIdentifier(byte[] certificateDer)
+    {
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(certificateDer);
+        return certificate.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault()?.SubjectKeyIdentifier ?? "";
     }
 
     private static async Task<IResult> FileAsync(IGrainFactory grains, string name, Func<CaInfo, byte[]> content, string contentType, string extension)

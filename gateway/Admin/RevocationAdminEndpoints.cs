@@ -29,8 +29,12 @@ internal static class RevocationAdminEndpoints
             record => TypedResults.Ok(new CertificateResponse(record!.Intent.Ca, record.Intent.SerialHex, record.Intent.SubjectDn, record.Intent.Owner,
                 record.Status, record.RevocationReason, record.RevokedAt, null)));
 
-    private static async Task<Results<Ok<CrlResponse>, ValidationProblem, ProblemHttpResult>> IssueCrlAsync(string name, IGrainFactory grains, HttpContext http) =>
-        AdminReplies.Map(await grains.Admin().IssueCrlAsync(name, AdminReplies.Actor(http)),
-            crl => TypedResults.Ok(new CrlResponse(name, crl!.Number, crl.ThisUpdate, crl.NextUpdate, crl.RevokedCount,
-                $"/crl/{Uri.EscapeDataString(name)}.crl")));
+    /// <summary>The CRL of the CA's current key; the URL names its generation (<see cref="CrlNames"/>).</summary>
+    private static async Task<Results<Ok<CrlResponse>, ValidationProblem, ProblemHttpResult>> IssueCrlAsync(string name, IGrainFactory grains, HttpContext http)
+    {
+        AdminReply<CrlInfo> reply = await grains.Admin().IssueCrlAsync(name, AdminReplies.Actor(http));
+        int generation = (await grains.GetGrain<ICaDirectoryGrain>(GrainKeys.Admin).ListAsync()).FirstOrDefault(c => c.Name == name)?.KeyGeneration ?? 0;
+        return AdminReplies.Map(reply, crl => TypedResults.Ok(new CrlResponse(name, crl!.Number, crl.ThisUpdate, crl.NextUpdate, crl.RevokedCount,
+            $"/crl/{Uri.EscapeDataString(CrlNames.Of(name, generation))}.crl")));
+    }
 }

@@ -75,8 +75,9 @@ public static class ProfileExtensions
         }
         if (request.Profile.IncludeCrlDistributionPoint)
         {
-            // §4.2.1.13: one distribution point, a full name URI; reasons and cRLIssuer absent (the CA signs one full CRL).
-            string crl = pki.CrlUrl(request.Ca.Name);
+            // §4.2.1.13: one distribution point, a full name URI; reasons and cRLIssuer absent (the CA key that signs the
+            // certificate signs one full CRL, whose URL names the key's generation).
+            string crl = pki.CrlUrl(request.Ca.Name, request.Ca.KeyGeneration);
             var point = new DistributionPoint(new DistributionPointName(new GeneralNames(UriName(crl))), null, null);
             generator.AddExtension(X509Extensions.CrlDistributionPoints, false, new CrlDistPoint([point]));
         }

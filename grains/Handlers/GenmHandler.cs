@@ -117,7 +117,8 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
     /// <summary>
     /// §4.3.4: for each CRLStatus that names this CA (by issuer, or by the distribution point in its certificates), the
     /// current CRL unless the client's thisUpdate is already that of the current CRL; id-it-crls without value when there
-    /// is nothing newer.
+    /// is nothing newer. The issuer names the CRL of the current key, a distribution point the CRL of the key it belongs
+    /// to (a retired key's, <c>pki renew-ca --new-key</c>).
     /// </summary>
     private async Task<InfoTypeAndValue> CrlsAsync(InfoTypeAndValue request, CertificateAuthorityKeys ca)
     {
@@ -132,15 +133,14 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
             // EXPLICIT TAGS; fuzz/regressions/request/genm-crlsource-issuer-implicit-invalidoperation.der).
             throw new CmpFailureException(PkiFailureInfo.BadDataFormat, "crlStatusList is malformed");
         }
-        string crlUrl = pki.Value.CrlUrl(ca.Name);
-        CrlInfo? current = null;
+        int[] generations = [ca.KeyGeneration, .. ca.Retired.Select(r => r.Generation)];
         foreach (CrlStatus status in statuses)
         {
-            if (!Names(status.Source, ca, crlUrl))
+            if (Names(status.Source, ca, generations.Select(g => (g, pki.Value.CrlUrl(ca.Name, g)))) is not int generation
+                || await grains.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca.Name)).GetCrlAsync(generation) is not { } current)
             {
                 continue;
             }
-            current ??= await grains.GetGrain<ICertificateAuthorityGrain>(GrainKeys.CertificateAuthority(ca.Name)).GetCrlAsync();
             if (status.ThisUpdate is null || status.ThisUpdate.ToDateTime() < current.ThisUpdate.UtcDateTime.AddSeconds(-0.5))
             {
                 return new InfoTypeAndValue(CmpObjectIdentifiers.id_it_crls, new DerSequence(CertificateList.GetInstance(current.Der)));
@@ -149,14 +149,20 @@ public sealed class GenmHandler(IGrainFactory grains, RootCaUpdates rootUpdates,
         return new InfoTypeAndValue(CmpObjectIdentifiers.id_it_crls);
     }
 
-    private static bool Names(CrlSource source, CertificateAuthorityKeys ca, string crlUrl)
+    /// <summary>The generation of the CA key whose CRL <paramref name="source"/> names (the issuer: the current key), or null.</summary>
+    private static int? Names(CrlSource source, CertificateAuthorityKeys ca, IEnumerable<(int Generation, string Url)> crlUrls)
     {
         if (source.Issuer is { } issuer)
         {
-            return issuer.GetNames().Any(n => n.TagNo == GeneralName.DirectoryName && X509Name.GetInstance(n.Name).Equivalent(ca.Ca.Certificate.Subject));
+            return issuer.GetNames().Any(n => n.TagNo == GeneralName.DirectoryName && X509Name.GetInstance(n.Name).Equivalent(ca.Ca.Certificate.Subject))
+                ? ca.KeyGeneration : null;
         }
-        return source.Dpn?.Type == DistributionPointName.FullName
-            && GeneralNames.GetInstance(source.Dpn.Name).GetNames().Any(n =>
-                n.TagNo == GeneralName.UniformResourceIdentifier && string.Equals(n.Name.ToString(), crlUrl, StringComparison.Ordinal));
+        if (source.Dpn?.Type != DistributionPointName.FullName)
+        {
+            return null;
+        }
+        GeneralName[] names = GeneralNames.GetInstance(source.Dpn.Name).GetNames();
+        return crlUrls.Where(url => names.Any(n => n.TagNo == GeneralName.UniformResourceIdentifier && string.Equals(n.Name.ToString(), url.Url, StringComparison.Ordinal)))
+            .Select(url => (int?)url.Generation).FirstOrDefault();
     }
 }

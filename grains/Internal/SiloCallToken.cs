@@ -30,9 +30,9 @@ public sealed class SiloCallToken
         _value = new Lazy<string>(() =>
         {
             // Every silo has the same configured CAs; the first by name gives every silo the same token (a CA added through the
-            // admin API never changes it).
+            // admin API never changes it, nor does a renewal with a new key: its first key stays on file).
             CertificateAuthorityKeys ca = keys.Configured.OrderBy(a => a.Name, StringComparer.Ordinal).First();
-            return Convert.ToBase64String(ca.Ca.DeriveSecret(Label));
+            return Convert.ToBase64String(ca.FirstKey.DeriveSecret(Label));
         }, LazyThreadSafetyMode.PublicationOnly);
     }
 

@@ -19,6 +19,9 @@ public sealed class CaDirectoryGrain(PkiKeyRing keys, CaStatusCache status) : Gr
             new DateTimeOffset(DateTime.SpecifyKind(a.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)),
             // Through the silo's cache: every CRL download lists the CAs.
             await status.IsEnabledAsync(a.Name),
-            keys.Recorded?.OriginOf(a.Name) ?? CaInfo.Settings)));
+            keys.Recorded?.OriginOf(a.Name) ?? CaInfo.Settings,
+            a.KeyGeneration,
+            a.Retired.Select(r => new RetiredCaKeyInfo(r.Generation, r.Ca.CertificateDer,
+                new DateTimeOffset(DateTime.SpecifyKind(r.Ca.Certificate.EndDate.ToDateTime(), DateTimeKind.Utc)))).ToArray())));
     }
 }

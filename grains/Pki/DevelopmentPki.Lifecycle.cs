@@ -6,6 +6,10 @@ namespace CmpCluster.Grains.Pki;
 /// <summary>The files a root rollover wrote (RFC 4210 §4.4), and the settings that announce it.</summary>
 public sealed record RootRolloverFiles(string NewWithNew, string NewWithNewKey, string NewWithOld, string OldWithNew);
 
+/// <summary>What a renewal with a new key wrote: the new CA certificate, the retired one and its key's generation, and whether
+/// it finished a run that was interrupted while renaming (<paramref name="Resumed"/>) rather than making a new key.</summary>
+public sealed record NewKeyRenewal(string Certificate, string RetiredCertificate, int RetiredGeneration, DateTimeOffset RetiredUntil, bool Resumed);
+
 /// <summary>
 /// The CA's lifecycle on the development PKI's files, run offline by the <c>pki</c> command (silo/PkiCommand.cs) while the
 /// nodes keep running on the current files: a renewed issuing-CA certificate for the same key, and a root rollover
@@ -81,6 +85,119 @@ public static partial class DevelopmentPki
         using X509Certificate2 root = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
         using X509Certificate2 rootWithKey = CopyWithKey(root, rootKey);
         return IssueCaCertificate(options, folder, passphrase, rootWithKey);
+    }
+
+    /// <summary>
+    /// A renewal of the issuing CA with a new key: a new key of the CA key's algorithm and a certificate for it with the same
+    /// name and a new key identifier, signed by the root under the rules of <see cref="RenewIssuingCa"/>, and a CMP signer and
+    /// an OCSP signer issued by it (the current ones chain to the old key). The old key and its certificate stay as
+    /// <c>issuing-ca.retired-kN</c> (N: the old key's generation, <see cref="CertificateAuthorityKeys.KeyGeneration"/>): the
+    /// nodes load them to sign the CRL and the OCSP answers of the certificates the old key signed (RFC 5280 §5, RFC 6960
+    /// §4.2.2.2) until its certificate ends. Everything is written in a staging folder, marked complete, then renamed into
+    /// place, the retired files first and the certificates last; a run interrupted while renaming is finished by the next
+    /// one. A CA whose key is on a PKCS#11 token is refused: a new key there is a key ceremony.
+    /// </summary>
+    public static NewKeyRenewal RenewIssuingCaWithNewKey(PkiOptions options, string dataDirectory, string? ca = null)
+    {
+        CaDefinition definition = DefinitionOf(options, ca, dataDirectory);
+        if (options.CaKeys.ContainsKey(definition.Name) || RecordedCas.Read(dataDirectory, definition.Name) is { Pkcs11Token: not null })
+        {
+            throw new InvalidOperationException($"the key of CA '{definition.Name}' is on a PKCS#11 token: a new key there is a key ceremony. Make the "
+                + "key and its CA certificate on the token and import them as a new CA (POST /api/v1/cas/import with pkcs11Token and pkcs11KeyLabel), "
+                + "move the aliases to it and disable this one, which keeps its CRL and OCSP");
+        }
+        (string folder, string passphrase) = Existing(options, dataDirectory, definition);
+        string staging = Path.Combine(folder, RekeyStaging);
+        if (Directory.Exists(staging) && File.Exists(Path.Combine(staging, RekeyReady)))
+        {
+            // The retired key is the first file moved: still staged, it names the generation; moved, it is the newest one.
+            int resumed = Directory.GetFiles(staging).Select(RetiredGenerationOf).FirstOrDefault(g => g >= 0, -1) is var staged and >= 0
+                ? staged : KeyGenerationOf(folder) - 1;
+            MoveRekeyFiles(staging, folder, resumed);
+            return Renewal(folder, resumed, true);
+        }
+        if (Directory.Exists(staging))
+        {
+            Directory.Delete(staging, recursive: true); // staged, never marked complete: nothing was moved
+        }
+
+        int generation = KeyGenerationOf(folder);
+        using AsymmetricAlgorithm rootKey = LoadKey(folder, "root-ca", passphrase);
+        using X509Certificate2 root = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "root-ca"));
+        using X509Certificate2 rootWithKey = CopyWithKey(root, rootKey);
+        using AsymmetricAlgorithm oldKey = LoadKey(folder, "issuing-ca", passphrase);
+        using X509Certificate2 previous = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, "issuing-ca"));
+        using AsymmetricAlgorithm newKey = NewKey(AlgorithmOf(oldKey) ?? definition.KeyAlgorithm);
+        DateTimeOffset now = DateTimeOffset.UtcNow.AddMinutes(-5);
+        using X509Certificate2 renewed = IssuingCaCertificate(previous.Subject, newKey, rootWithKey, now, options.IssuingValidityYears);
+
+        var issuer = new CaIssuer(renewed, Generator(newKey));
+        (X509Certificate2 signer, AsymmetricAlgorithm signerKey) = IssueCmpSigner(options, definition, issuer, now);
+        (X509Certificate2 ocsp, AsymmetricAlgorithm ocspKey) = IssueOcspSigner(options, definition, issuer, OcspKeyFor(newKey), now);
+        using (signer)
+        using (signerKey)
+        using (ocsp)
+        using (ocspKey)
+        {
+            Directory.CreateDirectory(staging);
+            File.Copy(Path.Combine(folder, "issuing-ca.key.pem"), Path.Combine(staging, RetiredFile(generation) + ".key.pem"));
+            File.Copy(Path.Combine(folder, "issuing-ca.pem"), Path.Combine(staging, RetiredFile(generation) + ".pem"));
+            WriteKey(staging, "issuing-ca", newKey, passphrase);
+            WriteKey(staging, "cmp-signer", signerKey, passphrase);
+            WriteKey(staging, OcspSignerFile, ocspKey, passphrase);
+            WriteCertificate(staging, "cmp-signer", signer);
+            WriteCertificate(staging, OcspSignerFile, ocsp);
+            WriteCertificate(staging, "issuing-ca", renewed);
+            File.WriteAllText(Path.Combine(staging, "ca-chain.pem"), renewed.ExportCertificatePem() + "\n" + root.ExportCertificatePem() + "\n");
+        }
+        File.WriteAllText(Path.Combine(staging, RekeyReady), "");
+        MoveRekeyFiles(staging, folder, generation);
+        return Renewal(folder, generation, false);
+    }
+
+    /// <summary>The staging folder of a renewal with a new key, and the file that marks it complete.</summary>
+    private const string RekeyStaging = ".issuing-rekey.tmp", RekeyReady = "ready";
+
+    /// <summary>The files of the CA's retired key of generation <paramref name="generation"/>, without <c>.pem</c> / <c>.key.pem</c>.</summary>
+    internal static string RetiredFile(int generation) => $"issuing-ca.retired-k{generation}";
+
+    /// <summary>The generation of a retired key file's path, or -1 for another file.</summary>
+    private static int RetiredGenerationOf(string path)
+    {
+        string name = Path.GetFileName(path);
+        const string prefix = "issuing-ca.retired-k", suffix = ".key.pem";
+        return name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(suffix, StringComparison.Ordinal)
+            && int.TryParse(name.AsSpan(prefix.Length, name.Length - prefix.Length - suffix.Length), System.Globalization.NumberStyles.None, null, out int g)
+            && RetiredFile(g) + suffix == name ? g : -1;
+    }
+
+    /// <summary>The generations of the retired keys in <paramref name="folder"/>, oldest first.</summary>
+    internal static int[] RetiredGenerations(string folder) =>
+        [.. Directory.GetFiles(folder, "issuing-ca.retired-k*.key.pem").Select(RetiredGenerationOf).Where(g => g >= 0).Order()];
+
+    /// <summary>The generation of the CA's current key: one after its newest retired key, 0 when it has none.</summary>
+    internal static int KeyGenerationOf(string folder) => RetiredGenerations(folder) is [.., int newest] ? newest + 1 : 0;
+
+    /// <summary>Renames the staged files into place: the retired key and certificate first (the old key is never only in the
+    /// staging folder), the new keys, then the certificates; a file already moved by an interrupted run is skipped.</summary>
+    private static void MoveRekeyFiles(string staging, string folder, int retiredGeneration)
+    {
+        foreach (string name in new[] { RetiredFile(retiredGeneration) + ".key.pem", RetiredFile(retiredGeneration) + ".pem", "issuing-ca.key.pem",
+            "cmp-signer.key.pem", OcspSignerFile + ".key.pem", "cmp-signer.pem", OcspSignerFile + ".pem", "ca-chain.pem", "issuing-ca.pem" })
+        {
+            if (File.Exists(Path.Combine(staging, name)))
+            {
+                File.Move(Path.Combine(staging, name), Path.Combine(folder, name), overwrite: true);
+            }
+        }
+        Directory.Delete(staging, recursive: true);
+    }
+
+    private static NewKeyRenewal Renewal(string folder, int retiredGeneration, bool resumed)
+    {
+        string retired = Path.Combine(folder, RetiredFile(retiredGeneration) + ".pem");
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(LoadCertificateDer(folder, RetiredFile(retiredGeneration)));
+        return new NewKeyRenewal(Path.Combine(folder, "issuing-ca.pem"), retired, retiredGeneration, certificate.NotAfter.ToUniversalTime(), resumed);
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ public static partial class DevelopmentPki
             AddOcspSigner(options, definition, folder, passphrase);
             LogOcspSignerAdded(logger, Path.Combine(folder, OcspSignerFile + ".pem"));
         }
-        CertificateAuthorityKeys keys = Load(definition, folder, passphrase);
+        CertificateAuthorityKeys keys = Load(definition, folder, passphrase, logger: logger);
         LogCertificates(logger, definition.Name, Path.Combine(folder, "root-ca.pem"), Path.Combine(folder, "issuing-ca.pem"),
             Path.Combine(folder, "cmp-signer.pem"), Path.Combine(folder, "ca-chain.pem"));
         return keys;
@@ -63,7 +63,8 @@ public static partial class DevelopmentPki
     /// certificate is issued by the root and the two signers by the CA; a failure names the file and the CA's setting.
     /// </summary>
     /// <param name="tokenCa">The CA key on a PKCS#11 token (a CA imported with it, grains/Pki/RecordedCas.cs); null: <c>issuing-ca.key.pem</c>.</param>
-    internal static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase, KeyHolder? tokenCa = null)
+    /// <param name="logger">Where a retired key whose certificate has ended is reported (it is left out); null: nowhere.</param>
+    internal static CertificateAuthorityKeys Load(CaDefinition definition, string folder, string passphrase, KeyHolder? tokenCa = null, ILogger? logger = null)
     {
         string caName = definition.Name;
         byte[] root = LoadCertificateDer(folder, "root-ca");
@@ -78,8 +79,41 @@ public static partial class DevelopmentPki
         PkiKeys.CheckIssuedBy(ca.CertificateDer, root, $"{where}: issuing-ca.pem", "root-ca.pem");
         PkiKeys.CheckIssuedBy(signer.CertificateDer, ca.CertificateDer, $"{where}: cmp-signer.pem", "issuing-ca.pem");
         PkiKeys.CheckIssuedBy(ocsp.CertificateDer, ca.CertificateDer, $"{where}: {OcspSignerFile}.pem", "issuing-ca.pem");
+        (List<RetiredCaKey> retired, KeyHolder? first) = LoadRetired(ca, folder, passphrase, where, logger);
         return new CertificateAuthorityKeys(ca, signer, ocsp,
-            Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root)));
+            Org.BouncyCastle.Asn1.X509.X509CertificateStructure.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(root)),
+            KeyGenerationOf(folder), retired, first);
+    }
+
+    /// <summary>
+    /// The CA's retired keys (<c>issuing-ca.retired-kN</c>, left by <c>pki renew-ca --new-key</c>), oldest first, each checked
+    /// against its certificate, which must name the CA; those whose certificate has ended are left out with a log line
+    /// (every certificate they signed has ended too, RFC 5280 §6.1). Also the oldest key, ended or not (see
+    /// <see cref="CertificateAuthorityKeys.FirstKey"/>).
+    /// </summary>
+    private static (List<RetiredCaKey> Retired, KeyHolder? First) LoadRetired(KeyHolder ca, string folder, string passphrase, string where, ILogger? logger)
+    {
+        var retired = new List<RetiredCaKey>();
+        KeyHolder? first = null;
+        foreach (int generation in RetiredGenerations(folder))
+        {
+            string file = RetiredFile(generation);
+            var key = new KeyHolder($"{ca.Name}/k{generation}", LoadKey(folder, file, passphrase), LoadCertificateDer(folder, file));
+            PkiKeys.CheckKeyMatches(key, $"{where}: {file}.pem", $"{file}.key.pem");
+            if (!key.Certificate.Subject.Equivalent(ca.Certificate.Subject, inOrder: true))
+            {
+                throw new InvalidOperationException($"{where}: {file}.pem is not a certificate of this CA ({key.Certificate.Subject}, not {ca.Certificate.Subject})");
+            }
+            first ??= key;
+            DateTime notAfter = key.Certificate.EndDate.ToDateTime();
+            if (notAfter <= DateTime.UtcNow)
+            {
+                LogRetiredKeyEnded(logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ca.Name, generation, notAfter, Path.Combine(folder, file + ".pem"));
+                continue;
+            }
+            retired.Add(new RetiredCaKey(generation, key));
+        }
+        return (retired, first);
     }
 
     private static byte[] LoadCertificateDer(string folder, string name) =>
@@ -331,4 +365,8 @@ public static partial class DevelopmentPki
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Added a delegated OCSP signer to the existing development PKI: {Certificate}")]
     private static partial void LogOcspSignerAdded(ILogger logger, string certificate);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning,
+        Message = "CA {Ca}: the retired key of generation {Generation} ended {NotAfter:u} ({Certificate}); it no longer signs CRLs or OCSP answers")]
+    private static partial void LogRetiredKeyEnded(ILogger logger, string ca, int generation, DateTime notAfter, string certificate);
 }

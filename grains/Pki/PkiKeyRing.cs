@@ -114,11 +114,38 @@ public sealed class KeyHolder
     }
 }
 
+/// <summary>
+/// A key the CA issued with before a renewal with a new key (<c>pki renew-ca --new-key</c>), with its CA certificate:
+/// it signs nothing new, only the CRL and the OCSP answers for the certificates it signed (RFC 5280 §5: the CRL issuer is
+/// the certificate issuer; RFC 6960 §4.2.2.2), until its certificate ends.
+/// </summary>
+public sealed record RetiredCaKey(int Generation, KeyHolder Ca);
+
 /// <summary>One CA as this silo knows it: its signing key, its CMP signer, its delegated OCSP signer and its chain up to the root.</summary>
-public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, KeyHolder ocspSigner, X509CertificateStructure root)
+/// <param name="keyGeneration">How many renewals with a new key the CA key has had (0: the first key); it names the CRL of
+/// the certificates the key signs (<see cref="CrlNames"/>).</param>
+/// <param name="retired">The CA's earlier keys whose certificates have not ended, oldest first.</param>
+/// <param name="firstKey">The oldest CA key on file (retired or not, ended or not), from which the silos derive their
+/// shared secret (grains/Internal/SiloCallToken.cs): a renewal with a new key leaves it as it is, so silos restarted with
+/// the new key and silos not restarted yet still recognise each other. Null: the current key.</param>
+public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, KeyHolder ocspSigner, X509CertificateStructure root,
+    int keyGeneration = 0, IReadOnlyList<RetiredCaKey>? retired = null, KeyHolder? firstKey = null)
 {
     public string Name => Ca.Name;
     public KeyHolder Ca { get; } = ca;
+
+    /// <summary>The generation of <see cref="Ca"/>: 0 for the CA's first key, n after the n-th renewal with a new key.</summary>
+    public int KeyGeneration { get; } = keyGeneration;
+
+    /// <summary>The CA's earlier keys still answering for the certificates they signed, oldest first.</summary>
+    public IReadOnlyList<RetiredCaKey> Retired { get; } = retired ?? [];
+
+    /// <summary>The key the silos' shared secret is derived from: the CA's oldest key on file.</summary>
+    public KeyHolder FirstKey { get; } = firstKey ?? ca;
+
+    /// <summary>The CA key of generation <paramref name="generation"/>: the current one, a retired one, or null.</summary>
+    public KeyHolder? KeyOf(int generation) =>
+        generation == KeyGeneration ? Ca : Retired.FirstOrDefault(r => r.Generation == generation)?.Ca;
     public KeyHolder CmpSigner { get; } = cmpSigner;
 
     /// <summary>Signs OCSP responses when Pki:Ocsp:Signer is Delegated (id-kp-OCSPSigning, RFC 6960 §4.2.2.2).</summary>

@@ -88,7 +88,8 @@ public sealed class PkiOptions
 
     /// <summary>
     /// Where relying parties reach this cluster (absolute http/https URL, a trailing slash is ignored): issued
-    /// certificates point to <c>{PublicBaseUrl}/crl/{ca}.crl</c> and <c>{PublicBaseUrl}/ocsp</c>.
+    /// certificates point to <c>{PublicBaseUrl}/crl/{ca}.crl</c> (<c>/crl/{ca}.k{n}.crl</c> after the n-th renewal with a new
+    /// key) and <c>{PublicBaseUrl}/ocsp</c>.
     /// </summary>
     public string PublicBaseUrl { get; set; } = "http://127.0.0.1:8080";
 
@@ -162,8 +163,9 @@ public sealed class PkiOptions
     /// <summary><see cref="PublicBaseUrl"/> without a trailing slash.</summary>
     public string BaseUrl => PublicBaseUrl.TrimEnd('/');
 
-    /// <summary>Where a CA's CRL is published (the distribution point in its certificates, RFC 5280 §4.2.1.13).</summary>
-    public string CrlUrl(string ca) => $"{BaseUrl}/crl/{Uri.EscapeDataString(ca)}.crl";
+    /// <summary>Where the CRL of a CA's key is published (the distribution point in the certificates that key signs, RFC 5280
+    /// §4.2.1.13): <c>/crl/{ca}.crl</c> for its first key, <c>/crl/{ca}.k{n}.crl</c> after the n-th renewal with a new key.</summary>
+    public string CrlUrl(string ca, int keyGeneration = 0) => $"{BaseUrl}/crl/{Uri.EscapeDataString(Contracts.CrlNames.Of(ca, keyGeneration))}.crl";
 }
 
 /// <summary>

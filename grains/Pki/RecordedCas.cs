@@ -262,7 +262,7 @@ public sealed partial class RecordedCas(PkiOptions options, string dataDirectory
             ? PkiKeys.LoadKey(openToken(token), recorded.Name, $"{folder}/{DefinitionFile}: pkcs11", label,
                 X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(folder, "issuing-ca.pem"))).RawData, null)
             : null;
-        return DevelopmentPki.Load(Definition(recorded), folder, passphrase, tokenCa);
+        return DevelopmentPki.Load(Definition(recorded), folder, passphrase, tokenCa, logger);
     }
 
     internal static bool IsDistinguishedName(string subject)

@@ -48,12 +48,22 @@ public sealed class RevokedList
     [Id(0)] public Dictionary<string, RevokedEntry> Entries { get; set; } = new();
 }
 
-/// <summary>The current CRL, stored apart from the revocation list, which every revocation writes.</summary>
+/// <summary>
+/// The current CRL, stored apart from the revocation list, which every revocation writes; with the CRLs of the CA's retired
+/// keys, issued together with it (same number, same entries), each signed by its key.
+/// </summary>
 [GenerateSerializer]
 [Alias("CmpCluster.PublishedCrl")]
 public sealed class PublishedCrl
 {
     [Id(0)] public CrlInfo? Current { get; set; }
+
+    /// <summary>The generation of the CA key that signed <see cref="Current"/> (<see cref="CrlNames"/>); 0 before any
+    /// renewal with a new key, as for a CRL stored by a version without them.</summary>
+    [Id(1)] public int KeyGeneration { get; set; }
+
+    /// <summary>The CRLs signed by the CA's retired keys, by key generation.</summary>
+    [Id(2)] public Dictionary<int, CrlInfo> Retired { get; set; } = new();
 }
 
 /// <summary>
@@ -104,10 +114,15 @@ public sealed partial class CertificateAuthorityGrain(
 
     private Dictionary<string, RevokedEntry> Revoked => revoked.State.Entries;
 
-    /// <summary>The current CRL: the published one, or the one the previous version stored in the CA state.</summary>
-    private CrlInfo? Current => published.State.Current ?? (State.CrlDer is { } der
-        ? new CrlInfo(der, State.CrlNumber, State.ThisUpdate, State.NextUpdate, State.RevokedCount)
-        : null);
+    /// <summary>
+    /// The current CRL signed by the CA key of <paramref name="generation"/>: the published one, or for the first key the one
+    /// the previous version stored in the CA state. Null when none is published for that key (a key renewed since).
+    /// </summary>
+    private CrlInfo? Published(int generation) => generation == published.State.KeyGeneration
+        ? published.State.Current ?? (generation == 0 && State.CrlDer is { } der
+            ? new CrlInfo(der, State.CrlNumber, State.ThisUpdate, State.NextUpdate, State.RevokedCount)
+            : null)
+        : published.State.Retired.GetValueOrDefault(generation);
 
     public async Task TrackRevocationAsync(string serialHex)
     {
@@ -182,12 +197,20 @@ public sealed partial class CertificateAuthorityGrain(
         }
     }
 
-    public async Task<CrlInfo> GetCrlAsync()
+    public async Task<CrlInfo> GetCrlAsync() => await GetCrlAsync(keys.FindAuthority(CaName)?.KeyGeneration ?? 0)
+        ?? throw new InvalidOperationException($"no CA '{CaName}' in this silo's key ring");
+
+    public async Task<CrlInfo?> GetCrlAsync(int keyGeneration)
     {
-        CrlInfo? current = Current;
+        if (keys.FindAuthority(CaName)?.KeyOf(keyGeneration) is null)
+        {
+            return null;
+        }
+        CrlInfo? current = Published(keyGeneration);
         if (current is null || time.GetUtcNow() >= current.NextUpdate)
         {
-            return await IssueAsync(current is null ? "first" : "expired");
+            await IssueAsync(current is null ? "first" : "expired");
+            current = Published(keyGeneration);
         }
         return current;
     }
@@ -224,7 +247,9 @@ public sealed partial class CertificateAuthorityGrain(
             return;
         }
         CrlOptions crl = options.CurrentValue.CrlOf(CaName);
-        if (Current is not { } current)
+        CertificateAuthorityKeys? ca = keys.FindAuthority(CaName);
+        // A key without a CRL yet (the first start, or the first after a renewal with a new key) counts as none.
+        if (Published(ca?.KeyGeneration ?? 0) is not { } current || ca?.Retired.Any(r => Published(r.Generation) is null) == true)
         {
             await IssueAsync("first");
         }
@@ -238,7 +263,12 @@ public sealed partial class CertificateAuthorityGrain(
         }
     }
 
-    /// <summary>Settles unsettled serials, signs the CRL from the list and stores it with its number before anyone sees it.</summary>
+    /// <summary>
+    /// Settles unsettled serials, signs the CRL from the list and stores it with its number before anyone sees it. Each
+    /// retired key signs a CRL of its own with the same number and entries (the CA's whole list: serials are unique per
+    /// CA, so the entries of another key's certificates match none of this key's), published with it: the CRL a
+    /// certificate's distribution point names is signed by the key that signed the certificate (RFC 5280 §5, §6.3.3).
+    /// </summary>
     private async Task<CrlInfo> IssueAsync(string cause)
     {
         CertificateAuthorityKeys ca = keys.FindAuthority(CaName)
@@ -254,15 +284,19 @@ public sealed partial class CertificateAuthorityGrain(
         long number = Math.Max(State.CrlNumber, published.State.Current?.Number ?? 0) + 1;
         byte[] der = CrlBuilder.Build(ca.Ca, number, thisUpdate, nextUpdate, entries);
         var crl = new CrlInfo(der, number, thisUpdate, nextUpdate, entries.Count);
-        CrlInfo? previous = published.State.Current;
-        published.State.Current = crl;
+        Dictionary<int, CrlInfo> retired = ca.Retired.ToDictionary(r => r.Generation,
+            r => new CrlInfo(CrlBuilder.Build(r.Ca, number, thisUpdate, nextUpdate, entries), number, thisUpdate, nextUpdate, entries.Count));
+        (CrlInfo? previous, int previousGeneration, Dictionary<int, CrlInfo> previousRetired) =
+            (published.State.Current, published.State.KeyGeneration, published.State.Retired);
+        (published.State.Current, published.State.KeyGeneration, published.State.Retired) = (crl, ca.KeyGeneration, retired);
         try
         {
             await published.WriteStateAsync();
         }
         catch
         {
-            published.State.Current = previous; // never served unless stored with its number
+            // Never served unless stored with their number.
+            (published.State.Current, published.State.KeyGeneration, published.State.Retired) = (previous, previousGeneration, previousRetired);
             throw;
         }
 

@@ -139,7 +139,7 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
     }
 
     [Fact]
-    public async Task A_recorded_ca_is_renewed_by_the_pki_command_and_served_again_after_a_restart()
+    public async Task A_recorded_ca_is_renewed_by_the_pki_command_with_the_same_key_then_a_new_one_and_served_again_after_each_restart()
     {
         using HttpClient client = fixture.Client();
         await CreatedAsync(client, "/api/v1/cas", new JsonObject { ["name"] = "durable" });
@@ -160,15 +160,28 @@ public sealed class CaAdminApiTests(CaAdminNodeFixture fixture) : IClassFixture<
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
         await AssertEnrollsUnderAsync(dir, "durable", fixture.Folder("durable"), "durable.pem");
         Assert.NotEqual(before, await File.ReadAllTextAsync(issuing));
-        // A new key is refused, saying what to do instead; nothing changes.
-        string renewedPem = await File.ReadAllTextAsync(issuing);
-        var refused = new StringWriter();
-        Assert.Equal(1, CmpCluster.Silo.PkiCommand.Run(["pki", "renew-ca", "--new-key", "--ca", "durable", "--data", Node.DataDirectory], refused));
-        Assert.Contains("POST /api/v1/cas", refused.ToString());
-        Assert.Equal(renewedPem, await File.ReadAllTextAsync(issuing));
-        using X509Certificate2 renewed = E2e.LoadCertificate(issuing);
-        using X509Certificate2 issued = E2e.LoadCertificate(dir.File("durable.pem"));
-        Assert.Equal(renewed.SubjectName.RawData, issued.IssuerName.RawData);
+        using (X509Certificate2 renewed = E2e.LoadCertificate(issuing))
+        using (X509Certificate2 issued = E2e.LoadCertificate(dir.File("durable.pem")))
+        {
+            Assert.Equal(renewed.SubjectName.RawData, issued.IssuerName.RawData);
+        }
+
+        // Then with a new key: the recorded CA issues under it after a restart, and lists the retired key until it ends.
+        await Node.StopAsync();
+        var rekeyed = new StringWriter();
+        Assert.True(CmpCluster.Silo.PkiCommand.Run(["pki", "renew-ca", "--new-key", "--ca", "durable", "--data", Node.DataDirectory], rekeyed) == 0, rekeyed.ToString());
+        await Node.StartAsync();
+        using HttpClient restarted = fixture.Client();
+        JsonNode durable = (await Admin.JsonAsync(restarted, HttpMethod.Get, "/api/v1/cas", null, 200)).AsArray().Single(c => (string?)c!["name"] == "durable")!;
+        JsonNode retired = Assert.Single(durable["retiredKeys"]!.AsArray())!;
+        Assert.Equal("/crl/durable.crl", (string?)retired["crl"]);
+        using (X509Certificate2 previous = E2e.LoadCertificate(Path.Combine(fixture.Folder("durable"), "issuing-ca.retired-k0.pem")))
+        {
+            Assert.Equal(previous.NotAfter.ToUniversalTime(), ((DateTimeOffset)retired["notAfter"]!).UtcDateTime, TimeSpan.FromSeconds(1));
+        }
+        await AssertEnrollsUnderAsync(dir, "durable", fixture.Folder("durable"), "durable-new-key.pem");
+        E2e.Failed(await OpenSsl.RunAsync(dir.Path, "verify", "-CAfile", Path.Combine(fixture.Folder("durable"), "root-ca.pem"), "-untrusted", issuing, "durable.pem"), Node);
+        Assert.Equal(2, CmpCluster.Silo.PkiCommand.Run(["pki", "renew-ca", "--new-key", "--bogus", "--data", Node.DataDirectory], new StringWriter()));
     }
 
     [Fact]

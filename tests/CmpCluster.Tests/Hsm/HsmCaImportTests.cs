@@ -11,7 +11,8 @@ namespace CmpCluster.Tests.Hsm;
 /// <summary>
 /// POST /api/v1/cas/import with the CA key on a SoftHSM2 token (<c>pkcs11Token</c>, <c>pkcs11KeyLabel</c>, as
 /// <c>Pki:CaKeys</c> names token keys): the key stays on the token, the CA issues to <c>openssl cmp</c> at once and again
-/// after a restart; a label the token does not have, or a token the settings do not name, is refused with nothing stored.
+/// after a restart; a label the token does not have, or a token the settings do not name, is refused with nothing stored;
+/// <c>pki renew-ca --new-key</c> refuses it (a new token key is a key ceremony).
 /// </summary>
 [Collection(SoftHsmCollection.Name)]
 public sealed class HsmCaImportTests
@@ -50,6 +51,12 @@ public sealed class HsmCaImportTests
 
         string folder = Path.Combine(node.DataDirectory, "pki-hsmca");
         Assert.False(File.Exists(Path.Combine(folder, "issuing-ca.key.pem"))); // the key stays on the token
+        // A new key on a token is a key ceremony: pki renew-ca --new-key refuses, saying so, and changes nothing.
+        string issuing = await File.ReadAllTextAsync(Path.Combine(folder, "issuing-ca.pem"));
+        var ceremony = new StringWriter();
+        Assert.Equal(1, CmpCluster.Silo.PkiCommand.Run(["pki", "renew-ca", "--new-key", "--ca", "hsmca", "--data", node.DataDirectory], ceremony));
+        Assert.Contains("PKCS#11 token", ceremony.ToString());
+        Assert.Equal(issuing, await File.ReadAllTextAsync(Path.Combine(folder, "issuing-ca.pem")));
         using var dir = new TempDirectory("hsm-import-enroll");
         await OpenSsl.GenerateP256KeyAsync(dir.Path);
         await EnrollAndVerifyAsync(node, dir, rootPath, folder, "first.pem");

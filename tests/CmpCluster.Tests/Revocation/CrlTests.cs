@@ -35,6 +35,25 @@ public sealed class CrlTests(CmpClusterFixture cluster) : IDisposable
         Assert.Equal(invalidity.UtcDateTime, Asn1GeneralizedTime.GetInstance(Asn1Object.FromByteArray(invalidityValue.GetOctets())).ToDateTime());
     }
 
+    [Theory]
+    [InlineData("issuing", "issuing", 0)]
+    [InlineData("issuing.k1", "issuing", 1)]
+    [InlineData("tls-k1.k12", "tls-k1", 12)]
+    public void A_crl_name_gives_its_ca_and_key_generation_and_back(string name, string ca, int generation)
+    {
+        Assert.True(CrlNames.TryParse(name, out string parsedCa, out int parsedGeneration));
+        Assert.Equal((ca, generation), (parsedCa, parsedGeneration));
+        Assert.Equal(name, CrlNames.Of(ca, generation));
+    }
+
+    [Theory]
+    [InlineData("issuing.k0")]
+    [InlineData("issuing.k01")]
+    [InlineData("issuing.k")]
+    [InlineData("issuing.k-1")]
+    [InlineData("issuing.kx")]
+    public void A_crl_name_no_key_generation_makes_is_refused(string name) => Assert.False(CrlNames.TryParse(name, out _, out _));
+
     [Fact]
     public async Task The_crl_is_a_v2_crl_signed_by_the_ca_with_its_key_identifier_and_number()
     {
