@@ -197,6 +197,11 @@ public sealed partial class EndEntityGrain(
         await state.WriteStateAsync();
         await ReindexAsync(previousDn, registration.SubjectDn);
         LogAudit(logger, "ra-issued", Username, registration.SubjectDn);
+        // An RA's issuance is the whole of this end entity's business for now (its next is a renewal months away): the
+        // activation goes at once instead of living two minutes into the garbage collector's oldest generation, where
+        // tens of thousands of them made every full collection expensive (docs/BENCHMARKS.md, "2026-12-04 — what an
+        // enrollment leaves for later").
+        DeactivateOnIdle();
     }
 
     /// <summary>

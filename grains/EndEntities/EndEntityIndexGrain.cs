@@ -11,7 +11,7 @@ public sealed class EndEntityIndexState
 }
 
 /// <summary>The usernames registered with one subject DN; more than one makes a DN lookup ambiguous. Touched once per
-/// registration or lookup, so not kept resident.</summary>
+/// registration or lookup, so not kept resident: a change deactivates it at once, a lookup after two idle minutes.</summary>
 [CollectionAgeLimit(Minutes = 2)]
 public sealed class EndEntityIndexGrain(
     [PersistentState("endEntityIndex", GrainNames.Storage)] IPersistentState<EndEntityIndexState> state) : Grain, IEndEntityIndexGrain
@@ -23,6 +23,7 @@ public sealed class EndEntityIndexGrain(
             state.State.Usernames.Add(username);
             await state.WriteStateAsync();
         }
+        DeactivateOnIdle();
     }
 
     public async Task RemoveAsync(string username)
@@ -31,6 +32,7 @@ public sealed class EndEntityIndexGrain(
         {
             await state.WriteStateAsync();
         }
+        DeactivateOnIdle();
     }
 
     public Task<IReadOnlyList<string>> GetAsync() => Task.FromResult<IReadOnlyList<string>>(state.State.Usernames.ToArray());

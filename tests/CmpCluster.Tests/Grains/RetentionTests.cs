@@ -92,6 +92,33 @@ public sealed class RetentionTests(CmpClusterFixture cluster) : IDisposable
     }
 
     [Fact]
+    public async Task An_ra_enrollment_leaves_no_activation_behind_for_its_end_entity_its_dn_index_entry_or_its_certificate()
+    {
+        var subject = new X509Name($"CN=retention-ra-{Guid.NewGuid():N}");
+        Exchange ip = await cluster.SendAsync(Aliases.Pbe, _session, _session.BuildEnrollment(initial: true, subject, _key));
+        ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        await cluster.SendAsync(Aliases.Pbe, _session, _session.BuildCertConf(ip.View.CertificateDer!));
+
+        // Alias "ra" names the end entity by its DN (RaNameGeneration Dn); touched once, none of them stays resident.
+        string endEntityKey = GrainKeys.EndEntity(subject.ToString());
+        string indexKey = CmpCluster.Grains.EndEntities.DnCanonical.Key(subject);
+        string serial = X509CertificateStructure.GetInstance(ip.View.CertificateDer!).SerialNumber.Value.ToString(16).ToUpperInvariant();
+        string certificateKey = GrainKeys.Certificate("issuing", serial);
+        await WaitGoneAsync([cluster.Client.GetGrain<IEndEntityGrain>(endEntityKey).GetGrainId(),
+            cluster.Client.GetGrain<IEndEntityIndexGrain>(indexKey).GetGrainId(),
+            cluster.Client.GetGrain<ICertificateGrain>(certificateKey).GetGrainId(),
+            cluster.Transaction(Aliases.Pbe, _session).GetGrainId()]);
+        IEndEntityGrain endEntity = cluster.Internal.GetGrain<IEndEntityGrain>(endEntityKey);
+        IEndEntityIndexGrain index = cluster.Internal.GetGrain<IEndEntityIndexGrain>(indexKey);
+        ICertificateGrain certificate = cluster.Internal.GetGrain<ICertificateGrain>(certificateKey);
+
+        // Gone from memory, kept in the store: the grains read their state back when asked.
+        Assert.Equal(subject.ToString(), (await endEntity.GetAsync())?.SubjectDn);
+        Assert.Equal([subject.ToString()], await index.GetAsync());
+        Assert.Equal(CertificateStatus.Confirmed, (await certificate.GetAsync())?.Status);
+    }
+
+    [Fact]
     public async Task A_request_that_waits_past_the_maximum_wait_time_is_rejected_and_leaves_the_approval_list()
     {
         var session = CmpClusterFixture.NewSession();
@@ -116,6 +143,20 @@ public sealed class RetentionTests(CmpClusterFixture cluster) : IDisposable
         GrainId id = cluster.Transaction(Aliases.Pbe, _session).GetGrainId();
         var management = cluster.Client.GetGrain<IManagementGrain>(0);
         return (await management.GetActiveGrains(id.Type)).Contains(id);
+    }
+
+    /// <summary>Polls (bounded) until none of <paramref name="ids"/> is active.</summary>
+    private async Task WaitGoneAsync(GrainId[] ids)
+    {
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        GrainId[] active = ids;
+        for (int attempt = 0; attempt < 100 && active.Length > 0; attempt++)
+        {
+            await Task.Delay(50);
+            active = [.. (await Task.WhenAll(ids.Select(async id => (await management.GetActiveGrains(id.Type)).Contains(id) ? id : default)))
+                .Where(id => !id.IsDefault)];
+        }
+        Assert.True(active.Length == 0, "still active: " + string.Join(", ", active));
     }
 
     /// <summary>Deactivation after DeactivateOnIdle is asynchronous: polled, bounded.</summary>
