@@ -33,7 +33,8 @@ public sealed class EndEntityState
 /// A registered end entity (EJBCA's "end entity"): registration, status NEW → GENERATED, linked certificates and the
 /// one-time enrollment code. The code is kept (sealed, <see cref="SecretSealer"/>) because PasswordBasedMac needs the secret itself; it is never logged and
 /// never returned — MAC verification happens here and only the per-message derived key leaves the grain.
-/// An end entity is busy for one enrollment and idle for months: its activation goes after two idle minutes.
+/// An end entity is busy for one enrollment and idle for months: its activation goes when the enrollment is recorded
+/// or released, and after two idle minutes when it was only read.
 /// </summary>
 [CollectionAgeLimit(Minutes = 2)]
 public sealed partial class EndEntityGrain(
@@ -179,6 +180,11 @@ public sealed partial class EndEntityGrain(
         state.State.Modified = time.GetUtcNow();
         await state.WriteStateAsync();
         LogAudit(logger, "generated", Username, state.State.Registration.SubjectDn);
+        if (holdUntil is null)
+        {
+            // Nothing more to do here until the device's next enrollment (see RecordRaIssuanceAsync).
+            DeactivateOnIdle();
+        }
     }
 
     public async Task RecordRaIssuanceAsync(EndEntityRegistration registration, string certificateKey)
@@ -233,6 +239,8 @@ public sealed partial class EndEntityGrain(
             state.State.OpenSince = null;
             state.State.OpenUntil = null;
             await state.WriteStateAsync();
+            // The enrollment this end entity held open is over (see RecordRaIssuanceAsync).
+            DeactivateOnIdle();
         }
     }
 

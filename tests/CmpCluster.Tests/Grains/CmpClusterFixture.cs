@@ -155,6 +155,10 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddMemoryGrainStorage(GrainNames.Storage);
+            // Orleans' binary format, as the node's stores use (silo/Program.cs), not the memory store's default JSON: state
+            // read back after a deactivation must be what production reads back.
+            silo.Services.AddOptions<Orleans.Configuration.MemoryGrainStorageOptions>(GrainNames.Storage)
+                .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             // Transactions in a real SQLite file, as on a single node: deadlines and retention are the store's work.
             silo.AddSqliteGrainStorage(GrainNames.Transactions, o => o.DataDirectory = StoreDirectory);
             silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorageSerializer>(GrainNames.Transactions,
