@@ -42,7 +42,10 @@ public static class CmpTelemetry
     public const string GatewayName = "CmpCluster.Gateway";
 
     /// <summary>The meters and sources the hosts export; dashboards (deploy/grafana) query these names.</summary>
-    public static readonly string[] Meters = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans"];
+    public static readonly string[] Meters = [GatewayName, "CmpCluster.Grains", OrleansMeter];
+
+    /// <summary>Orleans' own meter; only <see cref="OrleansInstruments"/> of it are recorded.</summary>
+    private const string OrleansMeter = "Microsoft.Orleans";
     public static readonly string[] Sources = [GatewayName, "CmpCluster.Grains", "Microsoft.Orleans.Application"];
 
     /// <summary>
@@ -92,7 +95,7 @@ public static class CmpTelemetry
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(Meters).AddAspNetCoreInstrumentation().AddRuntimeInstrumentation()
-                    .AddView(instrument => instrument.Meter.Name == "Microsoft.Orleans" && !OrleansInstruments.Contains(instrument.Name)
+                    .AddView(instrument => instrument.Meter.Name == OrleansMeter && !OrleansInstruments.Contains(instrument.Name)
                         ? MetricStreamConfiguration.Drop
                         : null);
                 if (options.Prometheus)
