@@ -87,8 +87,20 @@ build_release() { # projects...
 LOADGEN_DLL="$ROOT/loadtests/bin/Release/net10.0/CmpCluster.LoadTests.dll"
 SILO_DLL="$ROOT/silo/bin/Release/net10.0/CmpCluster.Silo.dll"
 
+# The node settings a run was given beyond the defaults (environment variables of the node's sections, NODE_ARGS), as
+# they would be typed before the command; empty when there are none. Written into the reports, so a figure measured
+# with e.g. a shorter messageTime window says so.
+node_settings_text() {
+  local text
+  text=$(env | grep -E '^(Cmp|Node|Pki|Orleans|RateLimits|Audit|Gateway|Tcp)__' | sort | tr '\n' ' ')
+  [[ -n "${NODE_ARGS:-}" ]] && text+="NODE_ARGS=\"$NODE_ARGS\" "
+  printf '%s' "$text"
+}
+
 # start_node DATA_DIR: the single-node default (SQLite), Release, log level Warning, on free loopback ports, pinned.
-# Sets NODE_PID, BASE (devices) and MGMT (management listener: /metrics, admin API).
+# Sets NODE_PID, BASE (devices) and MGMT (management listener: /metrics, admin API). The generator is one client address:
+# the default per-address limit (1 000 requests a second) would answer part of a saturated run with 429, so the limiter
+# runs (its cost is counted) with a per-address bucket no run drains. NODE_ARGS: more settings for the node.
 start_node() {
   local data=$1 http
   http=$(free_port)
@@ -97,6 +109,7 @@ start_node() {
   MGMT="http://127.0.0.1:$(free_port)"
   "${NODE_PIN[@]}" dotnet "$SILO_DLL" --urls "$BASE" --Management:Urls="$MGMT" --Node:DataDirectory="$data" \
     --Node:SiloPort="$(free_port)" --Node:GatewayPort="$(free_port)" --Tcp:Port="$(free_port)" --Logging:LogLevel:Default=Warning \
+    --RateLimits:PerAddress:TokenLimit=1000000 --RateLimits:PerAddress:TokensPerPeriod=1000000 ${NODE_ARGS:-} \
     >"$WORK/node.log" 2>&1 &
   NODE_PID=$!
   STARTED_PIDS+=("$NODE_PID")

@@ -195,7 +195,7 @@ echo "$MACHINE"
 for name in $SCENARIOS open-enroll; do echo; echo "### $name"; cat "$WORK/$name.md"; done
 
 if [[ $WRITE == 1 ]]; then
-  settings="DEVICES=$DEVICES WARMUP=$WARMUP JIT_WARMUP=$JIT_WARMUP DURATION=$DURATION RATE=$RATE REVOKE_POOL=$REVOKE_POOL MOCK_TX=$MOCK_TX"
+  settings="$(node_settings_text)DEVICES=$DEVICES WARMUP=$WARMUP JIT_WARMUP=$JIT_WARMUP DURATION=$DURATION RATE=$RATE REVOKE_POOL=$REVOKE_POOL MOCK_TX=$MOCK_TX"
   [[ "$PIN" == 1 ]] && settings+=" NODE_CPUS=$NODE_CPUS GEN_CPUS=$GEN_CPUS" || settings+=" PIN=0"
   flag=""
   if (( CLUSTER )); then settings+=" CLUSTER_SILOS=$CLUSTER_SILOS CLUSTER_GATEWAYS=$CLUSTER_GATEWAYS"; flag=" --cluster"; fi
