@@ -40,6 +40,9 @@ public static class SiloProviders
     /// </summary>
     public static readonly TimeSpan CollectionQuantum = TimeSpan.FromSeconds(15);
 
+    /// <summary>The single node's table of transaction state (<see cref="GrainNames.Transactions"/>) in <c>cluster.db</c>.</summary>
+    public const string TransactionTable = "transaction_state";
+
     /// <param name="tls">Cluster mode: the cluster TLS settings loaded by the host (null: TLS off or single node).</param>
     public static ISiloBuilder UseStorageProviders(this ISiloBuilder silo, NodeOptions node, IConfiguration configuration, string dataDirectory, ClusterTls? tls)
     {
@@ -58,8 +61,10 @@ public static class SiloProviders
             silo.UseLocalhostClustering(node.SiloPort, node.EffectiveGatewayPort, serviceId: node.ServiceId, clusterId: node.ClusterId);
             silo.ConfigureEndpoints(IPAddress.Loopback, node.SiloPort, node.EffectiveGatewayPort, listenOnAnyHostAddress: false);
             silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = dataDirectory);
-            // Transactions in the same file, with their deadlines and expiry in the same rows (grains/Storage/StateLifetime.cs).
-            silo.AddSqliteGrainStorage(GrainNames.Transactions, o => o.DataDirectory = dataDirectory);
+            // Transactions in the same file, with their deadlines and expiry in the same rows (grains/Storage/StateLifetime.cs),
+            // in a table of their own: deleted oldest first at the end of retention, they free whole pages that new
+            // transactions reuse, where among certificates and end entities they left half-empty pages behind.
+            silo.AddSqliteGrainStorage(GrainNames.Transactions, o => (o.DataDirectory, o.TableName) = (dataDirectory, TransactionTable));
             silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
             return silo;
         }

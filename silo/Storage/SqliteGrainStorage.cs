@@ -76,6 +76,8 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         """;
 
     private readonly string _name;
+    private readonly string _table;
+    private readonly string _selectSql, _insertSql, _updateSql, _deleteSql, _dueSql, _pruneSql;
     private readonly SqliteDatabase _database;
     private readonly IGrainStorageSerializer _serializer;
     private readonly IActivatorProvider _activators;
@@ -99,6 +101,13 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         ArgumentNullException.ThrowIfNull(serializer);
         ArgumentNullException.ThrowIfNull(activators);
         _name = name;
+        _table = options.TableName;
+        if (!System.Text.RegularExpressions.Regex.IsMatch(_table, "^[A-Za-z_][A-Za-z0-9_]*$"))
+        {
+            throw new ArgumentException($"SQLite grain storage '{name}': table name '{_table}' is not a plain identifier", nameof(options));
+        }
+        (_selectSql, _insertSql, _updateSql, _deleteSql, _dueSql, _pruneSql) =
+            (ForTable(SelectSql), ForTable(InsertSql), ForTable(UpdateSql), ForTable(DeleteSql), ForTable(DueSql), ForTable(PruneSql));
         _serializer = serializer;
         _activators = activators;
         _logger = logger ?? NullLogger<SqliteGrainStorage>.Instance;
@@ -107,8 +116,9 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         {
             _database.RunExclusive(() =>
             {
-                _database.ExecuteNonQuery(Schema);
-                AddLifetimeColumns(_database);
+                _database.ExecuteNonQuery(ForTable(Schema));
+                AddLifetimeColumns(_database, _table);
+                MoveFromDefaultTable();
             });
         }
         catch
@@ -117,7 +127,54 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
             throw;
         }
 
-        _logger.LogInformation("SQLite grain storage '{Name}' using {Path}", name, _database.Path);
+        _logger.LogInformation("SQLite grain storage '{Name}' using table {Table} of {Path}", name, _table, _database.Path);
+    }
+
+    /// <summary>A statement of this class, for this provider's table (the templates name <c>grain_state</c>).</summary>
+    private string ForTable(string sql) => sql.Replace(SqliteStoreOptions.DefaultTableName, _table, StringComparison.Ordinal);
+
+    /// <summary>
+    /// A provider given a table of its own takes its rows along from the default table, where an earlier version kept
+    /// them, in one SQLite transaction: nothing is lost or left twice, and the move happens once.
+    /// </summary>
+    private void MoveFromDefaultTable()
+    {
+        const string source = SqliteStoreOptions.DefaultTableName;
+        if (_table == source || !TableExists(_database, source))
+        {
+            return;
+        }
+        AddLifetimeColumns(_database, source);
+        _database.ExecuteNonQuery("BEGIN IMMEDIATE;");
+        try
+        {
+            SqliteCommand move = _database.Command(
+                $"INSERT INTO {_table} (provider, state_name, grain_id, version, payload, due_at, expires_at) " +
+                $"SELECT provider, state_name, grain_id, version, payload, due_at, expires_at FROM {source} " +
+                "WHERE provider = $provider AND payload IS NOT NULL;", "$provider");
+            move.Parameters[0].Value = _name;
+            int moved = move.ExecuteNonQuery();
+            SqliteCommand delete = _database.Command($"DELETE FROM {source} WHERE provider = $provider;", "$provider");
+            delete.Parameters[0].Value = _name;
+            delete.ExecuteNonQuery();
+            _database.ExecuteNonQuery("COMMIT;");
+            if (moved > 0)
+            {
+                _logger.LogInformation("SQLite grain storage '{Name}': moved {Rows} row(s) from {Source} to {Table}", _name, moved, source, _table);
+            }
+        }
+        catch
+        {
+            _database.ExecuteNonQuery("ROLLBACK;");
+            throw;
+        }
+    }
+
+    private static bool TableExists(SqliteDatabase database, string table)
+    {
+        SqliteCommand command = database.Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $name;", "$name");
+        command.Parameters[0].Value = table;
+        return (long)command.ExecuteScalar()! > 0;
     }
 
     /// <summary>Factory used by the DI registration (keyed by provider name).</summary>
@@ -148,7 +205,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         // a large state does not hold up other grains' writes.
         var (version, payload) = await _database.RunAsync(db =>
         {
-            var command = Bind(db.Command(SelectSql, "$provider", "$state", "$grain"), stateName, grainKey);
+            var command = Bind(db.Command(_selectSql, "$provider", "$state", "$grain"), stateName, grainKey);
             using var reader = command.ExecuteReader();
             if (!reader.Read() || reader.IsDBNull(1))
             {
@@ -196,12 +253,12 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
             SqliteCommand command;
             if (expected is null)
             {
-                command = Bind(db.Command(InsertSql, "$provider", "$state", "$grain", "$payload", "$due", "$expires", "$first"), stateName, grainKey);
+                command = Bind(db.Command(_insertSql, "$provider", "$state", "$grain", "$payload", "$due", "$expires", "$first"), stateName, grainKey);
                 command.Parameters[6].Value = Random.Shared.NextInt64(1, long.MaxValue / 2);
             }
             else if (TryParseETag(expected, out var version))
             {
-                command = Bind(db.Command(UpdateSql, "$provider", "$state", "$grain", "$payload", "$due", "$expires", "$version"), stateName, grainKey);
+                command = Bind(db.Command(_updateSql, "$provider", "$state", "$grain", "$payload", "$due", "$expires", "$version"), stateName, grainKey);
                 command.Parameters[6].Value = version;
             }
             else
@@ -242,7 +299,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
             {
                 // The grain believes there is nothing to clear; that is only true if no row exists.
                 // Nothing to write either way.
-                var select = Bind(db.Command(SelectSql, "$provider", "$state", "$grain"), stateName, grainKey);
+                var select = Bind(db.Command(_selectSql, "$provider", "$state", "$grain"), stateName, grainKey);
                 using var reader = select.ExecuteReader();
                 return !reader.Read() || reader.IsDBNull(1);
             }
@@ -252,7 +309,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
                 return false;
             }
 
-            var command = Bind(db.Command(DeleteSql, "$provider", "$state", "$grain", "$version"), stateName, grainKey);
+            var command = Bind(db.Command(_deleteSql, "$provider", "$state", "$grain", "$version"), stateName, grainKey);
             command.Parameters[3].Value = version;
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
@@ -271,7 +328,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
     public Task<IReadOnlyList<GrainId>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default) =>
         _database.RunAsync<IReadOnlyList<GrainId>>(db =>
         {
-            var command = db.Command(DueSql, "$provider", "$now", "$max");
+            var command = db.Command(_dueSql, "$provider", "$now", "$max");
             command.Parameters[0].Value = _name;
             command.Parameters[1].Value = now.ToUnixTimeMilliseconds();
             command.Parameters[2].Value = max;
@@ -288,7 +345,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
     public Task<int> PruneExpiredAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default) =>
         _database.RunAsync(db =>
         {
-            var command = db.Command(PruneSql, "$provider", "$now", "$max");
+            var command = db.Command(_pruneSql, "$provider", "$now", "$max");
             command.Parameters[0].Value = _name;
             command.Parameters[1].Value = now.ToUnixTimeMilliseconds();
             command.Parameters[2].Value = max;
@@ -300,10 +357,10 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         ? (lifetime.DueAt?.ToUnixTimeMilliseconds() ?? (object)DBNull.Value, lifetime.ExpiresAt?.ToUnixTimeMilliseconds() ?? (object)DBNull.Value)
         : (DBNull.Value, DBNull.Value);
 
-    private static void AddLifetimeColumns(SqliteDatabase database)
+    private static void AddLifetimeColumns(SqliteDatabase database, string table)
     {
         var columns = new HashSet<string>(StringComparer.Ordinal);
-        using (var reader = database.Command("PRAGMA table_info(grain_state);").ExecuteReader())
+        using (var reader = database.Command($"PRAGMA table_info({table});").ExecuteReader())
         {
             while (reader.Read())
             {
@@ -314,11 +371,11 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         {
             // A database of an earlier version: it gets the columns once, and loses the tombstones (payload NULL) that
             // version left behind for ABA protection; rows now start at a random version instead.
-            database.ExecuteNonQuery("ALTER TABLE grain_state ADD COLUMN due_at INTEGER;");
-            database.ExecuteNonQuery("ALTER TABLE grain_state ADD COLUMN expires_at INTEGER;");
-            database.ExecuteNonQuery("DELETE FROM grain_state WHERE payload IS NULL;");
+            database.ExecuteNonQuery($"ALTER TABLE {table} ADD COLUMN due_at INTEGER;");
+            database.ExecuteNonQuery($"ALTER TABLE {table} ADD COLUMN expires_at INTEGER;");
+            database.ExecuteNonQuery($"DELETE FROM {table} WHERE payload IS NULL;");
         }
-        database.ExecuteNonQuery(LifetimeColumns);
+        database.ExecuteNonQuery(LifetimeColumns.Replace(SqliteStoreOptions.DefaultTableName, table, StringComparison.Ordinal));
     }
 
     /// <summary>Releases this provider's hold on the database file.</summary>
@@ -346,7 +403,7 @@ public sealed class SqliteGrainStorage : IGrainStorage, IStateLifetimeIndex, IDi
         var grainKey = grainId.ToString();
         var stored = await _database.RunAsync(db =>
         {
-            var command = Bind(db.Command(SelectSql, "$provider", "$state", "$grain"), stateName, grainKey);
+            var command = Bind(db.Command(_selectSql, "$provider", "$state", "$grain"), stateName, grainKey);
             using var reader = command.ExecuteReader();
             return reader.Read() && !reader.IsDBNull(1) ? FormatETag(reader.GetInt64(0)) : null;
         }, cancellationToken).ConfigureAwait(false);

@@ -64,6 +64,17 @@ public sealed class SqliteStoreOptions : IStorageProviderSerializerOptions
     /// </summary>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Default table of grain state.</summary>
+    public const string DefaultTableName = "grain_state";
+
+    /// <summary>
+    /// Table of this provider's grain state (letters, digits and '_'). State that is deleted in the order it was written
+    /// (transactions, by expiry) belongs in a table of its own: SQLite appends rows at the end of a table and reuses a
+    /// page only once every row on it is gone, so deleted transactions interleaved with certificates that stay would
+    /// leave their space behind in half-full pages for ever.
+    /// </summary>
+    public string TableName { get; set; } = DefaultTableName;
+
     /// <summary>
     /// Serializer for grain state. Left null, the silo fills it in (post-configure) with the
     /// <see cref="IGrainStorageSerializer"/> keyed by the provider name, falling back to the

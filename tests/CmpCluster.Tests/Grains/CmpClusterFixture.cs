@@ -160,7 +160,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             silo.Services.AddOptions<Orleans.Configuration.MemoryGrainStorageOptions>(GrainNames.Storage)
                 .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             // Transactions in a real SQLite file, as on a single node: deadlines and retention are the store's work.
-            silo.AddSqliteGrainStorage(GrainNames.Transactions, o => o.DataDirectory = StoreDirectory);
+            silo.AddSqliteGrainStorage(GrainNames.Transactions, o => (o.DataDirectory, o.TableName) = (StoreDirectory, CmpCluster.Silo.SiloProviders.TransactionTable));
             silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorageSerializer>(GrainNames.Transactions,
                 (sp, _) => new Orleans.Storage.OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
             silo.UseInMemoryReminderService();
@@ -227,7 +227,7 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(StoreDirectory, "cluster.db")};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using Microsoft.Data.Sqlite.SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM grain_state WHERE provider = $p AND grain_id = $g";
+        command.CommandText = $"SELECT COUNT(*) FROM {CmpCluster.Silo.SiloProviders.TransactionTable} WHERE provider = $p AND grain_id = $g";
         command.Parameters.AddWithValue("$p", GrainNames.Transactions);
         command.Parameters.AddWithValue("$g", Transaction(alias, session).GetGrainId().ToString());
         return (long)command.ExecuteScalar()! > 0;
