@@ -145,7 +145,7 @@ public sealed class RetentionTests(CmpClusterFixture cluster) : IDisposable
         return (await management.GetActiveGrains(id.Type)).Contains(id);
     }
 
-    /// <summary>Polls (bounded) until none of <paramref name="ids"/> is active.</summary>
+    /// <summary>Polls (bounded) until none of <paramref name="ids"/> is active: deactivation is asynchronous.</summary>
     private async Task WaitGoneAsync(GrainId[] ids)
     {
         var management = cluster.Client.GetGrain<IManagementGrain>(0);
@@ -160,12 +160,5 @@ public sealed class RetentionTests(CmpClusterFixture cluster) : IDisposable
     }
 
     /// <summary>Deactivation after DeactivateOnIdle is asynchronous: polled, bounded.</summary>
-    private async Task WaitDeactivatedAsync()
-    {
-        for (int attempt = 0; attempt < 100 && await IsActiveAsync(); attempt++)
-        {
-            await Task.Delay(50);
-        }
-        Assert.False(await IsActiveAsync(), "the closed transaction's activation is gone");
-    }
+    private Task WaitDeactivatedAsync() => WaitGoneAsync([cluster.Transaction(Aliases.Pbe, _session).GetGrainId()]);
 }

@@ -35,7 +35,10 @@ public sealed class LifetimeStorageTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private SqliteGrainStorage Sqlite() => new("tx", _dir.Options(), StorageServices.Serializer("orleans"), StorageServices.Activators);
+    private SqliteGrainStorage Sqlite() => Open("tx", _dir.Options());
+
+    private static SqliteGrainStorage Open(string provider, SqliteStoreOptions options) =>
+        new(provider, options, StorageServices.Serializer("orleans"), StorageServices.Activators);
 
     internal static GrainId Grain(string key) => GrainId.Create("timed", key);
 
@@ -91,7 +94,7 @@ public sealed class LifetimeStorageTests : IDisposable
         var closed = new GrainState<TimedState>(new TimedState { Value = "closed", Expires = Now.AddMinutes(5) });
         var other = new GrainState<TimedState>(new TimedState { Value = "certificate" });
         using (SqliteGrainStorage before = Sqlite())
-        using (var neighbour = new SqliteGrainStorage("cmp", _dir.Options(), StorageServices.Serializer("orleans"), StorageServices.Activators))
+        using (SqliteGrainStorage neighbour = Open("cmp", _dir.Options()))
         {
             await before.WriteStateAsync(StateName, Grain("open"), open);
             await before.WriteStateAsync(StateName, Grain("closed"), closed);
@@ -130,8 +133,8 @@ public sealed class LifetimeStorageTests : IDisposable
             {
                 transactionOptions.TableName = "transaction_state";
             }
-            using var transactions = new SqliteGrainStorage("tx", transactionOptions, StorageServices.Serializer("orleans"), StorageServices.Activators);
-            using var certificates = new SqliteGrainStorage("cmp", dir.Options(), StorageServices.Serializer("orleans"), StorageServices.Activators);
+            using SqliteGrainStorage transactions = Open("tx", transactionOptions);
+            using SqliteGrainStorage certificates = Open("cmp", dir.Options());
             async Task EnrollAsync(int from, DateTimeOffset expires, bool withTransactions)
             {
                 for (int i = from; i < from + 2_000; i++)
@@ -177,7 +180,7 @@ public sealed class LifetimeStorageTests : IDisposable
     {
         SqliteStoreOptions options = _dir.Options();
         options.TableName = "transaction_state";
-        return new SqliteGrainStorage("tx", options, StorageServices.Serializer("orleans"), StorageServices.Activators);
+        return Open("tx", options);
     }
 
     /// <summary>The due index, identical for both stores.</summary>
