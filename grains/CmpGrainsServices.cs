@@ -29,6 +29,9 @@ public static class CmpGrainsServices
         services.AddSingleton<RequestAuthenticator>();
         services.AddSingleton<VendorCertificates>();
         services.AddSingleton<EndEntities.SecretSealer>();
+        // The DN index as grains; the node replaces it with its store's own (silo/SiloProviders.cs).
+        services.AddSingleton<EndEntities.GrainSubjectIndex>();
+        services.TryAddSingleton<EndEntities.ISubjectIndex>(sp => sp.GetRequiredService<EndEntities.GrainSubjectIndex>());
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();

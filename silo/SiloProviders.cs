@@ -1,6 +1,7 @@
 using System.Net;
 using CmpCluster.Gateway.Hosting;
 using CmpCluster.Grains;
+using CmpCluster.Grains.EndEntities;
 using CmpCluster.Silo.Storage;
 using Orleans.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -66,6 +67,7 @@ public static class SiloProviders
             // transactions reuse, where among certificates and end entities they left half-empty pages behind.
             silo.AddSqliteGrainStorage(GrainNames.Transactions, o => (o.DataDirectory, o.TableName) = (dataDirectory, TransactionTable));
             silo.UseSqliteReminderService(o => o.DataDirectory = dataDirectory);
+            UseSubjectIndex(silo.Services, _ => new SqliteSubjectIndex(new SqliteStoreOptions { DataDirectory = dataDirectory }));
             return silo;
         }
 
@@ -97,6 +99,20 @@ public static class SiloProviders
         RedisLifetimeGrainStorage.Add(silo.Services, GrainNames.Transactions, Grains.Transactions.CmpTransactionGrain.StateName,
             _ => (connection.RedisOptions(), connection.ServiceId));
         silo.UseRedisReminderService(o => o.ConfigurationOptions = connection.RedisOptions());
+        UseSubjectIndex(silo.Services, _ => new RedisSubjectIndex(connection.RedisOptions(), connection.ServiceId));
         return silo;
+    }
+
+    /// <summary>
+    /// The subject-DN index in the store itself instead of a grain per DN (grains/EndEntities/SubjectIndex.cs): an end
+    /// entity's enrollment then costs one grain call, activation and state write fewer. Entries earlier versions kept in
+    /// index grains are still read and removed, so an upgrade needs no migration.
+    /// </summary>
+    public static void UseSubjectIndex<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> store) where TStore : class, ISubjectIndex
+    {
+        // A singleton of its own, so the container disposes it at shutdown (the SQLite file is released, the Redis link closed).
+        services.AddSingleton(store);
+        services.RemoveAll<ISubjectIndex>();
+        services.AddSingleton<ISubjectIndex>(sp => new StoreSubjectIndex(sp.GetRequiredService<TStore>(), sp.GetRequiredService<GrainSubjectIndex>()));
     }
 }

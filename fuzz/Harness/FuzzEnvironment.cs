@@ -62,7 +62,7 @@ public sealed class FuzzEnvironment
         Grains = NoClusterGrainFactory.Create();
         IOptions<PkiOptions> pki = Microsoft.Extensions.Options.Options.Create(Pki);
         Dispatcher = new CmpDispatcher(Grains, Options);
-        Authenticator = new RequestAuthenticator(Grains, pki, Keys, new VendorCertificates(TimeProvider.System), TimeProvider.System);
+        Authenticator = new RequestAuthenticator(Grains, pki, Keys, new VendorCertificates(TimeProvider.System), new CmpCluster.Grains.EndEntities.GrainSubjectIndex(Grains), TimeProvider.System);
         // Prepare (the checks and POP of an enrollment) never touches the issuer; issuing is a grain call.
         Enrollment = new EnrollmentHandler(null!, new AliasCertificates(new RootCaUpdates(pki)));
         CertConf = new CertConfHandler(Grains);

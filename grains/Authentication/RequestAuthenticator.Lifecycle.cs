@@ -85,7 +85,7 @@ public sealed partial class RequestAuthenticator
             }
             return (record.Intent.EndEntity!, new CertificateRef(key, record.Der!));
         }
-        IReadOnlyList<string> usernames = await grains.GetGrain<IEndEntityIndexGrain>(EndEntities.DnCanonical.Key(subject)).GetAsync();
+        IReadOnlyList<string> usernames = await subjects.FindAsync(EndEntities.DnCanonical.Key(subject));
         if (usernames is not [string username] || await EndEntity(username).GetAsync() is not { } view)
         {
             throw new CmpFailureException(PkiFailureInfo.BadMessageCheck, "no single end entity has the template's subject");

@@ -60,7 +60,8 @@ public static class AuthenticationModules
 /// authenticate is <c>badMessageCheck</c>.
 /// </summary>
 public sealed partial class RequestAuthenticator(
-    IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, VendorCertificates vendors, TimeProvider time)
+    IGrainFactory grains, Microsoft.Extensions.Options.IOptions<Pki.PkiOptions> pki, Pki.PkiKeyRing keys, VendorCertificates vendors, ISubjectIndex subjects,
+    TimeProvider time)
 {
     /// <summary>Authenticates a request that opens a transaction.</summary>
     public async Task<Authenticated> AuthenticateAsync(
@@ -318,12 +319,12 @@ public sealed partial class RequestAuthenticator(
         switch (alias.UserLookup)
         {
             case UserLookup.Dn:
-                IReadOnlyList<string> usernames = await grains.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(subject)).GetAsync();
+                IReadOnlyList<string> usernames = await subjects.FindAsync(DnCanonical.Key(subject));
                 X509Name withoutCode = DnParts.Without(subject, alias.DnPartPwdComponent);
                 if (usernames.Count == 0 && !ReferenceEquals(withoutCode, subject))
                 {
                     // A DnPartPwd code inside the requested DN is not part of the registered subject.
-                    usernames = await grains.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(withoutCode)).GetAsync();
+                    usernames = await subjects.FindAsync(DnCanonical.Key(withoutCode));
                 }
                 return usernames.Count == 1 ? usernames[0] : null;
             case UserLookup.Uid:

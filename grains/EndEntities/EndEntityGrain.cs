@@ -41,6 +41,7 @@ public sealed partial class EndEntityGrain(
     [PersistentState("endEntity", GrainNames.Storage)] IPersistentState<EndEntityState> state,
     IOptionsMonitor<CmpOptions> options,
     SecretSealer sealer,
+    ISubjectIndex subjects,
     TimeProvider time,
     ILogger<EndEntityGrain> logger) : Grain, IEndEntityGrain
 {
@@ -286,21 +287,14 @@ public sealed partial class EndEntityGrain(
     {
         string? previous = previousDn is null ? null : DnCanonical.Key(previousDn);
         string? current = currentDn is null ? null : DnCanonical.Key(currentDn);
-        if (previous == current)
+        if (previous is not null && previous != current)
         {
-            if (current is not null)
-            {
-                await GrainFactory.GetGrain<IEndEntityIndexGrain>(current).AddAsync(Username);
-            }
-            return;
-        }
-        if (previous is not null)
-        {
-            await GrainFactory.GetGrain<IEndEntityIndexGrain>(previous).RemoveAsync(Username);
+            await subjects.RemoveAsync(previous, Username);
         }
         if (current is not null)
         {
-            await GrainFactory.GetGrain<IEndEntityIndexGrain>(current).AddAsync(Username);
+            // Also when the DN is unchanged: an entry a crash kept from being written is written now.
+            await subjects.AddAsync(current, Username);
         }
     }
 

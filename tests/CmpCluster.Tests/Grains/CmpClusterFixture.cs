@@ -177,6 +177,9 @@ public sealed class CmpClusterFixture : IAsyncLifetime
             });
             silo.Services.AddOptions<CmpOptions>().Configure(ConfigureCmp);
             silo.Services.AddCmpGrains();
+            // The DN index in the store, as the node keeps it (silo/SiloProviders.cs), in the transactions' SQLite file.
+            CmpCluster.Silo.SiloProviders.UseSubjectIndex(silo.Services,
+                _ => new CmpCluster.Silo.Storage.SqliteSubjectIndex(new CmpCluster.Silo.Storage.SqliteStoreOptions { DataDirectory = StoreDirectory }));
             silo.Services.AddCmpAudit().AddInMemoryAuditStore();
             silo.Services.AddSingleton(TestPki.KeyRing);
             // As silo/Program.cs: every CA's CRL reminder is registered at start.
@@ -215,6 +218,20 @@ public sealed class CmpClusterFixture : IAsyncLifetime
     public string StoreDirectory { get; } = Path.Combine(Path.GetTempPath(), "cmp-grain-store-" + Guid.NewGuid().ToString("N"));
 
     /// <summary>The transaction store's deadline index and expiry (what the deadline sweeper reads).</summary>
+    /// <summary>The silo's subject-DN index (the store's own, with what index grains of earlier versions hold), called from inside the silo.</summary>
+    public CmpCluster.Grains.EndEntities.ISubjectIndex SubjectIndex =>
+        new InSiloSubjectIndex(Internal, SiloServices.GetRequiredService<CmpCluster.Grains.EndEntities.ISubjectIndex>());
+
+    /// <summary>The index's calls to index grains are silo-internal: made from a grain, as the end-entity grains make them.</summary>
+    private sealed class InSiloSubjectIndex(InSilo silo, CmpCluster.Grains.EndEntities.ISubjectIndex index) : CmpCluster.Grains.EndEntities.ISubjectIndex
+    {
+        public Task AddAsync(string dnKey, string username) => silo.RunAsync(_ => index.AddAsync(dnKey, username));
+
+        public Task RemoveAsync(string dnKey, string username) => silo.RunAsync(_ => index.RemoveAsync(dnKey, username));
+
+        public Task<IReadOnlyList<string>> FindAsync(string dnKey) => silo.RunAsync(_ => index.FindAsync(dnKey));
+    }
+
     public IStateLifetimeIndex TransactionIndex => SiloServices.GetRequiredKeyedService<IStateLifetimeIndex>(GrainNames.Transactions);
 
     /// <summary>Whether the session's transaction has a deadline in the store's index (due at any time).</summary>

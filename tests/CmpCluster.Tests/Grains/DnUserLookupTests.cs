@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using CmpCluster.Contracts;
+using CmpCluster.Grains.EndEntities;
+using CmpCluster.Grains.Internal;
 using CmpCluster.Protocol.Client;
 using Org.BouncyCastle.Asn1.X509;
 using Xunit;
@@ -71,5 +73,59 @@ public sealed class DnUserLookupTests(CmpClusterFixture cluster)
             new X509Name($"{subject},UID=code-uid-{id}"), _key, implicitConfirm: true, overrides: new RequestOverrides { Unprotected = true }));
 
         Assert.Equal(PkiBodyType.Ip, ip.View.BodyType);
+    }
+
+    /// <summary>What an earlier version left: the end entity's DN in an index grain of its own, not in the store's index.</summary>
+    private async Task IndexedAsAnEarlierVersionDidAsync(string username, string subject)
+    {
+        string key = DnCanonical.Key(subject)!;
+        await cluster.SubjectIndex.RemoveAsync(key, username);
+        await cluster.Internal.GetGrain<IEndEntityIndexGrain>(key).AddAsync(username);
+        Assert.Equal([username], await cluster.SubjectIndex.FindAsync(key));
+    }
+
+    [Fact]
+    public async Task An_end_entity_an_earlier_version_indexed_is_found_by_its_dn_after_the_upgrade()
+    {
+        string id = Guid.NewGuid().ToString("N")[..10];
+        string subject = $"CN=upgraded {id},O=Example";
+        await RegisterAsync("upgraded-" + id, subject, "code-" + id);
+        await IndexedAsAnEarlierVersionDidAsync("upgraded-" + id, subject);
+        var session = new CmpClientSession("code-" + id, "whatever");
+
+        Exchange ip = await cluster.SendAsync(Aliases.ClientByDn, session, session.BuildEnrollment(true, new X509Name(subject), _key, implicitConfirm: true));
+
+        Assert.Equal(PkiBodyType.Ip, ip.View.BodyType);
+    }
+
+    [Fact]
+    public async Task A_twin_in_the_store_and_one_an_earlier_version_indexed_are_still_ambiguous()
+    {
+        string id = Guid.NewGuid().ToString("N")[..10];
+        string subject = $"CN=old twin {id},O=Example";
+        await RegisterAsync("old-" + id, subject, "code-old-" + id);
+        await IndexedAsAnEarlierVersionDidAsync("old-" + id, subject);
+        await RegisterAsync("new-" + id, subject, "code-new-" + id);
+        var session = new CmpClientSession("code-new-" + id, "whatever");
+
+        Exchange error = await cluster.SendAsync(Aliases.ClientByDn, session, session.BuildEnrollment(true, new X509Name(subject), _key));
+
+        ProtocolAssert.Rejected(error.View, PkiFailureInfo.NotAuthorized);
+    }
+
+    [Fact]
+    public async Task A_new_dn_moves_an_end_entity_an_earlier_version_indexed_out_of_its_old_entry()
+    {
+        string id = Guid.NewGuid().ToString("N")[..10];
+        string before = $"CN=moving {id},O=Example", after = $"CN=moved {id},O=Example";
+        await RegisterAsync("moving-" + id, before, "code-" + id);
+        await IndexedAsAnEarlierVersionDidAsync("moving-" + id, before);
+
+        await cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity("moving-" + id))
+            .UpdateAsync(new EndEntityRegistration(after, [], "issuing", "default", "default", null));
+
+        Assert.Empty(await cluster.SubjectIndex.FindAsync(DnCanonical.Key(before)!));
+        Assert.Empty(await cluster.Internal.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(before)!).GetAsync());
+        Assert.Equal(["moving-" + id], await cluster.SubjectIndex.FindAsync(DnCanonical.Key(after)!));
     }
 }

@@ -28,7 +28,8 @@ public sealed class InSilo(IClusterClient client)
     public async Task<TResult> RunAsync<TResult>(Func<IGrainFactory, Task<TResult>> work)
     {
         TResult result = default!;
-        await RunAsync(async factory => result = await work(factory));
+        // A statement body: an expression body returns Task<TResult> and would call this overload again.
+        await RunAsync(async factory => { result = await work(factory); });
         return result;
     }
 

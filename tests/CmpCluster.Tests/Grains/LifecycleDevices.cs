@@ -46,7 +46,7 @@ public static class LifecycleDevices
         ECDsa key = NewKey();
         Exchange ip = await cluster.SendAsync(alias, session, session.BuildEnrollment(true, subject, key, implicitConfirm: true));
         byte[] certificate = ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
-        string username = Assert.Single(await cluster.Internal.GetGrain<IEndEntityIndexGrain>(DnCanonical.Key(subject)).GetAsync());
+        string username = Assert.Single(await cluster.SubjectIndex.FindAsync(DnCanonical.Key(subject)));
         return new Device(username, subject, key, certificate);
     }
 
