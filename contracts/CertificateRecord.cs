@@ -14,7 +14,12 @@ public sealed record CertificateIntent(
     /// <summary>The certificate profile it was issued under (its revocation policy, e.g. certificateHold, comes from it).</summary>
     [property: Id(7)] string? Profile = null,
     /// <summary>SHA-256 of the DER SubjectPublicKeyInfo to be certified: the signature is bound to this key.</summary>
-    [property: Id(8)] byte[]? PublicKeyHash = null);
+    [property: Id(8)] byte[]? PublicKeyHash = null,
+    /// <summary>
+    /// A certificate that awaits confirmation with a deadline of its own: the store indexes it with the record, and a
+    /// certificate nobody confirmed by then is revoked even when its transaction was never stored (a crash after signing).
+    /// </summary>
+    [property: Id(9)] DateTimeOffset? ConfirmBy = null);
 
 [GenerateSerializer, Immutable]
 [Alias("CmpCluster.CertificateRecord")]

@@ -93,10 +93,12 @@ public static class SiloProviders
             silo.UseTls(tls.Configure);
         }
         silo.UseRedisClustering(o => o.ConfigurationOptions = connection.RedisOptions());
-        silo.AddRedisGrainStorage(GrainNames.Storage, o => o.ConfigurationOptions = connection.RedisOptions());
-        // Transactions: the project's own Redis store, whose keys expire at the end of retention and whose deadlines are
-        // indexed in the same atomic write (Orleans' Redis provider knows neither).
-        RedisLifetimeGrainStorage.Add(silo.Services, GrainNames.Transactions, Grains.Transactions.CmpTransactionGrain.StateName,
+        // Both providers are the project's own Redis store (silo/Storage/RedisLifetimeGrainStorage.cs), which indexes due
+        // times and expires keys in the same atomic write as the state. Certificates, end entities and CA state keep the
+        // layout of Orleans' Redis grain storage that earlier versions used for them, so they are read and written in place.
+        RedisLifetimeGrainStorage.Add(silo.Services, GrainNames.Storage, RedisStateLayout.Orleans(GrainNames.Storage),
+            _ => (connection.RedisOptions(), connection.ServiceId));
+        RedisLifetimeGrainStorage.Add(silo.Services, GrainNames.Transactions, RedisStateLayout.Transactions(Grains.Transactions.CmpTransactionGrain.StateName),
             _ => (connection.RedisOptions(), connection.ServiceId));
         silo.UseRedisReminderService(o => o.ConfigurationOptions = connection.RedisOptions());
         UseSubjectIndex(silo.Services, _ => new RedisSubjectIndex(connection.RedisOptions(), connection.ServiceId));

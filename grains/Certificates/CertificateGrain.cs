@@ -10,7 +10,7 @@ namespace CmpCluster.Grains.Certificates;
 
 [GenerateSerializer]
 [Alias("CmpCluster.CertificateState")]
-public sealed class CertificateState
+public sealed class CertificateState : Storage.IStateLifetime
 {
     [Id(0)] public CertificateIntent? Intent { get; set; }
     [Id(1)] public CertificateStatus Status { get; set; }
@@ -19,6 +19,13 @@ public sealed class CertificateState
     [Id(4)] public DateTimeOffset? RevokedAt { get; set; }
     [Id(5)] public string? RevocationCause { get; set; }
     [Id(6)] public DateTimeOffset? InvalidityDate { get; set; }
+
+    /// <summary>Awaiting confirmation: the certificate is revoked if still unconfirmed then (<see cref="CertificateIntent.ConfirmBy"/>).</summary>
+    [Id(7)] public DateTimeOffset? ConfirmBy { get; set; }
+
+    public DateTimeOffset? DueAt => Status == CertificateStatus.AwaitingConfirmation ? ConfirmBy : null;
+
+    public DateTimeOffset? ExpiresAt => null;
 }
 
 /// <summary>
@@ -85,6 +92,7 @@ public sealed partial class CertificateGrain(
         state.State.Intent = intent;
         state.State.Der = der;
         state.State.Status = confirmed ? CertificateStatus.Confirmed : CertificateStatus.AwaitingConfirmation;
+        state.State.ConfirmBy = confirmed ? null : intent.ConfirmBy;
         // Single activation plus the store's ETag: a record written by another activation meanwhile fails this write.
         await state.WriteStateAsync();
         LogAudit(logger, confirmed ? "issued-confirmed" : "issued", this.GetPrimaryKeyString(), intent.SubjectDn, intent.Owner);
@@ -122,6 +130,19 @@ public sealed partial class CertificateGrain(
         }
         byte[] keyHash = SHA256.HashData(tbs.SubjectPublicKeyInfo.GetEncoded(Asn1Encodable.Der));
         return intent.PublicKeyHash is { } expected && CryptographicOperations.FixedTimeEquals(expected, keyHash) ? null : "public key";
+    }
+
+    /// <summary>
+    /// The deadline sweeper's call once <see cref="CertificateState.DueAt"/> passed: a certificate still awaiting
+    /// confirmation is revoked (RFC 9810 §5.3.18). Its transaction normally did so first; this is what revokes a
+    /// certificate whose transaction never stored it. Idempotent: nothing due, nothing done.
+    /// </summary>
+    public async Task ExpireIfDueAsync()
+    {
+        if (state.State.DueAt is { } due && due <= time.GetUtcNow())
+        {
+            await RevokeAsync(new RevocationRequest(RevocationReason.CessationOfOperation, "not confirmed by its confirm deadline"));
+        }
     }
 
     public async Task<CertificateStatus> ConfirmAsync()

@@ -33,36 +33,60 @@ public sealed record IssuanceRequest(
 
     /// <summary>The template's extended key usages, where the profile lets a request choose them.</summary>
     public IReadOnlyList<DerObjectIdentifier>? RequestedExtendedKeyUsages { get; init; }
+
+    /// <summary>
+    /// Awaiting confirmation: what identifies this request in its transaction (the transaction key and the request's
+    /// hash). The serial is then derived from it instead of drawn, and the certificate's record carries
+    /// <see cref="CertificateIntent.ConfirmBy"/>: the record itself is the write-ahead (see <see cref="CertificateIssuer.IssueAsync"/>).
+    /// </summary>
+    public byte[]? SerialSeed { get; init; }
+
+    /// <summary>When a certificate awaiting confirmation is revoked if nobody confirmed it (with <see cref="SerialSeed"/>).</summary>
+    public DateTimeOffset? ConfirmBy { get; init; }
 }
 
 /// <param name="ValidityModified">the request asked for a validity this certificate does not have (shortened to the profile's maximum or the CA's notAfter).</param>
 public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der, bool ValidityModified = false);
 
 /// <summary>The issuance cycle, linear and numbered: validate, choose and record a serial, build, sign once and store, answer.</summary>
-public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki)
+public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki, IServiceProvider services)
 {
     private readonly PkiOptions _pki = pki.Value;
+
+    /// <summary>
+    /// Whether the certificates' store indexes a record's due time (<see cref="Storage.IStateLifetimeIndex"/> under
+    /// <see cref="GrainNames.Storage"/>: the node's SQLite store and the cluster's Redis store do), so the deadline sweeper
+    /// finds a certificate awaiting confirmation whose transaction was never stored.
+    /// </summary>
+    public bool DeadlinesIndexed { get; } = Microsoft.Extensions.DependencyInjection.ServiceProviderKeyedServiceExtensions
+        .GetKeyedService<Storage.IStateLifetimeIndex>(services, GrainNames.Storage) is not null;
 
     private const int MaxSerialAttempts = 4;
 
     /// <summary>
-    /// The issuance cycle. <paramref name="reserved"/> runs after the serial is chosen and before anything is signed: the
-    /// transaction records there, durably, which serial it is issuing, so a retry after a crash finishes that certificate
-    /// (<see cref="ResumeAsync"/>) instead of signing a second one.
+    /// The issuance cycle. Nothing is signed that could be lost without trace: either <paramref name="reserved"/> runs after
+    /// the serial is chosen and before anything is signed (the transaction records, durably, which serial it is issuing, so
+    /// a retry after a crash finishes that certificate, <see cref="ResumeAsync"/>, instead of signing a second one), or the
+    /// request has a <see cref="IssuanceRequest.SerialSeed"/>: its serial is derived from the request, so a retry of the
+    /// same request asks the certificate grain for the same serial and gets the certificate already signed, and the
+    /// record awaits confirmation with a deadline of its own, so one that no transaction ever delivered is revoked.
     /// </summary>
-    public async Task<IssuedCertificate> IssueAsync(IssuanceRequest request, Func<string, Task> reserved)
+    public async Task<IssuedCertificate> IssueAsync(IssuanceRequest request, Func<string, Task>? reserved)
     {
         // 1. Validation against alias and profile, and POP, happened in the handler that built the request.
         DateTimeOffset now = time.GetUtcNow();
         for (int attempt = 0; attempt < MaxSerialAttempts; attempt++)
         {
-            // 2. A serial: 16 random bytes, positive (RFC 5280 §4.1.2.2: non-zero, at most 20 octets; CA/B BR: at least 64
-            // bits from a CSPRNG), recorded by the transaction before it is used.
-            byte[] bytes = RandomNumberGenerator.GetBytes(16);
+            // 2. A serial: 16 bytes, positive (RFC 5280 §4.1.2.2: non-zero, at most 20 octets; CA/B BR: at least 64 bits
+            // of CSPRNG output, or here of a keyed PRF nobody can predict without the CA's secret), recorded before it is used.
+            byte[] bytes = request.SerialSeed is { } seed ? DerivedSerial(request.Ca, seed, attempt) : RandomNumberGenerator.GetBytes(16);
             bytes[0] = (byte)((bytes[0] & 0x7F) | 0x01);
             var serial = new BigInteger(1, bytes);
             string serialHex = serial.ToString(16).ToUpperInvariant();
-            await reserved(GrainKeys.Certificate(request.Ca.Name, serialHex));
+            if (reserved is not null)
+            {
+                await reserved(GrainKeys.Certificate(request.Ca.Name, serialHex));
+            }
 
             // 3 to 5: build, then sign once and store in the certificate grain, which refuses a serial that has a record.
             if (await SignAndStoreAsync(request, serial, serialHex, now) is { } issued)
@@ -71,6 +95,13 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
             }
         }
         throw new InvalidOperationException("could not find a fresh serial number");
+    }
+
+    /// <summary>HMAC-SHA256 under the CA's serial secret over the request's seed and the attempt, 16 bytes of it.</summary>
+    private static byte[] DerivedSerial(CertificateAuthorityKeys ca, byte[] seed, int attempt)
+    {
+        byte[] input = [.. seed, (byte)attempt];
+        return HMACSHA256.HashData(ca.SerialSecret, input)[..16];
     }
 
     /// <summary>
@@ -104,7 +135,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         (DateTimeOffset notBefore, DateTimeOffset notAfter, bool validityModified) = Validity(request, now);
         byte[] tbs = BuildTbs(request, serial, notBefore, notAfter, _pki).GetEncoded(Asn1Encodable.Der);
         var intent = new CertificateIntent(request.Ca.Name, serialHex, request.Subject.ToString(), request.Owner, request.TransactionKey, now,
-            request.EndEntity, request.ProfileName, SHA256.HashData(request.PublicKey.GetEncoded(Asn1Encodable.Der)));
+            request.EndEntity, request.ProfileName, SHA256.HashData(request.PublicKey.GetEncoded(Asn1Encodable.Der)), request.ConfirmBy);
 
         // 4 and 5. Sign once and store, in the certificate grain: it signs only the TBSCertificate that matches the intent,
         // and stores the certificate (awaiting confirmation unless implicitly confirmed) before anyone sees it. A

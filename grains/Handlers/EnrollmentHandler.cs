@@ -81,11 +81,14 @@ public sealed record ServerKeyDelivery(ServerKeySpec Spec, KeyRecipient? Recipie
 /// <summary>Business decisions of ir / cr / kur: template policy, POP, then the issuance cycle.</summary>
 public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificates aliasCertificates)
 {
+    /// <summary>Whether a certificate awaiting confirmation can carry its own deadline (<see cref="CertificateIssuer.DeadlinesIndexed"/>).</summary>
+    public bool CertificatesKeepDeadlines => issuer.DeadlinesIndexed;
+
     /// <summary>
     /// Issues what <see cref="Prepare"/> checked. <paramref name="resumeKey"/>: the serial an interrupted attempt of this same request
     /// reserved (see <see cref="CertificateIssuer.ResumeAsync"/>); <paramref name="reserved"/> is told a new one first.
     /// </summary>
-    public async Task<Issuance> HandleAsync(EnrollmentRequest request, PreparedEnrollment prepared, string? resumeKey, Func<string, Task> reserved)
+    public async Task<Issuance> HandleAsync(EnrollmentRequest request, PreparedEnrollment prepared, string? resumeKey, Func<string, Task>? reserved)
     {
         (IssuedCertificate issued, EncryptedKey? privateKey) = prepared.ServerKey is { } serverKey
             ? await IssueWithServerKeyAsync(request, prepared, serverKey, resumeKey, reserved)
@@ -102,7 +105,7 @@ public sealed class EnrollmentHandler(CertificateIssuer issuer, AliasCertificate
     /// attempt certified, so that certificate (never delivered) is revoked and a new key is issued.
     /// </summary>
     private async Task<(IssuedCertificate, EncryptedKey)> IssueWithServerKeyAsync(
-        EnrollmentRequest request, PreparedEnrollment prepared, ServerKeyDelivery serverKey, string? resumeKey, Func<string, Task> reserved)
+        EnrollmentRequest request, PreparedEnrollment prepared, ServerKeyDelivery serverKey, string? resumeKey, Func<string, Task>? reserved)
     {
         if (resumeKey is not null)
         {

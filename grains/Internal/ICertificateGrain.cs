@@ -32,6 +32,10 @@ public interface ICertificateGrain : IGrainWithStringKey
 
     [Alias("Get")]
     Task<CertificateRecord?> GetAsync();
+
+    /// <summary>The deadline sweeper's call: revokes the certificate if it still awaits confirmation past its own deadline.</summary>
+    [Alias("ExpireIfDue")]
+    Task ExpireIfDueAsync();
 }
 
 /// <summary>What a revocation asks for. <see cref="Cause"/> is for the audit log (never client text).</summary>

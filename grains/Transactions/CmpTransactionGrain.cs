@@ -364,17 +364,34 @@ public sealed partial class CmpTransactionGrain(
         {
             return await DeferAsync(request, enrollmentRequest, prepared, wait ?? WaitReason.Capacity, authenticated);
         }
+        DateTimeOffset confirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
+        Func<string, Task>? writeAhead = key => RecordIssuingAsync(exchange, key);
+        if (!implicitConfirm && enrollment.CertificatesKeepDeadlines)
+        {
+            // The certificate awaits confirmation with a deadline of its own, one the store indexes with its record (after
+            // this transaction's, which acts first): that record is the write-ahead, and the serial is derived from this
+            // request, so a retry after a crash gets the certificate already signed. Implicitly confirmed, a record is final
+            // when written, so the transaction records the serial before anything is signed.
+            writeAhead = null;
+            prepared = prepared with
+            {
+                Issuance = prepared.Issuance with
+                {
+                    SerialSeed = [.. System.Text.Encoding.UTF8.GetBytes(TransactionKey), .. SHA256.HashData(request.Der)],
+                    ConfirmBy = confirmDeadline + settings.ConfirmCheckPeriod,
+                },
+            };
+        }
         Issuance issued;
         try
         {
-            issued = await enrollment.HandleAsync(enrollmentRequest, prepared, ResumableIssuance(exchange), key => RecordIssuingAsync(exchange, key));
+            issued = await enrollment.HandleAsync(enrollmentRequest, prepared, ResumableIssuance(exchange), writeAhead);
         }
         finally
         {
             IssuanceCapacity.Exit(capacity);
         }
         bool keyUpdate = authenticated.Updated is not null;
-        DateTimeOffset confirmDeadline = time.GetUtcNow() + alias.ConfirmWaitTime;
         if (authenticated.EndEntity is { } endEntity)
         {
             // Issued: the one-time code is consumed before the answer leaves (status GENERATED). A key update keeps the end

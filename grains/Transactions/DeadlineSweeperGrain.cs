@@ -38,17 +38,41 @@ public sealed partial class DeadlineSweeperGrain(
 
     public async Task<SweepResult> SweepAsync()
     {
-        IStateLifetimeIndex? index = services.GetKeyedService<IStateLifetimeIndex>(GrainNames.Transactions);
-        if (index is null)
-        {
-            return new SweepResult(0, 0, 0); // a store without lifetime support: nothing is indexed
-        }
         DateTimeOffset now = time.GetUtcNow();
+        int due = 0, failed = 0, pruned = 0;
+        // Transactions act on their confirm and wait deadlines; certificates awaiting confirmation carry a deadline of their
+        // own in the main store, which revokes them when no stored transaction could (grains/Certificates/CertificateGrain.cs).
+        GrainType certificates = GrainFactory.GetGrain<ICertificateGrain>("-").GetGrainId().Type;
+        foreach ((string provider, Func<GrainId, Task> act) in new (string, Func<GrainId, Task>)[]
+        {
+            (GrainNames.Transactions, id => GrainFactory.GetGrain<ITransactionControlGrain>(id.Key.ToString()!).ExpireIfDueAsync()),
+            (GrainNames.Storage, id => id.Type == certificates
+                ? GrainFactory.GetGrain<ICertificateGrain>(id.Key.ToString()!).ExpireIfDueAsync()
+                : throw new InvalidOperationException($"{id} has a due time and no deadline handler")),
+        })
+        {
+            // A store without lifetime support indexes nothing.
+            if (services.GetKeyedService<IStateLifetimeIndex>(provider) is { } index)
+            {
+                (int d, int f) = await ActOnDueAsync(index, act, now);
+                (due, failed) = (due + d, failed + f);
+                pruned += await PruneAsync(index, now);
+            }
+        }
+        if (due > 0 || pruned > 0)
+        {
+            LogSwept(logger, due, failed, pruned);
+        }
+        return new SweepResult(due, failed, pruned);
+    }
+
+    private async Task<(int Due, int Failed)> ActOnDueAsync(IStateLifetimeIndex index, Func<GrainId, Task> act, DateTimeOffset now)
+    {
         int due = 0, failed = 0;
         var seen = new HashSet<GrainId>();
         while (due < MaxPerSweep)
         {
-            // A transaction that failed to act stays due; it is tried again at the next tick, not in a loop now.
+            // A grain that failed to act stays due; it is tried again at the next tick, not in a loop now.
             GrainId[] batch = (await index.DueAsync(now, Batch)).Where(seen.Add).ToArray();
             if (batch.Length == 0)
             {
@@ -56,7 +80,7 @@ public sealed partial class DeadlineSweeperGrain(
             }
             foreach (GrainId[] chunk in batch.Chunk(Parallel))
             {
-                Task[] calls = chunk.Select(id => GrainFactory.GetGrain<ITransactionControlGrain>(id.Key.ToString()!).ExpireIfDueAsync()).ToArray();
+                Task[] calls = chunk.Select(async id => await act(id)).ToArray();
                 try
                 {
                     await Task.WhenAll(calls);
@@ -72,6 +96,11 @@ public sealed partial class DeadlineSweeperGrain(
             }
             due += batch.Length;
         }
+        return (due, failed);
+    }
+
+    private static async Task<int> PruneAsync(IStateLifetimeIndex index, DateTimeOffset now)
+    {
         int pruned = 0;
         while (pruned < MaxPerSweep)
         {
@@ -86,11 +115,7 @@ public sealed partial class DeadlineSweeperGrain(
             // expired transactions is deleted over a few seconds instead of in one burst that every write waits behind.
             await Task.Delay(System.Diagnostics.Stopwatch.GetElapsedTime(started) * 3);
         }
-        if (due > 0 || pruned > 0)
-        {
-            LogSwept(logger, due, failed, pruned);
-        }
-        return new SweepResult(due, failed, pruned);
+        return pruned;
     }
 
     public async Task EnsureScheduledAsync()
@@ -107,10 +132,10 @@ public sealed partial class DeadlineSweeperGrain(
         }
     }
 
-    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "deadline sweep: {Due} transaction(s) due, {Failed} failed, {Pruned} expired state(s) deleted")]
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "deadline sweep: {Due} transaction(s) or certificate(s) due, {Failed} failed, {Pruned} expired state(s) deleted")]
     private static partial void LogSwept(ILogger logger, int due, int failed, int pruned);
 
-    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "deadline sweep: a transaction could not act on its deadline; retried at the next tick")]
+    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "deadline sweep: a transaction or certificate could not act on its deadline; retried at the next tick")]
     private static partial void LogExpireFailed(ILogger logger, Exception exception);
 }
 

@@ -89,7 +89,8 @@ public static class TransactionMachine
         (TransactionPhase.Waiting, TransactionEvent.Polled) => Enter(TransactionPhase.Waiting),
         // Write-ahead, for a new request, a waiting one granted at its poll, or an interrupted one retried under a new serial.
         (TransactionPhase.New or TransactionPhase.Waiting or TransactionPhase.Issuing, TransactionEvent.SerialRecorded) => Enter(TransactionPhase.Issuing),
-        (TransactionPhase.Issuing, TransactionEvent.Delivered) => Enter(TransactionPhase.AwaitingConfirmation),
+        // Delivered from New or Waiting: the certificate's own record was the write-ahead (grains/Certificates/CertificateIssuer.cs).
+        (TransactionPhase.New or TransactionPhase.Waiting or TransactionPhase.Issuing, TransactionEvent.Delivered) => Enter(TransactionPhase.AwaitingConfirmation),
         (TransactionPhase.Issuing, TransactionEvent.DeliveredConfirmed) => Close(TransactionOutcome.ImplicitlyConfirmed),
         (TransactionPhase.AwaitingConfirmation, TransactionEvent.Confirmed) => Close(TransactionOutcome.Confirmed),
         (TransactionPhase.AwaitingConfirmation, TransactionEvent.ConfirmationFailed) => Close(TransactionOutcome.ConfirmationFailed),

@@ -154,15 +154,17 @@ public sealed class CmpClusterFixture : IAsyncLifetime
         builder.Options.ConfigureFileLogging = false;
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage(GrainNames.Storage);
-            // Orleans' binary format, as the node's stores use (silo/Program.cs), not the memory store's default JSON: state
-            // read back after a deactivation must be what production reads back.
-            silo.Services.AddOptions<Orleans.Configuration.MemoryGrainStorageOptions>(GrainNames.Storage)
-                .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
-            // Transactions in a real SQLite file, as on a single node: deadlines and retention are the store's work.
+            // Certificates, end entities and CA state, and the transactions in their own table, in a real SQLite file as on a
+            // single node: deadlines (a transaction's, a certificate's awaiting confirmation) and retention are the store's work.
+            silo.AddSqliteGrainStorage(GrainNames.Storage, o => o.DataDirectory = StoreDirectory);
             silo.AddSqliteGrainStorage(GrainNames.Transactions, o => (o.DataDirectory, o.TableName) = (StoreDirectory, CmpCluster.Silo.SiloProviders.TransactionTable));
-            silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorageSerializer>(GrainNames.Transactions,
-                (sp, _) => new Orleans.Storage.OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+            // Orleans' binary format, as the node's stores use (silo/Program.cs): state read back after a deactivation must be
+            // what production reads back.
+            foreach (string provider in new[] { GrainNames.Storage, GrainNames.Transactions })
+            {
+                silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorageSerializer>(provider,
+                    (sp, _) => new Orleans.Storage.OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+            }
             silo.UseInMemoryReminderService();
             // Before AddCmpGrains, whose TryAddSingleton(TimeProvider.System) must not win.
             silo.Services.AddSingleton<TimeProvider>(Clock);

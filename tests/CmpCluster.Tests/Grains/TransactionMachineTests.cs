@@ -19,6 +19,9 @@ public sealed class TransactionMachineTests
         [(TransactionPhase.Waiting, TransactionEvent.SerialRecorded)] = new(TransactionPhase.Issuing, null),
         [(TransactionPhase.Issuing, TransactionEvent.SerialRecorded)] = new(TransactionPhase.Issuing, null),
         [(TransactionPhase.Issuing, TransactionEvent.Delivered)] = new(TransactionPhase.AwaitingConfirmation, null),
+        // The certificate's own record was the write-ahead: nothing recorded in the transaction before it was signed.
+        [(TransactionPhase.New, TransactionEvent.Delivered)] = new(TransactionPhase.AwaitingConfirmation, null),
+        [(TransactionPhase.Waiting, TransactionEvent.Delivered)] = new(TransactionPhase.AwaitingConfirmation, null),
         [(TransactionPhase.Issuing, TransactionEvent.DeliveredConfirmed)] = new(TransactionPhase.Closed, TransactionOutcome.ImplicitlyConfirmed),
         [(TransactionPhase.AwaitingConfirmation, TransactionEvent.Confirmed)] = new(TransactionPhase.Closed, TransactionOutcome.Confirmed),
         [(TransactionPhase.AwaitingConfirmation, TransactionEvent.ConfirmationFailed)] = new(TransactionPhase.Closed, TransactionOutcome.ConfirmationFailed),

@@ -249,8 +249,8 @@ public sealed class RedisLifetimeStorageTests : IAsyncLifetime
     public async Task Redis_indexes_due_states_with_the_write_and_expires_states_itself()
     {
         string service = "svc-" + Guid.NewGuid().ToString("N")[..8];
-        await using var storage = new RedisLifetimeGrainStorage(ConfigurationOptions.Parse(Connection), service, LifetimeStorageTests.StateName,
-            StorageServices.Serializer("orleans"), StorageServices.Activators);
+        await using var storage = new RedisLifetimeGrainStorage(ConfigurationOptions.Parse(Connection), service,
+            RedisStateLayout.Transactions(LifetimeStorageTests.StateName), StorageServices.Serializer("orleans"), StorageServices.Activators);
         await LifetimeStorageTests.DueIndexBehavesAsync(storage, storage);
 
         // Expiry is the key's own: Redis deletes it at the end of retention.
@@ -272,4 +272,52 @@ public sealed class RedisLifetimeStorageTests : IAsyncLifetime
         await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync(LifetimeStorageTests.StateName, LifetimeStorageTests.Grain("closing"), closing));
     }
 
+    [ClusterFact]
+    public async Task State_an_earlier_version_stored_through_orleans_redis_storage_is_read_and_written_in_place()
+    {
+        string service = "svc-" + Guid.NewGuid().ToString("N")[..8];
+        IGrainStorageSerializer serializer = StorageServices.Serializer("orleans");
+        // Orleans' own provider, as earlier versions stored certificates, end entities and CA state in cluster mode.
+        var orleans = new Orleans.Persistence.RedisGrainStorage("cmp",
+            new Orleans.Persistence.RedisStorageOptions { ConfigurationOptions = ConfigurationOptions.Parse(Connection) }, serializer,
+            Microsoft.Extensions.Options.Options.Create(new Orleans.Configuration.ClusterOptions { ServiceId = service, ClusterId = "c" }),
+            StorageServices.Activators, Microsoft.Extensions.Logging.Abstractions.NullLogger<Orleans.Persistence.RedisGrainStorage>.Instance);
+        await (Task)typeof(Orleans.Persistence.RedisGrainStorage).GetMethod("Init", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
+            .Invoke(orleans, [CancellationToken.None])!;
+        await using var storage = new RedisLifetimeGrainStorage(ConfigurationOptions.Parse(Connection), service,
+            RedisStateLayout.Orleans("cmp"), serializer, StorageServices.Activators);
+        GrainId grain = GrainId.Create("certificate", "issuing/0A1B");
+
+        var before = new GrainState<TimedState>(new TimedState { Value = "written by orleans" });
+        await orleans.WriteStateAsync("certificate", grain, before);
+        var read = new GrainState<TimedState>();
+        await storage.ReadStateAsync("certificate", grain, read);
+        Assert.True(read.RecordExists);
+        Assert.Equal("written by orleans", read.State!.Value);
+        Assert.Equal(before.ETag, read.ETag);
+
+        // Written in place with the ETag Orleans gave it; the old provider reads the change (and could go on writing).
+        read.State.Value = "written by this store";
+        await storage.WriteStateAsync("certificate", grain, read);
+        var back = new GrainState<TimedState>();
+        await orleans.ReadStateAsync("certificate", grain, back);
+        Assert.Equal("written by this store", back.State!.Value);
+        Assert.Equal(read.ETag, back.ETag);
+        // An ETag from before that write no longer matches.
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("certificate", grain, before));
+
+        // A state Orleans cleared (an end entity deleted) keeps its key with an empty payload: it does not exist, and the
+        // next write presents the ETag of the clear.
+        await orleans.ClearStateAsync("certificate", grain, back);
+        var cleared = new GrainState<TimedState>();
+        await storage.ReadStateAsync("certificate", grain, cleared);
+        Assert.False(cleared.RecordExists);
+        cleared.State!.Value = "registered again";
+        await storage.WriteStateAsync("certificate", grain, cleared);
+        await orleans.ReadStateAsync("certificate", grain, back);
+        Assert.Equal("registered again", back.State!.Value);
+
+        // The layout indexes due times as the transactions' does.
+        await LifetimeStorageTests.DueIndexBehavesAsync(storage, storage);
+    }
 }

@@ -15,7 +15,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
 
     public static TheoryData<string> RefusedCalls() =>
     [
-        "certificate.Get", "certificate.Issue", "certificate.Revoke", "certificate.Confirm",
+        "certificate.Get", "certificate.Issue", "certificate.Revoke", "certificate.Confirm", "certificate.ExpireIfDue",
         "endEntity.Get", "endEntity.Register", "endEntity.Reset", "endEntity.BeginEnrollment",
         "index.Get", "ca.IssueCrl", "ca.TrackRevocation", "ca.RevocationWritten", "approvals.List", "approvals.Add",
         "transaction.HandleNested", "transaction.ExpireIfDue", "transaction.DecideApproval", "transaction.GetSnapshot",
@@ -38,6 +38,7 @@ public sealed class InternalInterfaceTests(CmpClusterFixture cluster)
             "certificate.Revoke" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial))
                 .RevokeAsync(new RevocationRequest(RevocationReason.KeyCompromise, "forged")),
             "certificate.Confirm" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).ConfirmAsync(),
+            "certificate.ExpireIfDue" => () => client.GetGrain<ICertificateGrain>(GrainKeys.Certificate(Ca, serial)).ExpireIfDueAsync(),
             "endEntity.Get" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial).GetAsync(),
             "endEntity.Register" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial).RegisterAsync(registration, replace: true),
             "endEntity.Reset" => () => client.GetGrain<IEndEntityGrain>("forged-" + serial).ResetAsync("forged-code-2"),
