@@ -32,6 +32,7 @@ public static class CmpGrainsServices
         // The DN index as grains; the node replaces it with its store's own (silo/SiloProviders.cs).
         services.AddSingleton<EndEntities.GrainSubjectIndex>();
         services.TryAddSingleton<EndEntities.ISubjectIndex>(sp => sp.GetRequiredService<EndEntities.GrainSubjectIndex>());
+        services.AddSingleton<DerivedSerials>();
         services.AddSingleton<CertificateIssuer>();
         services.AddSingleton<EnrollmentHandler>();
         services.AddSingleton<CertConfHandler>();

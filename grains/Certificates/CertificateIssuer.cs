@@ -49,7 +49,8 @@ public sealed record IssuanceRequest(
 public sealed record IssuedCertificate(string Key, string SerialHex, byte[] Der, bool ValidityModified = false);
 
 /// <summary>The issuance cycle, linear and numbered: validate, choose and record a serial, build, sign once and store, answer.</summary>
-public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki, IServiceProvider services)
+public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<PkiOptions> pki,
+    DerivedSerials derived, IServiceProvider services)
 {
     private readonly PkiOptions _pki = pki.Value;
 
@@ -79,7 +80,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         {
             // 2. A serial: 16 bytes, positive (RFC 5280 §4.1.2.2: non-zero, at most 20 octets; CA/B BR: at least 64 bits
             // of CSPRNG output, or here of a keyed PRF nobody can predict without the CA's secret), recorded before it is used.
-            byte[] bytes = request.SerialSeed is { } seed ? DerivedSerial(request.Ca, seed, attempt) : RandomNumberGenerator.GetBytes(16);
+            byte[] bytes = request.SerialSeed is { } seed ? derived.For(request.Ca.Name, seed, attempt) : RandomNumberGenerator.GetBytes(16);
             bytes[0] = (byte)((bytes[0] & 0x7F) | 0x01);
             var serial = new BigInteger(1, bytes);
             string serialHex = serial.ToString(16).ToUpperInvariant();
@@ -95,13 +96,6 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
             }
         }
         throw new InvalidOperationException("could not find a fresh serial number");
-    }
-
-    /// <summary>HMAC-SHA256 under the CA's serial secret over the request's seed and the attempt, 16 bytes of it.</summary>
-    private static byte[] DerivedSerial(CertificateAuthorityKeys ca, byte[] seed, int attempt)
-    {
-        byte[] input = [.. seed, (byte)attempt];
-        return HMACSHA256.HashData(ca.SerialSecret, input)[..16];
     }
 
     /// <summary>
@@ -208,5 +202,24 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         generator.SetSubjectPublicKeyInfo(request.PublicKey);
         generator.SetExtensions(ProfileExtensions.Build(request, caCertificate, pki));
         return generator.GenerateTbsCertificate();
+    }
+}
+
+/// <summary>
+/// Serial numbers derived from what identifies a request (<see cref="IssuanceRequest.SerialSeed"/>): HMAC-SHA256 under a
+/// secret every silo derives alike from the first configured CA's oldest key (as the silo call token is, see
+/// grains/Internal/SiloCallToken.cs), over the CA's name, the request's identity and the attempt. The same request gets the same serial
+/// on any silo, after a restart or a CA renewal; without a CA's private key nobody can predict one.
+/// </summary>
+public sealed class DerivedSerials(PkiKeyRing keys)
+{
+    private readonly Lazy<byte[]> _secret = new(() => keys.Configured.OrderBy(a => a.Name, StringComparer.Ordinal).First()
+        .FirstKey.DeriveSecret("CmpCluster serial numbers v1"), LazyThreadSafetyMode.PublicationOnly);
+
+    /// <summary>16 bytes of the HMAC (the caller makes them a positive serial).</summary>
+    public byte[] For(string ca, byte[] seed, int attempt)
+    {
+        byte[] input = [.. System.Text.Encoding.UTF8.GetBytes(ca), 0, .. seed, (byte)attempt];
+        return HMACSHA256.HashData(_secret.Value, input)[..16];
     }
 }

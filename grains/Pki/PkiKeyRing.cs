@@ -143,14 +143,6 @@ public sealed class CertificateAuthorityKeys(KeyHolder ca, KeyHolder cmpSigner, 
     /// <summary>The key the silos' shared secret is derived from: the CA's oldest key on file.</summary>
     public KeyHolder FirstKey { get; } = firstKey ?? ca;
 
-    private byte[]? _serialSecret;
-
-    /// <summary>
-    /// The key of derived serial numbers (grains/Certificates/CertificateIssuer.cs): every silo holding the CA derives the
-    /// same, from its oldest key, so a serial stays the same across silos, restarts and renewals; nobody else can.
-    /// </summary>
-    internal byte[] SerialSecret => _serialSecret ??= FirstKey.DeriveSecret("CmpCluster serial numbers");
-
     /// <summary>The CA key of generation <paramref name="generation"/>: the current one, a retired one, or null.</summary>
     public KeyHolder? KeyOf(int generation) =>
         generation == KeyGeneration ? Ca : Retired.FirstOrDefault(r => r.Generation == generation)?.Ca;
