@@ -28,3 +28,37 @@ public static class RedisProcess
         });
     }
 }
+
+/// <summary>
+/// A redis-server of a test class's own, without persistence, on a free loopback port in a temporary directory; not
+/// started where redis-server is missing (the class's [ClusterFact]s are skipped there).
+/// </summary>
+public sealed class ScratchRedis(string name) : IAsyncDisposable
+{
+    private readonly ClusterProcess _process = new(name);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "cmp-" + name + "-" + Guid.NewGuid().ToString("N")[..12]);
+    private int _port;
+
+    /// <summary>StackExchange.Redis connection string of the server.</summary>
+    public string Connection => $"127.0.0.1:{_port}";
+
+    public async Task StartAsync()
+    {
+        if (ClusterProcesses.Which("redis-server") is null)
+        {
+            return;
+        }
+        Directory.CreateDirectory(_root);
+        _port = CmpCluster.Tests.EndToEnd.NodeLaunch.FreeLoopbackPorts(1)[0];
+        await RedisProcess.StartAsync(_process, _port, _root, appendOnly: false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _process.DisposeAsync();
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+}

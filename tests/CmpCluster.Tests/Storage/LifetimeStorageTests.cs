@@ -219,31 +219,13 @@ public sealed class LifetimeStorageTests : IDisposable
 /// <summary>The Redis transaction store against a real redis-server on a free loopback port; skipped without redis-server.</summary>
 public sealed class RedisLifetimeStorageTests : IAsyncLifetime
 {
-    private readonly ClusterProcess _redis = new("lifetime-redis");
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "cmp-lifetime-redis-" + Guid.NewGuid().ToString("N")[..12]);
-    private int _port;
+    private readonly ScratchRedis _redis = new("lifetime-redis");
 
-    private string Connection => $"127.0.0.1:{_port}";
+    private string Connection => _redis.Connection;
 
-    public async Task InitializeAsync()
-    {
-        if (ClusterProcesses.Which("redis-server") is null)
-        {
-            return;
-        }
-        Directory.CreateDirectory(_root);
-        _port = CmpCluster.Tests.EndToEnd.NodeLaunch.FreeLoopbackPorts(1)[0];
-        await RedisProcess.StartAsync(_redis, _port, _root, appendOnly: false);
-    }
+    public Task InitializeAsync() => _redis.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _redis.DisposeAsync();
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    public async Task DisposeAsync() => await _redis.DisposeAsync();
 
     [ClusterFact]
     public async Task Redis_indexes_due_states_with_the_write_and_expires_states_itself()

@@ -49,35 +49,17 @@ public sealed class SubjectIndexStoreTests : IDisposable
 /// <summary>The Redis subject index against a real redis-server on a free loopback port; skipped without redis-server.</summary>
 public sealed class RedisSubjectIndexTests : IAsyncLifetime
 {
-    private readonly ClusterProcess _redis = new("subject-index-redis");
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "cmp-subject-redis-" + Guid.NewGuid().ToString("N")[..12]);
-    private int _port;
+    private readonly ScratchRedis _redis = new("subject-index-redis");
 
-    public async Task InitializeAsync()
-    {
-        if (ClusterProcesses.Which("redis-server") is null)
-        {
-            return;
-        }
-        Directory.CreateDirectory(_root);
-        _port = CmpCluster.Tests.EndToEnd.NodeLaunch.FreeLoopbackPorts(1)[0];
-        await RedisProcess.StartAsync(_redis, _port, _root, appendOnly: false);
-    }
+    public Task InitializeAsync() => _redis.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _redis.DisposeAsync();
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    public async Task DisposeAsync() => await _redis.DisposeAsync();
 
     [ClusterFact]
     public async Task Redis_keeps_one_set_per_dn_under_the_service_id()
     {
         string service = "svc-" + Guid.NewGuid().ToString("N")[..8];
-        var options = ConfigurationOptions.Parse($"127.0.0.1:{_port}");
+        var options = ConfigurationOptions.Parse(_redis.Connection);
         await using var index = new RedisSubjectIndex(options, service);
         await SubjectIndexStoreTests.IndexBehavesAsync(index);
 
