@@ -39,9 +39,9 @@ public sealed record IssuanceRequest(
     /// hash). The serial is then derived from it instead of drawn, and the certificate's record carries
     /// <see cref="CertificateIntent.ConfirmBy"/>: the record itself is the write-ahead (see <see cref="CertificateIssuer.IssueAsync"/>).
     /// </summary>
-    public byte[]? SerialSeed { get; init; }
+    public byte[]? SerialSource { get; init; }
 
-    /// <summary>When a certificate awaiting confirmation is revoked if nobody confirmed it (with <see cref="SerialSeed"/>).</summary>
+    /// <summary>When a certificate awaiting confirmation is revoked if nobody confirmed it (with <see cref="SerialSource"/>).</summary>
     public DateTimeOffset? ConfirmBy { get; init; }
 }
 
@@ -68,7 +68,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
     /// The issuance cycle. Nothing is signed that could be lost without trace: either <paramref name="reserved"/> runs after
     /// the serial is chosen and before anything is signed (the transaction records, durably, which serial it is issuing, so
     /// a retry after a crash finishes that certificate, <see cref="ResumeAsync"/>, instead of signing a second one), or the
-    /// request has a <see cref="IssuanceRequest.SerialSeed"/>: its serial is derived from the request, so a retry of the
+    /// request has a <see cref="IssuanceRequest.SerialSource"/>: its serial is derived from the request, so a retry of the
     /// same request asks the certificate grain for the same serial and gets the certificate already signed, and the
     /// record awaits confirmation with a deadline of its own, so one that no transaction ever delivered is revoked.
     /// </summary>
@@ -80,7 +80,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
         {
             // 2. A serial: 16 bytes, positive (RFC 5280 §4.1.2.2: non-zero, at most 20 octets; CA/B BR: at least 64 bits
             // of CSPRNG output, or here of a keyed PRF nobody can predict without the CA's secret), recorded before it is used.
-            byte[] bytes = request.SerialSeed is { } seed ? derived.For(request.Ca.Name, seed, attempt) : RandomNumberGenerator.GetBytes(16);
+            byte[] bytes = request.SerialSource is { } source ? derived.For(request.Ca.Name, source, attempt) : RandomNumberGenerator.GetBytes(16);
             bytes[0] = (byte)((bytes[0] & 0x7F) | 0x01);
             var serial = new BigInteger(1, bytes);
             string serialHex = serial.ToString(16).ToUpperInvariant();
@@ -206,7 +206,7 @@ public sealed class CertificateIssuer(IGrainFactory grains, TimeProvider time, M
 }
 
 /// <summary>
-/// Serial numbers derived from what identifies a request (<see cref="IssuanceRequest.SerialSeed"/>): HMAC-SHA256 under a
+/// Serial numbers derived from what identifies a request (<see cref="IssuanceRequest.SerialSource"/>): HMAC-SHA256 under a
 /// secret every silo derives alike from the first configured CA's oldest key (as the silo call token is, see
 /// grains/Internal/SiloCallToken.cs), over the CA's name, the request's identity and the attempt. The same request gets the same serial
 /// on any silo, after a restart or a CA renewal; without a CA's private key nobody can predict one.
@@ -217,9 +217,9 @@ public sealed class DerivedSerials(PkiKeyRing keys)
         .FirstKey.DeriveSecret("CmpCluster serial numbers v1"), LazyThreadSafetyMode.PublicationOnly);
 
     /// <summary>16 bytes of the HMAC (the caller makes them a positive serial).</summary>
-    public byte[] For(string ca, byte[] seed, int attempt)
+    public byte[] For(string ca, byte[] source, int attempt)
     {
-        byte[] input = [.. System.Text.Encoding.UTF8.GetBytes(ca), 0, .. seed, (byte)attempt];
+        byte[] input = [.. System.Text.Encoding.UTF8.GetBytes(ca), 0, .. source, (byte)attempt];
         return HMACSHA256.HashData(_secret.Value, input)[..16];
     }
 }

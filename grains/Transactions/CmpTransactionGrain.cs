@@ -377,7 +377,9 @@ public sealed partial class CmpTransactionGrain(
             {
                 Issuance = prepared.Issuance with
                 {
-                    SerialSeed = [.. System.Text.Encoding.UTF8.GetBytes(TransactionKey), .. SHA256.HashData(request.Der)],
+                    // The request hash the engine already took, unless this is a waiting request granted at its poll.
+                    SerialSource = [.. System.Text.Encoding.UTF8.GetBytes(TransactionKey),
+                        .. (ReferenceEquals(request, exchange.Decoded) ? exchange.RequestHash : SHA256.HashData(request.Der))],
                     ConfirmBy = confirmDeadline + settings.ConfirmCheckPeriod,
                 },
             };

@@ -36,14 +36,14 @@ public sealed class CertificateDeadlineTests(CmpClusterFixture cluster) : IDispo
     private IStateLifetimeIndex CertificateIndex => cluster.SiloServices.GetRequiredKeyedService<IStateLifetimeIndex>(GrainNames.Storage);
 
     /// <summary>What the transaction asks of the issuer for a request that will await confirmation.</summary>
-    private IssuanceRequest Request(byte[] seed, DateTimeOffset confirmBy)
+    private IssuanceRequest Request(byte[] source, DateTimeOffset confirmBy)
     {
         CertificateAuthorityKeys ca = cluster.SiloServices.GetRequiredService<PkiKeyRing>().FindAuthority("issuing")!;
         CertificateProfileOptions profile = cluster.SiloServices.GetRequiredService<IOptions<CmpOptions>>().Value.Profiles["default"];
         return new IssuanceRequest(ca, profile, new X509Name($"CN=deadline-{Guid.NewGuid():N}"),
-            SubjectPublicKeyInfo.GetInstance(_key.ExportSubjectPublicKeyInfo()), null, "test", "pbe/" + Convert.ToHexString(seed[..8]), Confirmed: false)
+            SubjectPublicKeyInfo.GetInstance(_key.ExportSubjectPublicKeyInfo()), null, "test", "pbe/" + Convert.ToHexString(source[..8]), Confirmed: false)
         {
-            SerialSeed = seed,
+            SerialSource = source,
             ConfirmBy = confirmBy,
         };
     }
@@ -54,8 +54,8 @@ public sealed class CertificateDeadlineTests(CmpClusterFixture cluster) : IDispo
     [Fact]
     public async Task The_same_request_issued_again_gets_the_certificate_already_signed_and_another_request_a_new_serial()
     {
-        byte[] seed = RandomNumberGenerator.GetBytes(40);
-        IssuanceRequest request = Request(seed, cluster.Clock.GetUtcNow().AddMinutes(6));
+        byte[] source = RandomNumberGenerator.GetBytes(40);
+        IssuanceRequest request = Request(source, cluster.Clock.GetUtcNow().AddMinutes(6));
 
         IssuedCertificate first = await IssueAsync(request);
         IssuedCertificate again = await IssueAsync(request);
