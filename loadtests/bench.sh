@@ -13,7 +13,8 @@
 # Settings (environment): DEVICES=16 WARMUP=5 DURATION=20 RATE=150 (open-model row) REVOKE_POOL=8000
 #   JIT_WARMUP=120 (seconds of device-lifecycle load before the first measured row: the JIT is still tiering up after
 #   90 s of saturation on one core, see docs/BENCHMARKS.md)
-#   MOCK_TX=300 (transactions against the mock) SPEED_SECONDS=3 SCENARIOS="enroll enroll-implicit renew revoke"
+#   MOCK_TX=300 (transactions against the mock) SPEED_SECONDS=3 SCENARIOS="enroll enroll-implicit enroll-signed renew revoke"
+#   (enroll-signed: the enroll scenario with --protection signature, ir + certConf signed by the device's certificate)
 #   SKIP_BUILD=1 (reuse the Release build) KEEP_WORK=1 (keep the work directory: reports, node log)
 #   NODE_CPUS / GEN_CPUS (taskset CPU lists of the node and of the generator; default: first and second half of the
 #   allowed cores, 0 and 1 on 2 cores) PIN=0 (no pinning)
@@ -34,7 +35,7 @@ RATE=${RATE:-150}
 REVOKE_POOL=${REVOKE_POOL:-8000}
 MOCK_TX=${MOCK_TX:-300}
 SPEED_SECONDS=${SPEED_SECONDS:-3}
-SCENARIOS=${SCENARIOS:-"enroll enroll-implicit renew revoke"}
+SCENARIOS=${SCENARIOS:-"enroll enroll-implicit enroll-signed renew revoke"}
 CLUSTER_SILOS=${CLUSTER_SILOS:-1}
 CLUSTER_GATEWAYS=${CLUSTER_GATEWAYS:-1}
 WRITE=0
@@ -117,9 +118,11 @@ jit_methods() { curl -sf "$MGMT/metrics" 2>/dev/null | awk '/^dotnet_jit_compile
 (( CLUSTER )) || JIT_BEFORE=$(jit_methods)
 
 for scenario in $SCENARIOS; do
-  extra=()
-  [[ "$scenario" == revoke ]] && extra=(--pool "$REVOKE_POOL")
-  run_load "$scenario" --scenario "$scenario" --concurrency "$DEVICES" --duration "$DURATION" "${extra[@]}"
+  args=(--scenario "$scenario")
+  [[ "$scenario" == revoke ]] && args+=(--pool "$REVOKE_POOL")
+  # ir + certConf signed by the device's certificate, on the client-mode alias (EndEntityCertificate).
+  [[ "$scenario" == enroll-signed ]] && args=(--scenario enroll --protection signature)
+  run_load "$scenario" "${args[@]}" --concurrency "$DEVICES" --duration "$DURATION"
 done
 run_load "open-enroll" --scenario enroll --rate "$RATE" --ramp "$WARMUP" --max-in-flight 64 --duration "$DURATION"
 JIT_TEXT=""
@@ -168,7 +171,7 @@ for name in names:
     # Share of the server's cores kept busy: near 100 % the node was CPU-bound and tx/s per core is its capacity;
     # far below, it waited on something else (fsync, the generator, another tenant of the machine).
     busy = f"{100 * tps * cpu / 1000 / cores:.0f} %" if cpu else "n/a"
-    note = " (stopped early)" if r.get("stoppedEarly") else ""
+    note = (" (signature)" if r.get("protection") == "signature" else "") + (" (stopped early)" if r.get("stoppedEarly") else "")
     split = ""
     if cluster:
         path = f"{work}/{name}.split"
