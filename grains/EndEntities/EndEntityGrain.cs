@@ -151,6 +151,12 @@ public sealed partial class EndEntityGrain(
             return Task.FromResult(Refuse(EnrollmentRefusal.NotAuthorized));
         }
         (EnrollmentRefusal refusal, byte[]? macKey) = Check(proof, code);
+        if (state.State.LastTransaction == transactionKey && state.State.OpenTransaction != transactionKey)
+        {
+            // The certConf of a completed enrollment that holds nothing open: this end entity's business is done (see
+            // CompleteEnrollmentAsync). A retransmission reads it back.
+            DeactivateOnIdle();
+        }
         return Task.FromResult(refusal == EnrollmentRefusal.None ? new EnrollmentGrant(refusal, View(), macKey) : Refuse(refusal));
     }
 
@@ -165,7 +171,7 @@ public sealed partial class EndEntityGrain(
         return Task.FromResult<byte[]?>(Protocol.ServerKeys.KeyRecipient.Password.DeriveKey(Encoding.UTF8.GetBytes(code), salt, iterations));
     }
 
-    public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null)
+    public async Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null, bool followUpExpected = false)
     {
         if (state.State.OpenTransaction != transactionKey || state.State.Registration is null)
         {
@@ -181,9 +187,10 @@ public sealed partial class EndEntityGrain(
         state.State.Modified = time.GetUtcNow();
         await state.WriteStateAsync();
         LogAudit(logger, "generated", Username, state.State.Registration.SubjectDn);
-        if (holdUntil is null)
+        if (holdUntil is null && !followUpExpected)
         {
-            // Nothing more to do here until the device's next enrollment (see RecordRaIssuanceAsync).
+            // Nothing more to do here until the device's next enrollment (see RecordRaIssuanceAsync); with a certConf to
+            // authenticate, VerifyFollowUpAsync lets the activation go.
             DeactivateOnIdle();
         }
     }

@@ -53,10 +53,12 @@ public interface IEndEntityGrain : IGrainWithStringKey
     /// <summary>
     /// The certificate was issued: link it, status GENERATED (the code no longer works), enrollment closed — or, with
     /// <paramref name="holdUntil"/> (a key update awaiting certConf), kept open for this transaction until then or until
-    /// <see cref="AbortEnrollmentAsync"/> releases it, so no second update can start meanwhile.
+    /// <see cref="AbortEnrollmentAsync"/> releases it, so no second update can start meanwhile. With
+    /// <paramref name="followUpExpected"/> (a certConf that <see cref="VerifyFollowUpAsync"/> will authenticate) the
+    /// activation stays for it, instead of going now and being read back from the store a few milliseconds later.
     /// </summary>
     [Alias("CompleteEnrollment")]
-    Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null);
+    Task CompleteEnrollmentAsync(string transactionKey, string certificateKey, DateTimeOffset? holdUntil = null, bool followUpExpected = false);
 
     /// <summary>
     /// RA mode: the RA was authenticated and a certificate issued for this end entity. It is created (with a random code

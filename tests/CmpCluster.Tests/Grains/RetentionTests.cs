@@ -120,6 +120,36 @@ public sealed class RetentionTests(CmpClusterFixture cluster) : IDisposable
     }
 
     [Fact]
+    public async Task A_client_mode_end_entity_stays_active_for_the_certConf_it_authenticates_and_goes_after_it()
+    {
+        string username = "retention-ee-" + Guid.NewGuid().ToString("N")[..10];
+        string code = "code-" + Guid.NewGuid().ToString("N")[..12];
+        var subject = new X509Name($"CN={username},O=Example");
+        IEndEntityGrain endEntity = cluster.Internal.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username));
+        Assert.NotNull(await endEntity.RegisterAsync(new EndEntityRegistration(subject.ToString(), [], "issuing", "default", "default", code), replace: false));
+        var session = new CmpClientSession(code, username);
+
+        Exchange ip = await cluster.SendAsync(Aliases.Client, session, session.BuildEnrollment(true, subject, _key));
+        ProtocolAssert.Granted(ip.View, PkiBodyType.Ip);
+        // Its certConf is authenticated with the (consumed) code by this end entity: the activation waits for it instead
+        // of going and being read back from the store.
+        GrainId id = cluster.Client.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(username)).GetGrainId();
+        var management = cluster.Client.GetGrain<IManagementGrain>(0);
+        for (int check = 0; check < 5; check++)
+        {
+            await Task.Delay(100);
+            Assert.Contains(id, await management.GetActiveGrains(id.Type));
+        }
+
+        Exchange conf = await cluster.SendAsync(Aliases.Client, session, session.BuildCertConf(ip.View.CertificateDer!));
+        Assert.Equal(PkiBodyType.PkiConf, conf.View.BodyType);
+        await WaitGoneAsync([id]);
+        EndEntityView view = (await endEntity.GetAsync())!;
+        Assert.Equal(EndEntityStatus.Generated, view.Status);
+        Assert.Equal(CertificateStatus.Confirmed, (await cluster.Internal.GetGrain<ICertificateGrain>(Assert.Single(view.CertificateKeys)).GetAsync())!.Status);
+    }
+
+    [Fact]
     public async Task A_request_that_waits_past_the_maximum_wait_time_is_rejected_and_leaves_the_approval_list()
     {
         var session = CmpClusterFixture.NewSession();
