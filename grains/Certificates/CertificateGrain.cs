@@ -36,12 +36,18 @@ public sealed class CertificateState : Storage.IStateLifetime
 /// </summary>
 [CollectionAgeLimit(Minutes = 2)]
 public sealed partial class CertificateGrain(
-    [PersistentState("certificate", GrainNames.Storage)] IPersistentState<CertificateState> state,
+    [Microsoft.Extensions.DependencyInjection.FromKeyedServices(GrainNames.Storage)] Orleans.Storage.IGrainStorage store,
+    IGrainContext context,
     PkiKeyRing keys,
     IAuditTrail audit,
     TimeProvider time,
     ILogger<CertificateGrain> logger) : Grain, ICertificateGrain
 {
+    /// <summary>Read at activation (<see cref="OnActivateAsync"/>), written by this grain alone; see <see cref="Storage.StoredState{TState}"/>.</summary>
+    private readonly Storage.StoredState<CertificateState> state = new(store, "certificate", context.GrainId);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => state.ReadStateAsync();
+
     /// <summary>
     /// Issuance steps 2 to 5 (<see cref="CertificateIssuer"/>) in one call and one write: the CA key signs here, and only a
     /// TBSCertificate that matches <paramref name="intent"/> (serial = this grain's, issuer and signature algorithm = the

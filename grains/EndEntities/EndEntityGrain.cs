@@ -38,13 +38,19 @@ public sealed class EndEntityState
 /// </summary>
 [CollectionAgeLimit(Minutes = 2)]
 public sealed partial class EndEntityGrain(
-    [PersistentState("endEntity", GrainNames.Storage)] IPersistentState<EndEntityState> state,
+    [Microsoft.Extensions.DependencyInjection.FromKeyedServices(GrainNames.Storage)] Orleans.Storage.IGrainStorage store,
+    IGrainContext context,
     IOptionsMonitor<CmpOptions> options,
     SecretSealer sealer,
     ISubjectIndex subjects,
     TimeProvider time,
     ILogger<EndEntityGrain> logger) : Grain, IEndEntityGrain
 {
+    /// <summary>Read at activation (<see cref="OnActivateAsync"/>), written by this grain alone; see <see cref="Storage.StoredState{TState}"/>.</summary>
+    private readonly Storage.StoredState<EndEntityState> state = new(store, "endEntity", context.GrainId);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => state.ReadStateAsync();
+
     /// <summary>An enrollment opened but never completed or aborted (a crash between the two) stops blocking after this.</summary>
     private static readonly TimeSpan AbandonedEnrollment = TimeSpan.FromMinutes(5);
 

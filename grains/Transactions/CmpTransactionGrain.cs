@@ -31,7 +31,8 @@ namespace CmpCluster.Grains.Transactions;
 /// </summary>
 [CollectionAgeLimit(Minutes = 2)]
 public sealed partial class CmpTransactionGrain(
-    [PersistentState(CmpTransactionGrain.StateName, GrainNames.Transactions)] IPersistentState<TransactionState> state,
+    [Microsoft.Extensions.DependencyInjection.FromKeyedServices(GrainNames.Transactions)] Orleans.Storage.IGrainStorage store,
+    IGrainContext context,
     IOptionsMonitor<CmpOptions> options,
     PkiKeyRing keys,
     IOptions<PkiOptions> pki,
@@ -48,6 +49,11 @@ public sealed partial class CmpTransactionGrain(
     TimeProvider time,
     ILogger<CmpTransactionGrain> logger) : Grain, ICmpTransactionGrain, ITransactionControlGrain
 {
+    /// <summary>Read at activation (<see cref="OnActivateAsync"/>), written by this grain alone; see <see cref="Storage.StoredState{TState}"/>.</summary>
+    private readonly Storage.StoredState<TransactionState> state = new(store, StateName, context.GrainId);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => state.ReadStateAsync();
+
     /// <summary>The state name under <see cref="GrainNames.Transactions"/>; the Redis store indexes deadlines by it.</summary>
     public const string StateName = "transaction";
 
