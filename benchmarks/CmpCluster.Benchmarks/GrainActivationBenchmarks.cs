@@ -50,8 +50,7 @@ public class GrainActivationBenchmarks
             .ConfigureLogging(logging => logging.ClearProviders())
             .UseOrleans(silo => silo
                 .UseLocalhostClustering(siloPort: FreePort(), gatewayPort: FreePort())
-                .AddSqliteGrainStorage("probe", options => options.DataDirectory = _directory)
-                .ConfigureServices(services => services.AddKeyedSingleton<Orleans.Storage.IGrainStorage, NothingStorage>("nothing")))
+                .AddSqliteGrainStorage("probe", options => options.DataDirectory = _directory))
             .Build();
         _host.Start();
         _grains = _host.Services.GetRequiredService<IGrainFactory>();
@@ -107,13 +106,13 @@ public class GrainActivationBenchmarks
     [Benchmark(OperationsPerInvoke = OperationsPerInvocation)]
     public Task NewActivationWithWrite() => Run(_ => _grains.GetGrain<IStatefulProbeGrain>(NextKey()).WriteAsync(leave: true));
 
-    /// <summary>The same with a store that does nothing: what the state facet costs apart from SQLite.</summary>
+    /// <summary>As <see cref="NewStatefulActivation"/>, the state read through <c>StoredState</c> (grains/Storage/StoredState.cs) in OnActivateAsync, as the transaction, certificate and end-entity grains do.</summary>
     [Benchmark(OperationsPerInvoke = OperationsPerInvocation)]
-    public Task NewStatefulActivationNothingStore() => Run(_ => _grains.GetGrain<INothingProbeGrain>(NextKey()).TouchAsync(leave: true));
+    public Task NewActivationWithStoredState() => Run(_ => _grains.GetGrain<IStoredProbeGrain>(NextKey()).TouchAsync(write: false));
 
-    /// <summary>The same state read by the grain itself in OnActivateAsync, without Orleans' persistent-state facet.</summary>
+    /// <summary>As <see cref="NewActivationWithWrite"/>, through <c>StoredState</c>.</summary>
     [Benchmark(OperationsPerInvoke = OperationsPerInvocation)]
-    public Task NewActivationReadingItsOwnState() => Run(_ => _grains.GetGrain<IOwnReadProbeGrain>(NextKey()).TouchAsync(leave: true));
+    public Task NewActivationWithStoredStateWrite() => Run(_ => _grains.GetGrain<IStoredProbeGrain>(NextKey()).TouchAsync(write: true));
 
     private string NextKey() => "probe-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -150,52 +149,28 @@ public interface IStatefulProbeGrain : IGrainWithStringKey
     Task<int> WriteAsync(bool leave);
 }
 
-public interface INothingProbeGrain : IGrainWithStringKey
+public interface IStoredProbeGrain : IGrainWithStringKey
 {
-    Task<int> TouchAsync(bool leave);
+    /// <summary>With <paramref name="write"/>: writes the state once, then leaves; without: only leaves.</summary>
+    Task<int> TouchAsync(bool write);
 }
 
-public sealed class NothingProbeGrain([PersistentState("probe", "nothing")] IPersistentState<ProbeState> state) : Grain, INothingProbeGrain
+public sealed class StoredProbeGrain([FromKeyedServices("probe")] Orleans.Storage.IGrainStorage store, IGrainContext context) : Grain, IStoredProbeGrain
 {
-    public Task<int> TouchAsync(bool leave)
+    private readonly CmpCluster.Grains.Storage.StoredState<ProbeState> _state = new(store, "probe", context.GrainId);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => _state.ReadStateAsync();
+
+    public async Task<int> TouchAsync(bool write)
     {
-        if (leave)
+        if (write)
         {
-            DeactivateOnIdle();
+            _state.State.Count++;
+            await _state.WriteStateAsync();
         }
-        return Task.FromResult(state.State.Count);
+        DeactivateOnIdle();
+        return _state.State.Count;
     }
-}
-
-public interface IOwnReadProbeGrain : IGrainWithStringKey
-{
-    Task<int> TouchAsync(bool leave);
-}
-
-public sealed class OwnReadProbeGrain([FromKeyedServices("nothing")] Orleans.Storage.IGrainStorage storage) : Grain, IOwnReadProbeGrain
-{
-    private readonly GrainState<ProbeState> _state = new(new ProbeState());
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken) => storage.ReadStateAsync("probe", this.GetGrainId(), _state);
-
-    public Task<int> TouchAsync(bool leave)
-    {
-        if (leave)
-        {
-            DeactivateOnIdle();
-        }
-        return Task.FromResult(_state.State?.Count ?? 0);
-    }
-}
-
-/// <summary>A grain store that stores nothing: every read finds no record.</summary>
-public sealed class NothingStorage : Orleans.Storage.IGrainStorage
-{
-    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.CompletedTask;
-
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.CompletedTask;
-
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.CompletedTask;
 }
 
 public sealed class StatelessProbeGrain : Grain, IStatelessProbeGrain
