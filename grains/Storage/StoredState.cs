@@ -10,7 +10,7 @@ namespace CmpCluster.Grains.Storage;
 /// arrives wrapped in one), without what that facet adds to every activation and operation: a lifecycle stage, a queue of
 /// storage operations, a trace span and three storage metrics each. An activation that reads its state costs about a
 /// quarter less CPU this way (benchmarks/CmpCluster.Benchmarks/GrainActivationBenchmarks.cs; docs/BENCHMARKS.md,
-/// "2026-12-05 — what a grain activation costs").
+/// "2026-12-05 — what a grain activation costs, and two changes that pay for fewer of them").
 /// </summary>
 public sealed class StoredState<TState>(IGrainStorage store, string stateName, GrainId grainId) : IPersistentState<TState>
     where TState : new()
