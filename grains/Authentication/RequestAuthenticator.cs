@@ -122,6 +122,13 @@ public sealed partial class RequestAuthenticator(
     }
 
     /// <summary>
+    /// Whether <see cref="AuthenticateFollowUpAsync"/> asks the end entity again for a client-mode transaction that started
+    /// with <paramref name="first"/> (MAC with the consumed code, or a signature by its certificate): the end entity then
+    /// keeps its activation for that follow-up (<see cref="IEndEntityGrain.CompleteEnrollmentAsync"/>).
+    /// </summary>
+    public static bool EndEntityVerifiesFollowUp(ProtectionKind first) => first is ProtectionKind.Signature or ProtectionKind.PasswordBasedMac;
+
+    /// <summary>
     /// Authenticates a follow-up (certConf) of a transaction that was authenticated as <paramref name="first"/>:
     /// same kind of protection, and in client mode the end entity's consumed code still verifies for this transaction.
     /// </summary>

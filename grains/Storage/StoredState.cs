@@ -34,35 +34,31 @@ public sealed class StoredState<TState>(IGrainStorage store, string stateName, G
 
     public async Task ReadStateAsync()
     {
-        await Run(static self => self.Store.ReadStateAsync(self.StateName, self.GrainId, self._state), "read");
-        _state.State ??= new TState();
+        await Run(Operation.Read);
         _loaded = true;
     }
 
-    public Task WriteStateAsync() => Run(static self => self.Store.WriteStateAsync(self.StateName, self.GrainId, self._state), "write");
+    public Task WriteStateAsync() => Run(Operation.Write);
 
-    public async Task ClearStateAsync()
-    {
-        await Run(static self => self.Store.ClearStateAsync(self.StateName, self.GrainId, self._state), "clear");
-        _state.State ??= new TState();
-    }
+    public Task ClearStateAsync() => Run(Operation.Clear);
 
-    private IGrainStorage Store => store;
-
-    private string StateName => stateName;
-
-    private GrainId GrainId => grainId;
+    private enum Operation { Read, Write, Clear }
 
     /// <summary>One store operation; a failure thrown before its task exists is wrapped like one it completes with.</summary>
-    private async Task Run(Func<StoredState<TState>, Task> operation, string name)
+    private async Task Run(Operation operation)
     {
         try
         {
-            await operation(this);
+            await (operation switch
+            {
+                Operation.Read => store.ReadStateAsync(stateName, grainId, _state),
+                Operation.Write => store.WriteStateAsync(stateName, grainId, _state),
+                _ => store.ClearStateAsync(stateName, grainId, _state),
+            });
         }
         catch (Exception e) when (e is not OrleansException and not OperationCanceledException)
         {
-            throw new OrleansException($"the store failed to {name} state '{stateName}' of {grainId}", e);
+            throw new OrleansException($"the store failed to {operation.ToString().ToLowerInvariant()} state '{stateName}' of {grainId}", e);
         }
     }
 }

@@ -407,8 +407,7 @@ public sealed partial class CmpTransactionGrain(
             DateTimeOffset? holdUntil = keyUpdate && !implicitConfirm ? confirmDeadline + settings.ConfirmCheckPeriod + TimeSpan.FromMinutes(1) : null;
             await GrainFactory.GetGrain<IEndEntityGrain>(GrainKeys.EndEntity(endEntity.Username))
                 .CompleteEnrollmentAsync(TransactionKey, issued.Certificate.Key, holdUntil,
-                    // A certConf protected as this request was is authenticated by the end entity again (RequestAuthenticator).
-                    followUpExpected: !implicitConfirm && authenticated.Kind is ProtectionKind.Signature or ProtectionKind.PasswordBasedMac);
+                    followUpExpected: !implicitConfirm && RequestAuthenticator.EndEntityVerifiesFollowUp(authenticated.Kind));
             state.State.Username = endEntity.Username;
             state.State.UpdatedCertificateKey = authenticated.Updated?.Key;
         }
